@@ -1,0 +1,42 @@
+"""The one exception type a user sees.
+
+This is a leaf module: every seqtune package may import it (it imports nothing of
+seqtune itself), so that the CLI can turn any input mistake into one line and exit 2.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's input: spec, data file, command-line argument or study folder.
+
+    ``field`` names where the mistake is (``space.units``, ``data.csv``, a file path);
+    ``str(err)`` is the one line printed to the user: ``"<field>: <message>"``.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+def suggest_name(word: str, known: list[str] | tuple[str, ...] | set[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest known name, or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_keys(raw: dict, known: list[str] | tuple[str, ...], field: str) -> None:
+    """Refuse unknown keys in a spec mapping, suggesting the close name."""
+    for key in raw:
+        if key not in known:
+            where = f"{field}.{key}" if field else str(key)
+            raise UserError(
+                f"unknown key{suggest_name(str(key), known)}; expected one of: {', '.join(known)}",
+                where,
+            )

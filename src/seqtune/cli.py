@@ -1,0 +1,281 @@
+"""The ``seqtune`` command: launch, resume, status, export, train, datasets.
+
+Exit codes: 0 done; 2 bad input (one line on stderr naming the field or file, nothing
+written); 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM — the running trial is recorded
+as interrupted and the study can be resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from seqtune import __version__
+from seqtune.errors import UserError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's usage errors: one line, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="seqtune", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=f"seqtune {__version__}")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    launch = sub.add_parser("launch", help="start a study from a spec file")
+    launch.add_argument("spec", type=Path, help="the study spec (YAML)")
+    launch.add_argument("--backend", choices=("tpe", "random", "hyperband"))
+    launch.add_argument("--trials", type=_positive, help="total trial budget")
+    launch.add_argument("--max-epochs", type=_positive, help="epochs per trial at most")
+    launch.add_argument(
+        "--results", type=Path, default=Path("results"), help="results root (default: ./results)"
+    )
+    launch.add_argument("--study", help="study name (default: the spec's `study`)")
+    launch.add_argument(
+        "--storage", help="Optuna storage URL (default: SQLite in the study folder)"
+    )
+
+    resume = sub.add_parser("resume", help="continue a stopped study to its total budget")
+    resume.add_argument("study_dir", type=Path)
+    resume.add_argument("--trials", type=_positive, help="raise (or set) the total budget")
+    resume.add_argument("--storage", help="storage URL, if the study was launched with one")
+
+    status = sub.add_parser("status", help="trials table and best trial")
+    status.add_argument("study_dir", type=Path)
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    status.add_argument("--storage")
+
+    export = sub.add_parser("export", help="write best.yaml and best.keras")
+    export.add_argument("study_dir", type=Path)
+    export.add_argument(
+        "-o", "--output", type=Path, help="spec file to write (default STUDY/best.yaml)"
+    )
+    export.add_argument("--storage")
+
+    train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
+    train.add_argument("spec", type=Path)
+    train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
+    train.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    ds = sub.add_parser("datasets", help="write a shipped data set generator's output")
+    ds.add_argument("name", choices=("drone-deauth",))
+    ds.add_argument("-o", "--output", type=Path, required=True)
+    ds.add_argument("--rows", type=_positive, default=22000)
+    ds.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args) or 0)
+    except UserError as err:
+        print(f"seqtune {args.verb}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"seqtune {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    verb = args.verb
+    if verb == "datasets":
+        from seqtune.datasets import write_drone_deauth
+
+        path = write_drone_deauth(args.output, n_rows=args.rows, seed=args.seed)
+        print(f"wrote {path} ({args.rows} rows, seed {args.seed})")
+        return 0
+    if verb == "launch":
+        return _launch(args)
+    if verb == "resume":
+        return _resume(args)
+    if verb == "status":
+        return _status(args)
+    if verb == "export":
+        return _export(args)
+    return _train(args)
+
+
+def _spec(path: Path) -> Any:
+    from seqtune.spec import Spec
+
+    return Spec.from_file(path)
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from seqtune.search.study import Overrides
+
+    overrides = Overrides(args.backend, args.trials, args.max_epochs, args.study)
+    spec = overrides.apply(_spec(args.spec))
+    if args.storage and spec.search.backend == "hyperband":
+        raise UserError(
+            "hyperband keeps its state in the study folder; drop --storage", "--storage"
+        )
+    from seqtune.search.study import Study
+
+    study, runner = Study.launch(spec, args.results, args.storage, overrides)
+    print(
+        f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
+        f"{spec.objective.direction}) in {study.path}",
+        file=sys.stderr,
+    )
+    return _run(study, runner)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from seqtune.search.study import resume
+
+    study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
+    if recovered:
+        print(
+            f"trials {', '.join(map(str, recovered))} were left running by a stopped process: "
+            "recorded as interrupted, replacements will run",
+            file=sys.stderr,
+        )
+    done = study.backend.finished()
+    print(
+        f"resuming {study.spec.study}: {done}/{study.spec.search.trials} trials finished",
+        file=sys.stderr,
+    )
+    return _run(study, runner)
+
+
+def _run(study: Any, runner: Any) -> int:
+    from seqtune.search.study import Interrupted
+
+    try:
+        study.run(runner)
+    except Interrupted as stop:
+        print(
+            f"stopped by {stop}: the running trial is recorded as interrupted; "
+            f"continue with `seqtune resume {study.path}`",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
+    _print_best(study.status())
+    return 0
+
+
+def _print_best(status: dict[str, Any]) -> None:
+    best = status["best"]
+    if best is None:
+        print("no complete trial")
+        return
+    obj = status["objective"]
+    print(f"best trial {best['number']}: {obj['name']} = {best['value']:.6g} ({obj['direction']})")
+    for key, value in best["params"].items():
+        print(f"  {key}: {value}")
+
+
+def _status(args: argparse.Namespace) -> int:
+    from seqtune.search.study import Study
+
+    status = Study.open(args.study_dir, args.storage).status()
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+        return 0
+    print(format_status(status))
+    return 0
+
+
+def format_status(status: dict[str, Any]) -> str:
+    obj = status["objective"]
+    lines = [
+        f"study {status['study']} · backend {status['backend']} · "
+        f"{obj['name']} ({obj['direction']}) · {status['finished']}/{status['budget']} finished",
+        "  ".join(f"{k} {v}" for k, v in status["trials"].items()),
+        "",
+        f"{'trial':>5}  {'state':<11} {obj['name']:>12} {'epochs':>6} {'seconds':>8}  params",
+    ]
+    for r in status["trial_records"]:
+        value = "" if r["value"] is None else f"{r['value']:.6g}"
+        secs = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        extra = f"  [{r['reason']}]" if r["reason"] and r["state"] != "complete" else ""
+        lines.append(
+            f"{r['number']:>5}  {r['state']:<11} {value:>12} {r['epochs'] or '':>6} "
+            f"{secs:>8}  {params}{extra}"
+        )
+    best = status["best"]
+    lines.append("")
+    if best is None:
+        lines.append("best: none yet")
+    else:
+        lines.append(f"best: trial {best['number']}, {obj['name']} = {best['value']:.6g}")
+    return "\n".join(lines)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from seqtune.search.export import export
+    from seqtune.search.study import Study
+
+    study = Study.open(args.study_dir, args.storage)
+    out_yaml, out_model, result = export(study, args.output)
+    obj = result["objective"]
+    print(f"trial {result['trial']}: {obj['name']} = {obj['value']:.6g}")
+    print(
+        "test: "
+        + ", ".join(f"{k} {v:.6g}" for k, v in result["test"].items() if isinstance(v, float))
+    )
+    print(f"wrote {out_yaml} and {out_model}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    spec = _spec(args.spec)
+    from seqtune.search.export import fixed_values, train
+
+    fixed_values(spec)  # refuse a searched parameter before loading TensorFlow
+    report = train(spec, args.output)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    obj = report["objective"]
+    print(
+        f"{obj['name']} = {obj['value']:.6g} (best epoch {report['best_epoch'] + 1} "
+        f"of {report['epochs']})"
+    )
+    for part in ("val", "test"):
+        print(
+            f"{part}: "
+            + ", ".join(f"{k} {v:.6g}" for k, v in report[part].items() if isinstance(v, float))
+        )
+    rep = report.get("reproduced")
+    if rep:
+        verdict = "reproduced" if rep["within_tolerance"] else "NOT reproduced"
+        print(
+            f"{verdict}: exported {rep['exported']:.6g}, |diff| {rep['abs_diff']:.3g} "
+            f"(tolerance {rep['rtol']:g} relative)"
+        )
+    if "model" in report:
+        print(f"wrote {report['model']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

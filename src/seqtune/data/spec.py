@@ -1,0 +1,245 @@
+"""``DataSpec``: the validated ``data:`` section of a spec.
+
+Only the spec's own values are checked here (keys, types, ranges, combinations). Whatever
+needs the CSV (columns, values) is checked by :func:`seqtune.data.table.load_table`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqtune.errors import UserError, check_keys, suggest_name
+
+TASKS = ("forecast", "classify")
+SPLIT_METHODS = ("chronological", "stratified")
+SCALERS = ("minmax", "standard", "none")
+LABEL_AT = ("next", "last")
+CLASS_WEIGHTS = ("none", "balanced")
+MISSING = ("error", "drop", "ffill")
+
+KEYS = (
+    "csv",
+    "target",
+    "task",
+    "features",
+    "drop",
+    "split",
+    "scaler",
+    "period",
+    "label_at",
+    "class_weight",
+    "autoregressive",
+    "missing",
+)
+SPLIT_KEYS = ("val", "test", "method")
+
+DEFAULT_VAL = 0.15
+DEFAULT_TEST = 0.2
+
+
+def _str(raw: Any, field: str) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise UserError(f"must be a non-empty string, got {raw!r}", field)
+    return raw
+
+
+def _choice(raw: Any, allowed: tuple[str, ...], field: str) -> str:
+    if not isinstance(raw, str) or raw not in allowed:
+        hint = suggest_name(raw, allowed) if isinstance(raw, str) else ""
+        raise UserError(
+            f"{raw!r} is not allowed{hint}; expected one of: {', '.join(allowed)}", field
+        )
+    return raw
+
+
+def _names(raw: Any, field: str) -> tuple[str, ...]:
+    """A list of column names (a single string is accepted as a one-element list)."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list | tuple):
+        raise UserError(f"must be a list of column names, got {raw!r}", field)
+    names: list[str] = []
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or not name:
+            raise UserError(f"item {i} must be a column name (string), got {name!r}", field)
+        if name in names:
+            raise UserError(f"column '{name}' is listed twice", field)
+        names.append(name)
+    return tuple(names)
+
+
+def _fraction(raw: Any, field: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise UserError(f"must be a number between 0 and 1 (exclusive), got {raw!r}", field)
+    value = float(raw)
+    if not math.isfinite(value) or not 0.0 < value < 1.0:
+        raise UserError(f"must be between 0 and 1 (exclusive), got {raw!r}", field)
+    return value
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What to read and how to frame it; built by :meth:`from_dict` from the ``data:`` mapping."""
+
+    csv: Path
+    csv_text: str
+    target: str
+    task: str = "forecast"
+    features: tuple[str, ...] | None = None
+    drop: tuple[str, ...] = ()
+    val: float = DEFAULT_VAL
+    test: float = DEFAULT_TEST
+    split_method: str = "chronological"
+    scaler: str = "minmax"
+    period: int | None = None
+    label_at: str = "next"
+    class_weight: str = "none"
+    autoregressive: bool = False
+    missing: str = "error"
+
+    @classmethod
+    def from_dict(cls, raw: Any, base_dir: Path, field: str = "data") -> DataSpec:
+        """Validate the ``data:`` mapping; relative ``csv`` paths are relative to ``base_dir``."""
+        if not isinstance(raw, dict):
+            raise UserError(f"must be a mapping with at least csv and target, got {raw!r}", field)
+        check_keys(raw, KEYS, field)
+        for key in ("csv", "target"):
+            if key not in raw:
+                raise UserError("missing required key", f"{field}.{key}")
+
+        csv_text = _str(raw["csv"], f"{field}.csv")
+        path = Path(csv_text).expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        csv = path.resolve()
+
+        target = _str(raw["target"], f"{field}.target")
+        task = _choice(raw.get("task", "forecast"), TASKS, f"{field}.task")
+
+        features = raw.get("features")
+        if features is not None:
+            features = _names(features, f"{field}.features")
+            if not features:
+                raise UserError(
+                    "must list at least one column (or be omitted)", f"{field}.features"
+                )
+        drop = _names(raw.get("drop", []) or [], f"{field}.drop")
+        if target in drop:
+            raise UserError(f"the target '{target}' cannot be dropped", f"{field}.drop")
+        if features is not None:
+            both = [name for name in features if name in drop]
+            if both:
+                raise UserError(
+                    f"column '{both[0]}' is both in data.features and data.drop", f"{field}.drop"
+                )
+
+        split = raw.get("split", {})
+        if split is None:
+            split = {}
+        if not isinstance(split, dict):
+            raise UserError(
+                f"must be a mapping like {{val: 0.15, test: 0.2}}, got {split!r}", f"{field}.split"
+            )
+        check_keys(split, SPLIT_KEYS, f"{field}.split")
+        val = _fraction(split.get("val", DEFAULT_VAL), f"{field}.split.val")
+        test = _fraction(split.get("test", DEFAULT_TEST), f"{field}.split.test")
+        if val + test >= 1.0:
+            raise UserError(
+                f"val + test must leave rows for training: {val} + {test} >= 1", f"{field}.split"
+            )
+        method = _choice(
+            split.get("method", "chronological"), SPLIT_METHODS, f"{field}.split.method"
+        )
+
+        scaler = _choice(raw.get("scaler", "minmax"), SCALERS, f"{field}.scaler")
+
+        period = raw.get("period")
+        if period is not None and (isinstance(period, bool) or not isinstance(period, int)):
+            raise UserError(
+                f"must be an integer season length like 12, got {period!r}", f"{field}.period"
+            )
+        if period is not None and period < 2:
+            raise UserError(f"must be at least 2, got {period}", f"{field}.period")
+
+        label_at = _choice(raw.get("label_at", "next"), LABEL_AT, f"{field}.label_at")
+        class_weight = _choice(
+            raw.get("class_weight", "none"), CLASS_WEIGHTS, f"{field}.class_weight"
+        )
+        autoregressive = raw.get("autoregressive", False)
+        if not isinstance(autoregressive, bool):
+            raise UserError(
+                f"must be true or false, got {autoregressive!r}", f"{field}.autoregressive"
+            )
+        missing = _choice(raw.get("missing", "error"), MISSING, f"{field}.missing")
+
+        if task == "forecast":
+            for key, value, default in (
+                ("label_at", label_at, "next"),
+                ("class_weight", class_weight, "none"),
+                ("autoregressive", autoregressive, False),
+            ):
+                if key in raw and value != default:
+                    raise UserError("applies only to task: classify", f"{field}.{key}")
+            if method == "stratified":
+                raise UserError(
+                    "stratified applies only to task: classify; a forecast split is chronological",
+                    f"{field}.split.method",
+                )
+        else:
+            if features is not None and target in features and not autoregressive:
+                raise UserError(
+                    f"the target '{target}' is an input feature: that feeds the class back into "
+                    "the model; remove it, or set data.autoregressive: true if that is intended",
+                    f"{field}.features",
+                )
+            if autoregressive and label_at == "last":
+                raise UserError(
+                    "with label_at: last the window's last row holds the label itself; "
+                    "use label_at: next",
+                    f"{field}.autoregressive",
+                )
+
+        return cls(
+            csv=csv,
+            csv_text=csv_text,
+            target=target,
+            task=task,
+            features=features,
+            drop=drop,
+            val=val,
+            test=test,
+            split_method=method,
+            scaler=scaler,
+            period=period,
+            label_at=label_at,
+            class_weight=class_weight,
+            autoregressive=autoregressive,
+            missing=missing,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec form: ``csv`` as written; optional keys at their default are left out."""
+        out: dict[str, Any] = {"csv": self.csv_text, "target": self.target, "task": self.task}
+        if self.features is not None:
+            out["features"] = list(self.features)
+        if self.drop:
+            out["drop"] = list(self.drop)
+        split: dict[str, Any] = {"val": self.val, "test": self.test}
+        if self.split_method != "chronological":
+            split["method"] = self.split_method
+        out["split"] = split
+        out["scaler"] = self.scaler
+        if self.period is not None:
+            out["period"] = self.period
+        if self.task == "classify":
+            out["label_at"] = self.label_at
+            if self.class_weight != "none":
+                out["class_weight"] = self.class_weight
+            if self.autoregressive:
+                out["autoregressive"] = True
+        if self.missing != "error":
+            out["missing"] = self.missing
+        return out

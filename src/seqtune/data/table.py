@@ -1,0 +1,353 @@
+"""Reading and validating the CSV: ``load_table(spec) -> Table``.
+
+A ``Table`` holds the used columns as float64, already checked (numeric, finite after the
+``missing`` policy, a usable target), and builds windows on demand, cached per key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqtune.data import transforms as target_transforms
+from seqtune.data.spec import DataSpec
+from seqtune.data.split import (
+    classify_counts,
+    forecast_counts,
+    part_bounds,
+    stratified_counts,
+)
+from seqtune.data.windows import Windows, build_classify, build_forecast
+from seqtune.errors import UserError, suggest_name
+
+FIELD = "data.csv"
+
+
+def _read(path: Path) -> pd.DataFrame:
+    """The CSV as a DataFrame, or a UserError saying why it cannot be read."""
+    if not path.exists():
+        raise UserError(f"file not found: {path}", FIELD)
+    if not path.is_file():
+        raise UserError(f"not a file: {path}", FIELD)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserError(f"file is empty: {path}", FIELD) from None
+    except UnicodeDecodeError as err:
+        raise UserError(f"cannot read {path}: not UTF-8 text ({err.reason})", FIELD) from None
+    except (pd.errors.ParserError, OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot read {path}: {reason}", FIELD) from None
+    if frame.shape[0] == 0:
+        raise UserError(f"{path} has a header but no data rows", FIELD)
+    return frame
+
+
+def _missing_column(name: str, frame: pd.DataFrame, path: Path, field: str) -> UserError:
+    columns = [str(c) for c in frame.columns]
+    same_case = [c for c in columns if c.lower() == name.lower() or c.strip() == name]
+    hint = f" (did you mean '{same_case[0]}'?)" if same_case else suggest_name(name, columns)
+    shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+    sep = ""
+    if len(columns) == 1:
+        for char, label in ((";", "';'"), ("\t", "a tab")):
+            if char in columns[0]:
+                sep = f"; the file seems to use {label} as separator, not ','"
+    return UserError(
+        f"column '{name}' not found in {path.name}{hint}; columns: {shown}{sep}", field
+    )
+
+
+def _numeric(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
+    """Column ``name`` as float64 (NaN where missing), refusing non-numeric values."""
+    column = frame[name]
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    parsed = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise UserError(
+            f"column '{name}' has a non-numeric value {str(column.iloc[i])!r} at row {i + 1} "
+            f"of {path}",
+            FIELD,
+        )
+    return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _looks_numeric(column: pd.Series) -> bool:
+    """Whether a column is meant as numbers: numeric dtype, or mostly numeric strings."""
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    present = column.dropna()
+    if present.empty:
+        return False
+    parsed = pd.to_numeric(present, errors="coerce")
+    return bool(parsed.notna().mean() >= 0.5)
+
+
+def _default_features(spec: DataSpec, frame: pd.DataFrame) -> tuple[str, ...]:
+    if spec.task == "forecast":
+        return (spec.target,)
+    skip = {spec.target, *spec.drop}
+    names = tuple(str(c) for c in frame.columns if str(c) not in skip and _looks_numeric(frame[c]))
+    if spec.autoregressive:
+        names = (*names, spec.target)
+    if not names:
+        raise UserError(
+            f"{spec.csv.name} has no numeric column besides the target '{spec.target}' "
+            "to use as input",
+            "data.features",
+        )
+    return names
+
+
+def _apply_missing(
+    policy: str, names: list[str], data: np.ndarray, row_numbers: np.ndarray, path: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """NaN/inf handling on the used columns ``data`` (rows, columns)."""
+    bad = ~np.isfinite(data)
+    if not bad.any():
+        return data, row_numbers
+    hint = "; set data.missing: drop or ffill to accept it"
+    if policy == "error":
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        i = int(np.flatnonzero(bad[:, j])[0])
+        what = (
+            "a missing value (NaN)" if np.isnan(data[i, j]) else f"an infinite value ({data[i, j]})"
+        )
+        raise UserError(
+            f"column '{names[j]}' has {what} at row {int(row_numbers[i])} of {path}{hint}", FIELD
+        )
+    if policy == "drop":
+        keep = ~bad.any(axis=1)
+        if not keep.any():
+            raise UserError(f"every row of {path} has a missing value in a used column", FIELD)
+        return data[keep], row_numbers[keep]
+    # ffill: carry the last finite value forward, per column.
+    lead = bad[0]
+    if lead.any():
+        j = int(np.flatnonzero(lead)[0])
+        raise UserError(
+            f"column '{names[j]}' is missing at row {int(row_numbers[0])} of {path}, "
+            "with no earlier value to forward-fill; set data.missing: drop",
+            FIELD,
+        )
+    n = data.shape[0]
+    source = np.where(bad, 0, np.arange(n)[:, None])
+    np.maximum.accumulate(source, axis=0, out=source)
+    return np.take_along_axis(data, source, axis=0), row_numbers
+
+
+class Table:
+    """The validated, used columns of the CSV; windows are built here and cached."""
+
+    def __init__(
+        self,
+        spec: DataSpec,
+        features: tuple[str, ...],
+        data: np.ndarray,
+        row_numbers: np.ndarray,
+    ) -> None:
+        self.spec = spec
+        self.features = features
+        self.target = spec.target
+        self.columns: tuple[str, ...] = (
+            features if spec.target in features else (*features, spec.target)
+        )
+        self.row_numbers = row_numbers
+        self._data = data
+        self.n_rows = int(data.shape[0])
+        self.y = data[:, self.columns.index(spec.target)]
+        self.bounds = part_bounds(self.n_rows, spec.val, spec.test)
+        self.classes: np.ndarray | None = None
+        self.labels: np.ndarray | None = None
+        if spec.task == "classify":
+            classes, labels = np.unique(self.y, return_inverse=True)
+            self.classes = classes.astype(np.int64)
+            self.labels = labels.astype(np.int64)
+        self._cache: dict[tuple[int, str, int], Windows] = {}
+
+    @property
+    def task(self) -> str:
+        return self.spec.task
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    def feature_values(self) -> np.ndarray:
+        """Raw (unscaled) feature columns, in ``features`` order, shape (rows, features)."""
+        return self._data[:, [self.columns.index(name) for name in self.features]]
+
+    def check_transform(self, transform: str) -> None:
+        """UserError (``space.transform``) unless ``transform`` applies to this target."""
+        target_transforms.check(
+            transform, self.task, self.y, self.spec.period, self.target, self.row_numbers
+        )
+
+    def _offset(self) -> int:
+        """Rows a classify window spans beyond its look_back (1 for label_at next)."""
+        return 1 if self.spec.label_at == "next" else 0
+
+    def window_counts(self, look_back: int, transform: str = "none") -> dict[str, int]:
+        """Number of windows per part for this look_back and transform."""
+        if self.task == "forecast":
+            lost = target_transforms.lost_rows(transform, self.spec.period)
+            return forecast_counts(self.bounds, lost + look_back)
+        span = look_back + self._offset()
+        if self.spec.split_method == "stratified":
+            return stratified_counts(self.n_rows - span + 1, self.spec.val, self.spec.test)
+        return classify_counts(self.bounds, span)
+
+    def _largest_look_back(self, lost: int) -> int:
+        """The largest look_back leaving 2 training windows and 1 in val and test (0: none)."""
+        for look_back in range(self.n_rows, 0, -1):
+            counts = self._counts_lost(look_back, lost)
+            if counts["train"] >= 2 and counts["val"] >= 1 and counts["test"] >= 1:
+                return look_back
+        return 0
+
+    def _counts_lost(self, look_back: int, lost: int) -> dict[str, int]:
+        if self.task == "forecast":
+            return forecast_counts(self.bounds, lost + look_back)
+        return self.window_counts(look_back)
+
+    def check_capacity(self, max_look_back: int, transforms: Iterable[str] = ("none",)) -> None:
+        """UserError unless the largest look_back, plus the rows the transforms lose, leaves
+        at least 1 window in val and test and 2 in train."""
+        names = list(transforms) or ["none"]
+        for name in names:
+            self.check_transform(name)
+        lost = max(target_transforms.lost_rows(name, self.spec.period) for name in names)
+        worst = max(names, key=lambda name: target_transforms.lost_rows(name, self.spec.period))
+        sizes = {name: stop - start for name, (start, stop) in self.bounds.items()}
+        for part in ("val", "test"):
+            if sizes[part] < 1:
+                fraction = getattr(self.spec, part)
+                raise UserError(
+                    f"{part} fraction {fraction} of {self.n_rows} rows gives 0 rows; "
+                    f"raise data.split.{part} or use a longer series",
+                    "data.split",
+                )
+        counts = self._counts_lost(max_look_back, lost)
+        short = [p for p, need in (("train", 2), ("val", 1), ("test", 1)) if counts[p] < need]
+        if not short:
+            return
+        part = short[0]
+        need = 2 if part == "train" else 1
+        rows = ", ".join(f"{p} {sizes[p]}" for p in ("train", "val", "test"))
+        lost_text = f" plus {lost} rows lost to '{worst}'" if lost else ""
+        best = self._largest_look_back(lost)
+        if best == 0:
+            raise UserError(
+                f"{self.n_rows} rows split as {rows} leave {counts[part]} {part} window(s)"
+                f"{lost_text} even with look_back 1 (need at least {need}); "
+                "change data.split or use a longer series",
+                "data.split",
+            )
+        raise UserError(
+            f"look_back {max_look_back}{lost_text} leaves {counts[part]} {part} window(s) "
+            f"(need at least {need}; rows: {rows}); the largest look_back that fits is {best}",
+            "space.look_back",
+        )
+
+    def windows(self, look_back: int, transform: str = "none", seed: int = 0) -> Windows:
+        """Windows for this look_back and transform, built once and cached.
+
+        ``seed`` only matters for a stratified split (classify).
+        """
+        if isinstance(look_back, bool) or not isinstance(look_back, int | np.integer):
+            raise UserError(f"must be an integer, got {look_back!r}", "space.look_back")
+        look_back = int(look_back)
+        if look_back < 1:
+            raise UserError(f"must be at least 1, got {look_back}", "space.look_back")
+        if self.spec.split_method != "stratified":
+            seed = 0
+        key = (look_back, transform, int(seed))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        self.check_capacity(look_back, [transform])
+        if self.task == "forecast":
+            target_col = self.features.index(self.target) if self.target in self.features else None
+            built = build_forecast(
+                self.feature_values(),
+                self.features,
+                target_col,
+                self.y,
+                transform=transform,
+                period=self.spec.period,
+                look_back=look_back,
+                bounds=self.bounds,
+                scaler=self.spec.scaler,
+            )
+        else:
+            assert self.labels is not None and self.classes is not None
+            built = build_classify(
+                self.feature_values(),
+                self.features,
+                self.labels,
+                self.classes,
+                look_back=look_back,
+                label_at=self.spec.label_at,
+                bounds=self.bounds,
+                method=self.spec.split_method,
+                val=self.spec.val,
+                test=self.spec.test,
+                seed=int(seed),
+                scaler=self.spec.scaler,
+                class_weight=self.spec.class_weight,
+                first_row=self.row_numbers,
+            )
+        self._cache[key] = built
+        return built
+
+
+def _check_target(spec: DataSpec, y: np.ndarray, row_numbers: np.ndarray) -> None:
+    field = "data.target"
+    if spec.task == "forecast":
+        if np.ptp(y) == 0:
+            raise UserError(
+                f"column '{spec.target}' is constant ({y[0]:g}): nothing to forecast", field
+            )
+        return
+    fractional = np.flatnonzero(y != np.round(y))
+    if fractional.size:
+        i = int(fractional[0])
+        raise UserError(
+            f"a classify target holds integer class labels, but '{spec.target}' is {y[i]:g} "
+            f"at row {int(row_numbers[i])}",
+            field,
+        )
+    if np.unique(y).size < 2:
+        raise UserError(
+            f"column '{spec.target}' has a single class ({y[0]:g}): nothing to classify", field
+        )
+
+
+def load_table(spec: DataSpec) -> Table:
+    """Read ``spec.csv`` and validate what the spec uses; every problem is a UserError."""
+    path = spec.csv
+    frame = _read(path)
+    columns = {str(c): c for c in frame.columns}
+    frame.columns = list(columns)
+    if spec.target not in columns:
+        raise _missing_column(spec.target, frame, path, "data.target")
+    for name in spec.features or ():
+        if name not in columns:
+            raise _missing_column(name, frame, path, "data.features")
+    for name in spec.drop:
+        if name not in columns:
+            raise _missing_column(name, frame, path, "data.drop")
+
+    features = spec.features if spec.features is not None else _default_features(spec, frame)
+    used = list(features) if spec.target in features else [*features, spec.target]
+    data = np.column_stack([_numeric(frame, name, path) for name in used])
+    row_numbers = np.arange(1, data.shape[0] + 1)
+    data, row_numbers = _apply_missing(spec.missing, used, data, row_numbers, path)
+    _check_target(spec, data[:, used.index(spec.target)], row_numbers)
+    return Table(spec, tuple(features), data, row_numbers)

@@ -1,0 +1,164 @@
+"""Objectives by name: how each is computed and which direction is better.
+
+Built-ins are computed on the whole validation set every epoch. A user objective is
+``module:function`` with an explicit direction; the function receives the same arrays as
+the built-ins of its task (forecast: true values and predictions in original units;
+classify: class indices and probabilities) and returns a float.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtune.errors import UserError, check_keys, suggest_name
+from seqtune.objectives import metrics as m
+
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+DIRECTIONS = ("minimize", "maximize")
+TASKS = ("forecast", "classify")
+
+#: name -> (direction, task, function). ``val_batch_f1`` is bound to the trial's batch size.
+BUILTINS: dict[str, tuple[str, str, Any]] = {
+    "val_rmse": ("minimize", "forecast", m.rmse),
+    "val_mae": ("minimize", "forecast", m.mae),
+    "val_f1": ("maximize", "classify", m.f1),
+    "val_batch_f1": ("maximize", "classify", m.batch_f1),
+    "val_accuracy": ("maximize", "classify", m.accuracy),
+    "val_precision": ("maximize", "classify", m.precision),
+    "val_recall": ("maximize", "classify", m.recall),
+    "val_pr_auc": ("maximize", "classify", m.pr_auc),
+}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The number a study optimises: its log key, direction and how to compute it."""
+
+    name: str
+    direction: str
+    task: str | None
+    function: str | None = None  # "module:function" for a user objective
+
+    @property
+    def is_user(self) -> bool:
+        return self.function is not None
+
+    def better(self, a: float, b: float | None) -> bool:
+        """Whether value ``a`` beats ``b`` (``None`` is beaten by any finite value)."""
+        if not np.isfinite(a):
+            return False
+        if b is None:
+            return True
+        return a < b if self.direction == "minimize" else a > b
+
+    def to_spec(self) -> Any:
+        if self.function is None:
+            return self.name
+        return {"name": self.function, "direction": self.direction}
+
+
+def parse_objective(raw: Any, task: str, field: str = "objective") -> Objective:
+    """Validate the spec's ``objective`` entry for a task (nothing is imported yet)."""
+    direction: str | None = None
+    if isinstance(raw, dict):
+        check_keys(raw, ("name", "direction"), field)
+        if "name" not in raw:
+            raise UserError("missing 'name'", field)
+        direction = raw.get("direction")
+        if direction is not None and direction not in DIRECTIONS:
+            raise UserError(
+                f"'{direction}' is not one of {', '.join(DIRECTIONS)}", f"{field}.direction"
+            )
+        raw = raw["name"]
+    if not isinstance(raw, str) or not raw:
+        raise UserError(f"expected an objective name, got {raw!r}", field)
+    if ":" in raw:
+        module, _, func = raw.partition(":")
+        if not module or not func.isidentifier():
+            raise UserError(f"'{raw}' is not of the form module:function", field)
+        if direction is None:
+            raise UserError(
+                f"user objective '{raw}' needs a direction: "
+                f"objective: {{name: {raw}, direction: minimize|maximize}}",
+                field,
+            )
+        if func in BUILTINS or f"val_{func}" in BUILTINS:
+            raise UserError(
+                f"user objective name '{func}' clashes with a built-in objective", field
+            )
+        return Objective(name=func, direction=direction, task=None, function=raw)
+    if raw not in BUILTINS:
+        raise UserError(
+            f"unknown objective '{raw}'{suggest_name(raw, list(BUILTINS))}; "
+            f"known: {', '.join(BUILTINS)} or module:function",
+            field,
+        )
+    builtin_dir, builtin_task, _ = BUILTINS[raw]
+    if builtin_task != task:
+        raise UserError(f"'{raw}' is a {builtin_task} objective but data.task is '{task}'", field)
+    if direction is not None and direction != builtin_dir:
+        raise UserError(
+            f"'{raw}' is always {builtin_dir}d; got direction {direction}", f"{field}.direction"
+        )
+    return Objective(name=raw, direction=builtin_dir, task=builtin_task)
+
+
+def load_user_function(
+    spec: str, search_dir: Path | None = None, field: str = "objective"
+) -> MetricFn:
+    """Import ``module:function``, looking first in ``search_dir`` (the spec's folder)."""
+    module, _, func = spec.partition(":")
+    added = False
+    if search_dir is not None and str(search_dir) not in sys.path:
+        sys.path.insert(0, str(search_dir))
+        added = True
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:  # any import failure is the user's module, reported in one line
+        raise UserError(
+            f"cannot import module '{module}': {type(exc).__name__}: {exc}", field
+        ) from None
+    finally:
+        if added:
+            sys.path.remove(str(search_dir))
+    fn = getattr(mod, func, None)
+    if not callable(fn):
+        raise UserError(f"module '{module}' has no function '{func}'", field)
+    return fn  # type: ignore[no-any-return]
+
+
+def task_metrics(task: str, batch_size: int) -> dict[str, MetricFn]:
+    """Every built-in metric of a task, keyed by log name, ready to call."""
+    out: dict[str, MetricFn] = {}
+    for name, (_, t, fn) in BUILTINS.items():
+        if t != task:
+            continue
+        if fn is m.batch_f1:
+            out[name] = lambda y, p, _bs=batch_size: m.batch_f1(y, p, _bs)
+        else:
+            out[name] = fn
+    return out
+
+
+def test_report(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Metrics of one set (e.g. test) for export and train: plain floats, and for
+    classification the confusion matrix (rows true, columns predicted)."""
+    if task == "forecast":
+        return {"rmse": m.rmse(y_true, y_pred), "mae": m.mae(y_true, y_pred)}
+    k = m.n_classes_of(y_true, y_pred)
+    cm = m.confusion(y_true, m.predicted_classes(y_pred), k)
+    return {
+        "f1": m.f1(y_true, y_pred),
+        "precision": m.precision(y_true, y_pred),
+        "recall": m.recall(y_true, y_pred),
+        "accuracy": m.accuracy(y_true, y_pred),
+        "pr_auc": m.pr_auc(y_true, y_pred),
+        "confusion_matrix": cm.tolist(),
+    }

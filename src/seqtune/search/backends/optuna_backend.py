@@ -1,0 +1,225 @@
+"""TPE and random search on Optuna: ask/tell, a pruner fed every epoch, SQLite by default."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import keras
+import optuna
+
+from seqtune.errors import UserError
+from seqtune.models.training import Diverged
+from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
+from seqtune.search.records import TrialRecord
+from seqtune.search.runner import Runner, derive_seed
+from seqtune.spaces import suggest_optuna
+from seqtune.spec import Spec
+
+_STATE = {
+    optuna.trial.TrialState.COMPLETE: "complete",
+    optuna.trial.TrialState.PRUNED: "pruned",
+    optuna.trial.TrialState.FAIL: "failed",
+    optuna.trial.TrialState.RUNNING: "running",
+    optuna.trial.TrialState.WAITING: "running",
+}
+
+
+def mask_url(url: str) -> str:
+    """The storage URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class _Pruned(Exception):
+    pass
+
+
+class PruningCallback(keras.callbacks.Callback):
+    """Report the objective to Optuna every epoch; stop the fit when the pruner says so."""
+
+    def __init__(self, trial: optuna.trial.Trial, monitor: str) -> None:
+        super().__init__()
+        self.trial, self.monitor = trial, monitor
+        self.pruned_at: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or value != value:  # NaN: nothing to report
+            return
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.pruned_at = epoch
+            self.model.stop_training = True
+
+
+def make_pruner(name: str, spec: Spec) -> optuna.pruners.BasePruner:
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+    if name == "percentile":
+        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=5)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.HyperbandPruner(max_resource=spec.search.max_epochs)
+
+
+class OptunaBackend(Backend):
+    """``tpe`` (TPESampler) or ``random`` (RandomSampler), both seeded from the study seed."""
+
+    def __init__(self, study_dir: Path, spec: Spec, storage: str | None = None) -> None:
+        super().__init__(study_dir, spec, storage)
+        self.name = spec.search.backend
+        self._study: optuna.study.Study | None = None
+
+    @property
+    def url(self) -> str:
+        return self.storage or f"sqlite:///{(self.study_dir / 'optuna.db').resolve()}"
+
+    def _sampler(self, n_existing: int) -> optuna.samplers.BaseSampler:
+        # Re-seed with the trial count so a resumed study does not redraw the first
+        # random configurations it already tried.
+        seed = derive_seed(self.spec.seed, 10_000 + n_existing)
+        if self.spec.search.backend == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+
+    def _storage(self) -> optuna.storages.BaseStorage:
+        url = self.url
+        try:
+            if url.startswith("journal:"):
+                path = url.removeprefix("journal:")
+                return optuna.storages.JournalStorage(
+                    optuna.storages.journal.JournalFileBackend(path)
+                )
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as exc:  # driver, network, permissions: one line, no password
+            raise UserError(
+                f"cannot open storage {mask_url(url)}: {type(exc).__name__}: "
+                f"{mask_url(str(exc)).splitlines()[0][:200]}",
+                "--storage",
+            ) from None
+
+    def create(self) -> None:
+        storage = self._storage()
+        direction = self.spec.objective.direction
+        try:
+            self._study = optuna.create_study(
+                study_name=self.spec.study,
+                storage=storage,
+                direction=direction,
+                sampler=self._sampler(0),
+                pruner=make_pruner(self.spec.search.pruner, self.spec),
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            raise UserError(
+                f"storage {mask_url(self.url)} already holds a study named '{self.spec.study}'",
+                "--storage",
+            ) from None
+
+    def load(self) -> None:
+        storage = self._storage()
+        try:
+            study = optuna.load_study(study_name=self.spec.study, storage=storage)
+        except KeyError:
+            raise UserError(
+                f"storage {mask_url(self.url)} holds no study named '{self.spec.study}'",
+                "--storage",
+            ) from None
+        n = len(study.get_trials(deepcopy=False))
+        self._study = optuna.load_study(
+            study_name=self.spec.study,
+            storage=storage,
+            sampler=self._sampler(n),
+            pruner=make_pruner(self.spec.search.pruner, self.spec),
+        )
+
+    @property
+    def study(self) -> optuna.study.Study:
+        assert self._study is not None, "create() or load() first"
+        return self._study
+
+    def recover(self) -> list[int]:
+        out = []
+        for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            live = optuna.trial.Trial(self.study, t._trial_id)
+            live.set_user_attr("interrupted", "the process running it died")
+            self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            out.append(t.number)
+        return out
+
+    def records(self) -> list[TrialRecord]:
+        return [_record(t) for t in self.study.get_trials(deepcopy=False)]
+
+    def optimize(
+        self, runner: Runner, budget: int, before_complete: BeforeComplete, after: AfterTrial
+    ) -> None:
+        study = self.study
+        while self.finished() < budget:
+            trial = study.ask()
+            seed = derive_seed(self.spec.seed, trial.number)
+            values = suggest_optuna(trial, self.spec.space)
+            trial.set_user_attr("params", values)
+            trial.set_user_attr("seed", seed)
+            pruning = PruningCallback(trial, self.spec.objective.name)
+            try:
+                outcome = runner.run(values, seed, extra_callbacks=[pruning])
+            except Diverged as exc:
+                trial.set_user_attr("reason", f"diverged: {exc}")
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
+                reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+                trial.set_user_attr(
+                    "interrupted" if reason == "interrupted" else "reason",
+                    f"{reason}: {type(exc).__name__}: {exc}"[:300],
+                )
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            else:
+                _set_outcome(trial, outcome)
+                if pruning.pruned_at is not None:
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                elif outcome.value is None:
+                    trial.set_user_attr("reason", "objective was never finite")
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    before_complete(trial.number, outcome)
+                    study.tell(trial, outcome.value)
+            after(_record(study.get_trials(deepcopy=False)[trial.number]))
+
+
+def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
+    trial.set_user_attr("epochs", outcome.epochs_run)
+    trial.set_user_attr("best_epoch", outcome.best_epoch)
+    trial.set_user_attr("seconds", round(outcome.seconds, 3))
+    trial.set_user_attr("metrics", outcome.metrics)
+
+
+def _record(t: optuna.trial.FrozenTrial) -> TrialRecord:
+    attrs = t.user_attrs
+    state = _STATE.get(t.state, "failed")
+    reason = attrs.get("reason")
+    if state == "failed" and "interrupted" in attrs:
+        state, reason = "interrupted", attrs["interrupted"]
+    seconds = attrs.get("seconds")
+    if seconds is None and t.datetime_start and t.datetime_complete:
+        seconds = (t.datetime_complete - t.datetime_start).total_seconds()
+    return TrialRecord(
+        number=t.number,
+        state=state,
+        params=attrs.get("params", dict(t.params)),
+        value=t.value if state == "complete" else None,
+        epochs=attrs.get("epochs"),
+        best_epoch=attrs.get("best_epoch"),
+        seconds=seconds,
+        seed=attrs.get("seed"),
+        reason=reason,
+        metrics=attrs.get("metrics", {}),
+    )
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

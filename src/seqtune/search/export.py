@@ -1,0 +1,122 @@
+"""Export the best trial as a fixed spec plus its model; train a fixed spec from scratch.
+
+``best.yaml`` is itself a valid spec: every parameter fixed, ``seed`` set to the trial's
+own seed, and a ``result`` section with the objective and the test metrics. ``seqtune
+train best.yaml`` refits it from scratch and, on the same machine and thread settings,
+reproduces the exported objective (see REPRO_RTOL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from seqtune.errors import UserError
+from seqtune.search.files import save_model, write_yaml
+from seqtune.search.records import best_of
+from seqtune.search.study import Study, prepare
+from seqtune.spaces import Domain
+from seqtune.spec import Spec
+
+#: Relative tolerance within which ``train`` reproduces an exported objective.
+REPRO_RTOL = 1e-4
+
+
+def fixed_values(spec: Spec) -> dict[str, Any]:
+    """The values of a spec whose every parameter is fixed; UserError names a searched one."""
+
+    def draw(domain: Domain) -> Any:
+        raise UserError(
+            "is searched; `seqtune train` needs every parameter fixed "
+            "(export a study with `seqtune export`, or write a plain value)",
+            f"space.{domain.name}",
+        )
+
+    return spec.space.sample(draw)
+
+
+def _clean(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 10) if isinstance(v, float) else v) for k, v in report.items()}
+
+
+def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
+    """Write best.yaml and best.keras for the study's best trial; return paths and result."""
+    records = study.backend.records()
+    best = best_of(records, study.spec.objective.direction)
+    if best is None:
+        raise UserError("has no complete trial yet: nothing to export", str(study.path))
+    out_yaml = Path(output) if output is not None else study.path / "best.yaml"
+    if out_yaml.suffix not in (".yaml", ".yml"):
+        raise UserError("the exported spec must end in .yaml or .yml", "-o")
+    if out_yaml.exists() and out_yaml.is_dir():
+        raise UserError("is a folder, expected a file name", str(out_yaml))
+    out_model = out_yaml.with_suffix(".keras")
+    spec = study.spec
+    table, runner = prepare(spec)
+    seed = best.seed if best.seed is not None else spec.seed
+    ckpt = study.checkpoint(best.number)
+    if ckpt.is_file():
+        model = keras.models.load_model(ckpt, compile=False)
+        windows = runner.windows(best.params)
+    else:  # e.g. another worker's trial: refit deterministically from its seed
+        outcome = runner.run(best.params, seed)
+        model, windows = outcome.model, outcome.windows
+    assert model is not None and windows is not None
+    val = runner.evaluate(model, windows, "val")
+    test = runner.evaluate(model, windows, "test")
+    result = {
+        "study": spec.study,
+        "backend": spec.search.backend,
+        "trial": best.number,
+        "objective": {
+            "name": spec.objective.name,
+            "direction": spec.objective.direction,
+            "value": float(best.value),  # type: ignore[arg-type]
+        },
+        "epochs": best.epochs,
+        "best_epoch": best.best_epoch,
+        "val": _clean(val),
+        "test": _clean(test),
+        "model": out_model.name,
+    }
+    fixed = replace(spec, space=spec.space.fixed(best.params), seed=int(seed), result=result)
+    out_yaml.parent.mkdir(parents=True, exist_ok=True)
+    save_model(model, out_model)
+    write_yaml(out_yaml, fixed.to_dict(relative_to=out_yaml.resolve().parent))
+    return out_yaml, out_model, result
+
+
+def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
+    """Refit a fixed spec from scratch; report validation and test metrics."""
+    values = fixed_values(spec)
+    _, runner = prepare(spec)
+    outcome = runner.run(values, spec.seed)
+    if outcome.value is None or outcome.model is None or outcome.windows is None:
+        raise UserError(f"{spec.objective.name} was never finite: training failed", "train")
+    report: dict[str, Any] = {
+        "objective": {
+            "name": spec.objective.name,
+            "direction": spec.objective.direction,
+            "value": outcome.value,
+        },
+        "epochs": outcome.epochs_run,
+        "best_epoch": outcome.best_epoch,
+        "val": _clean(runner.evaluate(outcome.model, outcome.windows, "val")),
+        "test": _clean(runner.evaluate(outcome.model, outcome.windows, "test")),
+    }
+    exported = (spec.result or {}).get("objective", {}).get("value")
+    if isinstance(exported, int | float):
+        diff = abs(outcome.value - exported)
+        report["reproduced"] = {
+            "exported": float(exported),
+            "abs_diff": diff,
+            "rtol": REPRO_RTOL,
+            "within_tolerance": diff <= REPRO_RTOL * max(abs(exported), 1e-12),
+        }
+    if output is not None:
+        save_model(outcome.model, Path(output))
+        report["model"] = str(output)
+    return report

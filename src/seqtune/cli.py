@@ -83,14 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _quiet_tensorflow() -> None:
+def _quiet_libraries() -> None:
+    """TensorFlow's and Optuna's chatter would drown seqtune's own progress lines."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    import logging
+    import warnings
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="optuna")
+    warnings.filterwarnings("ignore", message=".*[Rr]etracing.*")
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
+    _quiet_libraries()
     args = build_parser().parse_args(argv)
     try:
         return int(_dispatch(args) or 0)
@@ -166,7 +173,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _run(study: Any, runner: Any) -> int:
-    from seqtune.search.study import Interrupted
+    from seqtune.search.signals import Interrupted
 
     try:
         study.run(runner)

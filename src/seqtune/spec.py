@@ -39,7 +39,7 @@ class SearchSettings:
     """How the search runs. ``trials`` is the study's total budget (all finished trials)."""
 
     backend: str = "tpe"
-    trials: int = 20
+    trials: int | None = None  # None: 20 for tpe/random, the whole schedule for hyperband
     max_epochs: int = 100
     patience: int | None = 10
     pruner: str = "median"
@@ -66,7 +66,7 @@ class SearchSettings:
                     value = "none"
                 if value not in allowed:
                     raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
-            elif key == "patience" and value is None:
+            elif key in ("patience", "trials") and value is None:
                 pass
             else:
                 if not isinstance(value, int) or isinstance(value, bool):

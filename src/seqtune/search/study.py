@@ -12,11 +12,8 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,17 +25,10 @@ from seqtune.search.backends.base import Backend
 from seqtune.search.files import save_model, write_csv, write_text, write_yaml
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.search.runner import Outcome, Runner
+from seqtune.search.signals import signals_as_interrupt
 from seqtune.spec import Spec, check_spec_against_data, diff_fingerprints
 
 SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
-
-
-class Interrupted(Exception):
-    """The study was stopped by SIGINT or SIGTERM; state is flushed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 @dataclass
@@ -178,7 +168,7 @@ class Study:
     # ---- running -------------------------------------------------------------------
     def run(self, runner: Runner, out: TextIO = sys.stderr) -> None:
         """Run until the budget is reached. Raises :class:`Interrupted` on SIGINT/SIGTERM."""
-        budget = self.spec.search.trials
+        budget = self.backend.budget()
         plan = self.backend.plan()
         if plan:
             print(plan, file=out)
@@ -208,7 +198,7 @@ class Study:
                 flush=True,
             )
 
-        with _signals_as_interrupt():
+        with signals_as_interrupt():
             try:
                 self.backend.optimize(runner, budget, before_complete, after)
             finally:
@@ -233,7 +223,7 @@ class Study:
                 "name": self.spec.objective.name,
                 "direction": self.spec.objective.direction,
             },
-            "budget": self.spec.search.trials,
+            "budget": self.backend.budget(),
             "finished": sum(1 for r in records if r.counts_toward_budget),
             "trials": counts(records),
             "best": None
@@ -260,23 +250,6 @@ def _storable(storage: str | None) -> str | None:
     from seqtune.search.backends.optuna_backend import mask_url
 
     return None if storage is None else mask_url(storage)
-
-
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (and SIGINT) into an exception the backends handle like Ctrl-C."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
-
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in old:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, Runner, list[int]]:

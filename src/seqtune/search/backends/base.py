@@ -49,6 +49,10 @@ class Backend(ABC):
     ) -> None:
         """Run trials until ``budget`` trials count as finished (see TrialRecord)."""
 
+    def budget(self) -> int:
+        """The study's total number of trials that count as finished."""
+        return self.spec.search.trials if self.spec.search.trials is not None else 20
+
     def plan(self) -> str | None:
         """A line describing what the budget will cost, printed before the run."""
         return None

@@ -1,0 +1,132 @@
+"""One suite that every backend must pass (as Optuna's pytest_samplers does for samplers).
+
+The backend machinery is exercised with a stand-in runner whose "training" is a formula of
+the parameters, so hundreds of trials take seconds; the real training path is covered by
+the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import pytest
+from conftest import tiny_spec
+
+from seqtune.search.runner import Outcome
+from seqtune.search.study import Study
+from seqtune.spec import Spec
+
+BACKENDS = ["tpe", "random", "hyperband"]
+
+SPACE = {
+    "look_back": {"int": [1, 3]},
+    "dropout": {"float": [0.1, 0.3], "step": 0.1},
+    "learning_rate": {"float": [0.001, 0.1], "log": True},
+    "num_hidden_layers": {"int": [0, 2]},
+    "dense_units": {"int": [4, 12], "step": 4, "per": "num_hidden_layers"},
+    "batch_size": {"choice": [8, 16]},
+}
+
+
+class FormulaRunner:
+    """Stands in for seqtune's Runner: the objective is a formula of the parameters."""
+
+    def __init__(self, direction: str) -> None:
+        self.direction = direction
+        self.seen: list[dict[str, Any]] = []
+
+    def windows(self, values: dict[str, Any]) -> None:
+        return None
+
+    def build(self, values: dict[str, Any], windows: Any) -> keras.Model:
+        inputs = keras.Input((1,))
+        return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+
+    def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
+        self.seen.append(dict(values))
+        value = float(values["look_back"]) + 10 * float(values["dropout"])
+        model = kwargs.get("model") or self.build(values, None)
+        epochs = int(kwargs.get("epochs") or 1) - int(kwargs.get("initial_epoch") or 0)
+        return Outcome(value, 0, max(1, epochs), 0.0, {"val_rmse": value}, model, None)
+
+
+def make_spec(tmp_path: Path, backend: str, trials: int, direction: str = "minimize") -> Spec:
+    raw = tiny_spec(space=SPACE, search={"backend": backend, "trials": trials, "max_epochs": 9})
+    raw["search"].pop("patience", None)
+    if direction == "maximize":
+        (tmp_path / "userobj.py").write_text("def score(y, p):\n    return 0.0\n")
+        raw["objective"] = {"name": "userobj:score", "direction": "maximize"}
+    return Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")
+
+
+def run_study(tmp_path: Path, backend: str, trials: int, direction: str = "minimize"):
+    spec = make_spec(tmp_path, backend, trials, direction)
+    study, _ = Study.launch(spec, tmp_path / "results")
+    runner = FormulaRunner(direction)
+    if direction == "maximize":  # the formula stands in for the user objective
+        original = runner.run
+
+        def run(values: dict[str, Any], seed: int, **kw: Any) -> Outcome:
+            out = original(values, seed, **kw)
+            out.metrics = {"score": out.value}  # type: ignore[assignment]
+            return out
+
+        runner.run = run  # type: ignore[method-assign]
+    study.run(runner)  # type: ignore[arg-type]
+    return study, runner
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_values_inside_bounds_and_both_ends_reached(tmp_path: Path, backend: str) -> None:
+    study, runner = run_study(tmp_path, backend, trials=40)
+    seen = runner.seen
+    assert len(seen) >= 20
+    look_backs = {v["look_back"] for v in seen}
+    assert look_backs <= {1, 2, 3} and {1, 3} <= look_backs
+    dropouts = {v["dropout"] for v in seen}
+    assert (
+        dropouts <= {0.1, 0.2, 0.3} and {0.1, 0.3} <= dropouts
+    )  # exactly 0.3, not 0.30000000000000004
+    assert all(0.001 <= v["learning_rate"] <= 0.1 for v in seen)
+    assert {v["batch_size"] for v in seen} == {8, 16}
+    for v in seen:
+        assert all(u in (4, 8, 12) for k, u in v.items() if k.startswith("dense_units_"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conditional_parameters_present_exactly_when_active(tmp_path: Path, backend: str) -> None:
+    study, runner = run_study(tmp_path, backend, trials=25)
+    assert {v["num_hidden_layers"] for v in runner.seen} == {0, 1, 2}
+    for v in runner.seen:
+        k = v["num_hidden_layers"]
+        assert sorted(n for n in v if n.startswith("dense_units_")) == [
+            f"dense_units_{i}" for i in range(k)
+        ]
+    for record in study.backend.records():  # what status and best.yaml show
+        k = record.params["num_hidden_layers"]
+        assert sum(n.startswith("dense_units_") for n in record.params) == k
+        assert not any(n.startswith("tuner/") for n in record.params)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_best_respects_direction(tmp_path: Path, backend: str, direction: str) -> None:
+    study, _ = run_study(tmp_path, backend, trials=12, direction=direction)
+    status = study.status()
+    values = [r["value"] for r in status["trial_records"] if r["state"] == "complete"]
+    assert status["objective"]["direction"] == direction
+    expected = min(values) if direction == "minimize" else max(values)
+    assert status["best"]["value"] == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_budget_counts_finished_trials_and_trials_csv_matches(tmp_path: Path, backend: str) -> None:
+    study, runner = run_study(tmp_path, backend, trials=7)
+    status = study.status()
+    assert status["finished"] == 7 == status["trials"]["complete"]
+    assert status["trials"]["running"] == 0
+    rows = (study.path / "trials.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 7
+    assert rows[0].startswith("number,state,value")

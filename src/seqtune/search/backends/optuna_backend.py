@@ -17,6 +17,8 @@ from seqtune.search.runner import Runner, derive_seed
 from seqtune.spaces import suggest_optuna
 from seqtune.spec import Spec
 
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # seqtune prints its own progress
+
 _STATE = {
     optuna.trial.TrialState.COMPLETE: "complete",
     optuna.trial.TrialState.PRUNED: "pruned",

@@ -52,11 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument(
         "--storage", help="Optuna storage URL (default: SQLite in the study folder)"
     )
+    launch.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes on this machine, one study (tpe/random; default 1)",
+    )
 
     resume = sub.add_parser("resume", help="continue a stopped study to its total budget")
     resume.add_argument("study_dir", type=Path)
     resume.add_argument("--trials", type=_positive, help="raise (or set) the total budget")
     resume.add_argument("--storage", help="storage URL, if the study was launched with one")
+    resume.add_argument("--workers", type=_positive, default=1, help="worker processes")
+
+    worker = sub.add_parser("worker")  # started by launch/resume --workers; not for users
+    worker.add_argument("study_dir", type=Path)
+    worker.add_argument("--storage")
 
     status = sub.add_parser("status", help="trials table and best trial")
     status.add_argument("study_dir", type=Path)
@@ -121,6 +132,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _launch(args)
     if verb == "resume":
         return _resume(args)
+    if verb == "worker":
+        return _worker(args)
     if verb == "status":
         return _status(args)
     if verb == "export":
@@ -143,21 +156,31 @@ def _launch(args: argparse.Namespace) -> int:
         raise UserError(
             "hyperband keeps its state in the study folder; drop --storage", "--storage"
         )
+    storage = args.storage
+    if args.workers > 1:
+        # SQLite does not take concurrent writers well; Optuna's journal file does
+        storage = storage or "journal:optuna.journal"
+        _check_workers(spec.search.backend, storage)
+        _configure_threads(args.workers)
     from seqtune.search.study import Study
 
-    study, runner = Study.launch(spec, args.results, args.storage, overrides)
+    study, runner = Study.launch(spec, args.results, storage, overrides)
     print(
         f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
         f"{spec.objective.direction}) in {study.path}",
         file=sys.stderr,
     )
-    return _run(study, runner)
+    return _run(study, runner, args.workers, args.storage)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from seqtune.search.study import resume
 
+    if args.workers > 1:
+        _configure_threads(args.workers)
     study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
+    if args.workers > 1:
+        _check_workers(study.spec.search.backend, study.backend.storage)
     if recovered:
         print(
             f"trials {', '.join(map(str, recovered))} were left running by a stopped process: "
@@ -166,25 +189,84 @@ def _resume(args: argparse.Namespace) -> int:
         )
     done = study.backend.finished()
     print(
-        f"resuming {study.spec.study}: {done}/{study.spec.search.trials} trials finished",
+        f"resuming {study.spec.study}: {done}/{study.backend.budget()} trials finished",
         file=sys.stderr,
     )
-    return _run(study, runner)
+    return _run(study, runner, args.workers, args.storage)
 
 
-def _run(study: Any, runner: Any) -> int:
+def _check_workers(backend: str, storage: str | None) -> None:
+    if backend == "hyperband":
+        raise UserError("parallel workers need an Optuna backend (tpe or random)", "--workers")
+    if storage is None or storage.startswith("sqlite"):
+        raise UserError(
+            "SQLite does not take concurrent writers: launch with --workers (a journal file "
+            "is used then) or give a server database with --storage",
+            "--workers",
+        )
+
+
+def _configure_threads(workers: int) -> None:
+    from seqtune.models.runtime import configure_threads, threads_per_worker
+
+    configure_threads(threads_per_worker(workers), 1)
+
+
+def _spawn_workers(study: Any, count: int, storage: str | None) -> list[Any]:
+    import subprocess
+
+    from seqtune.models.runtime import threads_per_worker
+
+    cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study.path)]
+    if storage:
+        cmd += ["--storage", storage]
+    env = {**os.environ, "SEQTUNE_THREADS": str(threads_per_worker(count + 1))}
+    return [subprocess.Popen(cmd, env=env) for _ in range(count)]
+
+
+def _run(study: Any, runner: Any, workers: int = 1, storage: str | None = None) -> int:
+    import signal
+
     from seqtune.search.signals import Interrupted
 
+    children = _spawn_workers(study, workers - 1, storage) if workers > 1 else []
     try:
         study.run(runner)
     except Interrupted as stop:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait()
         print(
             f"stopped by {stop}: the running trial is recorded as interrupted; "
             f"continue with `seqtune resume {study.path}`",
             file=sys.stderr,
         )
         return 128 + stop.signum
+    codes = [child.wait() for child in children]
+    if any(codes):
+        print(f"a worker ended with exit code {max(codes)}", file=sys.stderr)
+        return 1
     _print_best(study.status())
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """One more process running trials of an existing study (see --workers)."""
+    threads = int(os.environ.get("SEQTUNE_THREADS", "0")) or None
+    if threads:
+        from seqtune.models.runtime import configure_threads
+
+        configure_threads(threads, 1)
+    from seqtune.search.signals import Interrupted
+    from seqtune.search.study import Study, prepare
+
+    study = Study.open(args.study_dir, args.storage)
+    _, runner = prepare(study.spec)
+    try:
+        study.run(runner)
+    except Interrupted as stop:
+        return 128 + stop.signum
     return 0
 
 

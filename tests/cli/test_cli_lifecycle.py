@@ -155,3 +155,23 @@ def test_sigterm_stops_cleanly_and_marks_the_trial_interrupted(tmp_path: Path) -
     status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["running"] == 0
     assert status["trials"]["interrupted"] == 1
+
+
+def test_two_workers_share_one_study_and_stop_at_the_budget(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"trials": 4, "max_epochs": 2}))
+    results = tmp_path / "results"
+    run = run_cli("launch", str(spec), "--results", str(results), "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((results / "tiny" / "study.json").read_text())
+    assert meta["storage"] == "journal:optuna.journal"  # SQLite does not take two writers
+    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    assert status["trials"]["complete"] == 4 and status["trials"]["running"] == 0
+    assert len({r["number"] for r in status["trial_records"]}) == len(status["trial_records"])
+
+
+def test_workers_are_refused_for_hyperband(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"backend": "hyperband"}))
+    run = run_cli("launch", str(spec), "--results", str(tmp_path / "r"), "--workers", "2")
+    assert run.returncode == 2
+    assert "--workers: parallel workers need an Optuna backend" in run.stderr
+    assert not (tmp_path / "r").exists()

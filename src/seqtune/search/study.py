@@ -172,24 +172,26 @@ class Study:
         plan = self.backend.plan()
         if plan:
             print(plan, file=out)
-        best = best_of(self.backend.records(), self.spec.objective.direction)
-        state = {"best": best.value if best else None, "start": time.perf_counter()}
-        name = self.spec.objective.name
+        name, direction = self.spec.objective.name, self.spec.objective.direction
+
+        def current_best() -> float | None:  # from the storage: other workers' trials count
+            best = best_of(self.backend.records(), direction)
+            return best.value if best else None
 
         def before_complete(number: int, outcome: Outcome) -> None:
             if outcome.model is not None and self.spec.objective.better(
-                float(outcome.value),
-                state["best"],  # type: ignore[arg-type]
+                float(outcome.value),  # type: ignore[arg-type]
+                current_best(),
             ):
                 save_model(outcome.model, self.checkpoint(number))
-                state["best"] = outcome.value
 
         def after(record: TrialRecord) -> None:
             self.write_trials()
             done = self.backend.finished()
             value = f"{name}={record.value:.6g}" if record.value is not None else record.state
             why = f" ({record.reason})" if record.reason and record.state != "complete" else ""
-            best_txt = f"{state['best']:.6g}" if state["best"] is not None else "-"
+            best = current_best()
+            best_txt = f"{best:.6g}" if best is not None else "-"
             secs = f"{record.seconds:.1f}s" if record.seconds is not None else ""
             print(
                 f"[{done}/{budget}] trial {record.number} {record.state}: {value}{why} · "

@@ -91,9 +91,13 @@ class OptunaBackend(Backend):
         url = self.url
         try:
             if url.startswith("journal:"):
-                path = url.removeprefix("journal:")
+                path = Path(url.removeprefix("journal:"))
+                if not path.is_absolute():
+                    path = self.study_dir / path
+                if not path.parent.is_dir():
+                    raise FileNotFoundError(f"no folder {path.parent}")
                 return optuna.storages.JournalStorage(
-                    optuna.storages.journal.JournalFileBackend(path)
+                    optuna.storages.journal.JournalFileBackend(str(path))
                 )
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except Exception as exc:  # driver, network, permissions: one line, no password
@@ -154,11 +158,16 @@ class OptunaBackend(Backend):
     def records(self) -> list[TrialRecord]:
         return [_record(t) for t in self.study.get_trials(deepcopy=False)]
 
+    def running(self) -> int:
+        states = (optuna.trial.TrialState.RUNNING,)
+        return len(self.study.get_trials(deepcopy=False, states=states))
+
     def optimize(
         self, runner: Runner, budget: int, before_complete: BeforeComplete, after: AfterTrial
     ) -> None:
         study = self.study
-        while self.finished() < budget:
+        # in-flight trials of other workers count, so N workers stop at the budget together
+        while self.finished() + self.running() < budget:
             trial = study.ask()
             seed = derive_seed(self.spec.seed, trial.number)
             values = suggest_optuna(trial, self.spec.space)

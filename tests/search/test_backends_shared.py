@@ -130,3 +130,39 @@ def test_budget_counts_finished_trials_and_trials_csv_matches(tmp_path: Path, ba
     rows = (study.path / "trials.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 7
     assert rows[0].startswith("number,state,value")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_same_seed_gives_the_same_parameter_sequence(tmp_path: Path, backend: str) -> None:
+    _, first = run_study(tmp_path / "a", backend, trials=8)
+    _, second = run_study(tmp_path / "b", backend, trials=8)
+    assert first.seen == second.seen
+
+
+class DivergingRunner(FormulaRunner):
+    """Every trial with look_back 2 'diverges' (its loss became NaN)."""
+
+    def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
+        from seqtune.models.training import Diverged
+
+        if values["look_back"] == 2:
+            self.seen.append(dict(values))
+            raise Diverged(3, float("nan"))
+        return super().run(values, seed, **kwargs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(
+    tmp_path: Path, backend: str
+) -> None:
+    spec = make_spec(tmp_path, backend, trials=12)
+    study, _ = Study.launch(spec, tmp_path / "results")
+    runner = DivergingRunner("minimize")
+    study.run(runner)  # type: ignore[arg-type]
+    records = study.backend.records()
+    failed = [r for r in records if r.state == "failed"]
+    assert failed, "no trial drew look_back 2"
+    assert all("diverged: training loss became nan at epoch 4" in (r.reason or "") for r in failed)
+    assert all(r.params["look_back"] == 2 for r in failed)
+    assert study.status()["finished"] == 12  # failed trials count toward the budget
+    assert study.status()["best"] is not None

@@ -162,7 +162,7 @@ class Spec:
             raise UserError(
                 "missing (e.g. val_rmse for forecasting, val_f1 for classifying)", "objective"
             )
-        objective = parse_objective(raw["objective"], data.task)
+        objective = parse_objective(raw["objective"], data.task, base_dir)
         search = SearchSettings.from_dict(raw.get("search"))
         result = raw.get("result")
         if result is not None and not isinstance(result, dict):
@@ -180,7 +180,7 @@ class Spec:
             "data": data,
             "model": {"kind": self.kind, "layout": self.layout},
             "space": self.space.to_dict(),
-            "objective": self.objective.to_spec(),
+            "objective": self.objective.to_spec(relative_to),
             "search": self.search.to_dict(),
         }
         if self.result is not None:

@@ -175,3 +175,41 @@ def test_workers_are_refused_for_hyperband(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "--workers: parallel workers need an Optuna backend" in run.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_hyperband_prints_its_budget_and_refuses_a_changed_factor_on_resume(tmp_path: Path) -> None:
+    search = {"backend": "hyperband", "max_epochs": 3, "factor": 3, "trials": 2}
+    spec_path = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
+    results = tmp_path / "results"
+    run = run_cli("launch", str(spec_path), "--results", str(results))
+    assert run.returncode == 0, run.stderr
+    assert "hyperband: max_epochs 3, factor 3, 1 iteration(s) → 2 brackets" in run.stderr
+    assert "capped at 2 trials by search.trials" in run.stderr
+    write_spec(spec_path, tiny_spec(search={**search, "factor": 2}))
+    again = run_cli("resume", str(results / "tiny"))
+    assert again.returncode == 2
+    assert "search.factor: was 3, now 2" in again.stderr
+
+
+def test_a_user_objective_from_the_spec_folder_drives_the_search(tmp_path: Path) -> None:
+    (tmp_path / "my_objectives.py").write_text(
+        "import numpy as np\n\n"
+        "def smape(y_true, y_pred):\n"
+        "    d = np.abs(y_true) + np.abs(y_pred)\n"
+        "    return float(np.mean(2 * np.abs(y_pred - y_true) / d))\n"
+    )
+    raw = tiny_spec(search={"trials": 2, "max_epochs": 2})
+    raw["objective"] = {"name": "my_objectives:smape", "direction": "minimize"}
+    spec_path = write_spec(tmp_path / "tiny.yaml", raw)
+    results = tmp_path / "results"
+    run = run_cli("launch", str(spec_path), "--results", str(results), cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    assert status["objective"] == {"name": "smape", "direction": "minimize"}
+    assert 0 < status["best"]["value"] < 2
+    assert run_cli("export", str(results / "tiny"), cwd=ROOT).returncode == 0
+    best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())
+    assert best["result"]["test"]["smape"] > 0
+    assert best["objective"]["path"] == "../.."  # the module's folder, relative to best.yaml
+    trained = run_cli("train", str(results / "tiny" / "best.yaml"), "--json", cwd=ROOT)
+    assert trained.returncode == 0, trained.stderr

@@ -166,3 +166,20 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(
     assert all(r.params["look_back"] == 2 for r in failed)
     assert study.status()["finished"] == 12  # failed trials count toward the budget
     assert study.status()["best"] is not None
+
+
+def test_hyperband_runs_exactly_the_schedule_it_announces(tmp_path: Path) -> None:
+    from seqtune.search.backends.hyperband import schedule
+
+    spec = make_spec(tmp_path, "hyperband", trials=1)
+    spec = Spec.from_dict(
+        {**spec.to_dict(), "search": {"backend": "hyperband", "max_epochs": 9, "factor": 3}},
+        tmp_path,
+    )
+    study, _ = Study.launch(spec, tmp_path / "results")
+    runner = FormulaRunner("minimize")
+    study.run(runner)  # type: ignore[arg-type]
+    plan = schedule(9, 3, 1)
+    assert study.backend.budget() == sum(size for _, _, size, _ in plan)
+    assert len(runner.seen) == study.backend.budget()
+    assert "3 brackets" in (study.backend.plan() or "")

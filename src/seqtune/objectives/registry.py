@@ -9,6 +9,7 @@ classify: class indices and probabilities) and returns a float.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class Objective:
     direction: str
     task: str | None
     function: str | None = None  # "module:function" for a user objective
+    path: Path | None = None  # the folder its module is imported from (default: the spec's)
 
     @property
     def is_user(self) -> bool:
@@ -58,17 +60,35 @@ class Objective:
             return True
         return a < b if self.direction == "minimize" else a > b
 
-    def to_spec(self) -> Any:
+    def to_spec(self, relative_to: Path | None = None) -> Any:
+        """The spec form; a user objective's folder relative to ``relative_to`` when given."""
         if self.function is None:
             return self.name
-        return {"name": self.function, "direction": self.direction}
+        out: dict[str, Any] = {"name": self.function, "direction": self.direction}
+        if self.path is not None:
+            out["path"] = (
+                str(self.path) if relative_to is None else os.path.relpath(self.path, relative_to)
+            )
+        return out
 
 
-def parse_objective(raw: Any, task: str, field: str = "objective") -> Objective:
-    """Validate the spec's ``objective`` entry for a task (nothing is imported yet)."""
+def parse_objective(
+    raw: Any, task: str, base_dir: Path | None = None, field: str = "objective"
+) -> Objective:
+    """Validate the spec's ``objective`` entry for a task (nothing is imported yet).
+
+    A user objective's module is looked up in ``path`` (relative to ``base_dir``, the spec's
+    folder; default the spec's folder itself), then on the ordinary import path."""
     direction: str | None = None
+    folder: Path | None = base_dir
     if isinstance(raw, dict):
-        check_keys(raw, ("name", "direction"), field)
+        check_keys(raw, ("name", "direction", "path"), field)
+        if "path" in raw:
+            if not isinstance(raw["path"], str) or not raw["path"]:
+                raise UserError(f"expected a folder path, got {raw['path']!r}", f"{field}.path")
+            folder = (base_dir or Path.cwd()) / raw["path"]
+            if not folder.is_dir():
+                raise UserError(f"no such folder: {folder}", f"{field}.path")
         if "name" not in raw:
             raise UserError("missing 'name'", field)
         direction = raw.get("direction")
@@ -93,7 +113,13 @@ def parse_objective(raw: Any, task: str, field: str = "objective") -> Objective:
             raise UserError(
                 f"user objective name '{func}' clashes with a built-in objective", field
             )
-        return Objective(name=func, direction=direction, task=None, function=raw)
+        return Objective(
+            name=func,
+            direction=direction,
+            task=None,
+            function=raw,
+            path=folder.resolve() if folder is not None else None,
+        )
     if raw not in BUILTINS:
         raise UserError(
             f"unknown objective '{raw}'{suggest_name(raw, list(BUILTINS))}; "

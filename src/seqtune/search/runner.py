@@ -61,7 +61,7 @@ class Runner:
         self.table = table
         self._user_fn = None
         if spec.objective.function is not None:
-            self._user_fn = load_user_function(spec.objective.function, spec.base_dir)
+            self._user_fn = load_user_function(spec.objective.function, spec.objective.path)
 
     def windows(self, values: dict[str, Any]) -> Windows:
         return self.table.windows(

@@ -1,0 +1,104 @@
+"""Resident memory over a long study in one process: RSS after 5 trials vs after N.
+
+    python benchmarks/memory_rss.py [--backend tpe|hyperband] [--trials 50]
+
+Runs a real airline study (small models, few epochs) through seqtune's study API and
+prints the process RSS after each trial. Keras' session is cleared between trials; the
+bound stated in the README is checked at the end (exit 1 if exceeded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: RSS after the last trial may exceed RSS after trial 5 by at most this much.
+BOUND_MIB = 150.0
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backend", default="tpe", choices=("tpe", "random", "hyperband"))
+    p.add_argument("--trials", type=int, default=50)
+    args = p.parse_args()
+
+    from seqtune.search.study import Study
+    from seqtune.spec import Spec
+
+    raw = {
+        "study": "rss",
+        "seed": 1,
+        "data": {
+            "csv": str(ROOT / "data" / "airline.csv"),
+            "target": "Passengers",
+            "split": {"val": 0.13, "test": 0.33},
+            "period": 12,
+        },
+        "model": {"kind": "lstm"},
+        "space": {
+            "transform": {"choice": ["none", "log_diff", "seasonal_diff"]},
+            "look_back": {"int": [1, 12]},
+            "units": {"int": [4, 32], "step": 4},
+            "num_hidden_layers": {"int": [0, 2]},
+            "dense_units": {"int": [4, 16], "step": 4, "per": "num_hidden_layers"},
+            "batch_size": {"choice": [16, 32]},
+        },
+        "objective": "val_rmse",
+        "search": {
+            "backend": args.backend,
+            "trials": args.trials,
+            "max_epochs": 5,
+            "patience": None,
+            "pruner": "none",
+        },
+    }
+    if args.backend == "hyperband":
+        raw["search"] = {
+            "backend": "hyperband",
+            "trials": args.trials,
+            "max_epochs": 9,
+            "patience": None,
+        }
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Spec.from_dict(raw, Path(tmp))
+        study, runner = Study.launch(spec, Path(tmp) / "results")
+        samples: list[float] = []
+        start = time.perf_counter()
+        original = study.write_trials
+
+        def write_and_measure() -> None:
+            original()
+            samples.append(rss_mib())
+
+        study.write_trials = write_and_measure  # type: ignore[method-assign]
+        study.run(runner, out=open(os.devnull, "w"))  # noqa: SIM115
+        seconds = time.perf_counter() - start
+    n = len(samples) - 1  # the last sample is the final flush
+    after5, last = samples[4], samples[n - 1]
+    print(f"backend {args.backend}: {n} trials in {seconds:.0f} s")
+    print(f"RSS after trial 5:  {after5:8.1f} MiB")
+    print(
+        f"RSS after trial {n}: {last:8.1f} MiB   (+{last - after5:.1f} MiB; bound {BOUND_MIB:.0f})"
+    )
+    print("RSS by trial: " + " ".join(f"{s:.0f}" for s in samples[:n]))
+    return 0 if last - after5 <= BOUND_MIB else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -105,6 +105,8 @@ def _quiet_libraries() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="optuna")
     warnings.filterwarnings("ignore", message=".*[Rr]etracing.*")
+    # seqtune's own warnings (e.g. the stratified-split leak) as one plain line
+    warnings.formatwarning = lambda message, *rest, **kw: f"seqtune: warning: {message}\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,7 @@ import yaml
 from conftest import tiny_spec, write_spec
 
 from seqtune.errors import UserError
-from seqtune.search.study import Overrides
-from seqtune.spec import SearchSettings, Spec, diff_fingerprints
+from seqtune.spec import Overrides, SearchSettings, Spec, diff_fingerprints
 
 
 def test_a_spec_round_trips_through_yaml(tmp_path: Path) -> None:

@@ -150,10 +150,11 @@ def _spec(path: Path) -> Any:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from seqtune.search.study import Overrides
+    from seqtune.spec import Overrides, validate_with_data
 
     overrides = Overrides(args.backend, args.trials, args.max_epochs, args.study)
     spec = overrides.apply(_spec(args.spec))
+    validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
     if args.storage and spec.search.backend == "hyperband":
         raise UserError(
             "hyperband keeps its state in the study folder; drop --storage", "--storage"

@@ -28,8 +28,10 @@ SEARCH_KEYS = (
     "pruner",
     "factor",
     "hyperband_iterations",
+    "isolation",
 )
 BACKENDS = ("tpe", "random", "hyperband")
+ISOLATIONS = ("none", "process")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -45,6 +47,7 @@ class SearchSettings:
     pruner: str = "median"
     factor: int = 3
     hyperband_iterations: int = 1
+    isolation: str = "none"  # "process": every trial in a fresh process
 
     @classmethod
     def from_dict(cls, raw: Any, field: str = "search") -> SearchSettings:
@@ -60,8 +63,8 @@ class SearchSettings:
                 continue
             value = raw[key]
             where = f"{field}.{key}"
-            if key in ("backend", "pruner"):
-                allowed = BACKENDS if key == "backend" else PRUNERS
+            if key in ("backend", "pruner", "isolation"):
+                allowed = {"backend": BACKENDS, "pruner": PRUNERS, "isolation": ISOLATIONS}[key]
                 if value is None and key == "pruner":
                     value = "none"
                 if value not in allowed:
@@ -89,6 +92,8 @@ class SearchSettings:
             out["hyperband_iterations"] = self.hyperband_iterations
         else:
             out["pruner"] = self.pruner
+        if self.isolation != "none":
+            out["isolation"] = self.isolation
         return out
 
 
@@ -193,6 +198,7 @@ class Spec:
         data["csv"] = str(self.data.csv)
         search = self.search.to_dict()
         search.pop("trials")
+        search.pop("isolation", None)  # how trials run, not what they compute
         return {
             "seed": self.seed,
             "data": data,
@@ -247,6 +253,19 @@ def _short(value: Any) -> str:
     return text.removesuffix("...").strip()
 
 
+def validate_with_data(spec: Spec) -> Table:
+    """Load the data and check the spec against it, and import a user objective: every
+    input mistake surfaces here, without TensorFlow."""
+    from seqtune.data import load_table
+    from seqtune.objectives import load_user_function
+
+    table = load_table(spec.data)
+    check_spec_against_data(spec, table)
+    if spec.objective.function is not None:
+        load_user_function(spec.objective.function, spec.objective.path)
+    return table
+
+
 def check_spec_against_data(spec: Spec, table: Table) -> None:
     """Refuse, before anything runs, a space the data cannot serve."""
     space = spec.space
@@ -262,3 +281,24 @@ def check_spec_against_data(spec: Spec, table: Table) -> None:
     for t in transforms:
         table.check_transform(t)
     table.check_capacity(max_lb, transforms)
+
+
+@dataclass
+class Overrides:
+    backend: str | None = None
+    trials: int | None = None
+    max_epochs: int | None = None
+    study: str | None = None
+
+    def apply(self, spec: Spec) -> Spec:
+        search = spec.search
+        if self.backend is not None:
+            search = replace(search, backend=self.backend)
+        if self.trials is not None:
+            search = replace(search, trials=self.trials)
+        if self.max_epochs is not None:
+            search = replace(search, max_epochs=self.max_epochs)
+        out = replace(spec, search=search)
+        if self.study is not None:
+            out = replace(out, study=self.study)
+        return Spec.from_dict(out.to_dict(relative_to=spec.base_dir), spec.base_dir, spec.source)

@@ -47,7 +47,7 @@ class FormulaRunner:
     def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
         self.seen.append(dict(values))
         value = float(values["look_back"]) + 10 * float(values["dropout"])
-        model = kwargs.get("model") or self.build(values, None)
+        model = self.build(values, None)
         epochs = int(kwargs.get("epochs") or 1) - int(kwargs.get("initial_epoch") or 0)
         return Outcome(value, 0, max(1, epochs), 0.0, {"val_rmse": value}, model, None)
 

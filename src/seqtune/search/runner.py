@@ -36,6 +36,11 @@ class Outcome:
     windows: Windows | None = None
 
 
+class TrialFailed(RuntimeError):
+    """A trial that could not finish for a reason of its own (its process died, ...):
+    recorded as failed with this message, and the study goes on."""
+
+
 def derive_seed(seed: int, number: int) -> int:
     """A trial's seed from the study seed and the trial number (stable across runs)."""
     return int(np.random.SeedSequence([seed, number]).generate_state(1)[0] % (2**31 - 1))
@@ -95,18 +100,18 @@ class Runner:
         *,
         epochs: int | None = None,
         initial_epoch: int = 0,
-        model: keras.Model | None = None,
+        weights_from: str | None = None,
         extra_callbacks: list[keras.callbacks.Callback] | None = None,
-        patience: int | None | str = "spec",
     ) -> Outcome:
-        """Train one configuration. Raises :class:`~seqtune.models.Diverged` on NaN loss."""
+        """Train one configuration, from scratch or from saved weights (Hyperband's next
+        round). Raises :class:`~seqtune.models.training.Diverged` on a NaN loss."""
         start = time.perf_counter()
-        if model is None:
-            keras.backend.clear_session()
+        keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         windows = self.windows(values)
-        if model is None:
-            model = self.build(values, windows)
+        model = self.build(values, windows)
+        if weights_from is not None:
+            model.load_weights(weights_from)
         head, _ = head_of(windows)
         layout = self.spec.layout
         x_train, y_train = windows.part("train")
@@ -124,7 +129,7 @@ class Runner:
         keep = KeepBest(
             self.spec.objective.name,
             self.spec.objective.direction,
-            self.spec.search.patience if patience == "spec" else patience,  # type: ignore[arg-type]
+            self.spec.search.patience,
         )
         log = fit(
             model,

@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,30 +26,9 @@ from seqtune.search.files import save_model, write_csv, write_text, write_yaml
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.signals import signals_as_interrupt
-from seqtune.spec import Spec, check_spec_against_data, diff_fingerprints
+from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
 SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
-
-
-@dataclass
-class Overrides:
-    backend: str | None = None
-    trials: int | None = None
-    max_epochs: int | None = None
-    study: str | None = None
-
-    def apply(self, spec: Spec) -> Spec:
-        search = spec.search
-        if self.backend is not None:
-            search = replace(search, backend=self.backend)
-        if self.trials is not None:
-            search = replace(search, trials=self.trials)
-        if self.max_epochs is not None:
-            search = replace(search, max_epochs=self.max_epochs)
-        out = replace(spec, search=search)
-        if self.study is not None:
-            out = replace(out, study=self.study)
-        return Spec.from_dict(out.to_dict(relative_to=spec.base_dir), spec.base_dir, spec.source)
 
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:
@@ -200,6 +179,10 @@ class Study:
                 flush=True,
             )
 
+        if self.spec.search.isolation == "process":
+            from seqtune.search.isolation import IsolatedRunner
+
+            runner = IsolatedRunner(runner, self.path / "checkpoints")  # type: ignore[assignment]
         with signals_as_interrupt():
             try:
                 self.backend.optimize(runner, budget, before_complete, after)

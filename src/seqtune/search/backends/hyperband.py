@@ -16,14 +16,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import keras
 import keras_tuner as kt
 
 from seqtune.models.training import Diverged
 from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
 from seqtune.search.files import write_text
 from seqtune.search.records import TrialRecord
-from seqtune.search.runner import Runner, derive_seed
+from seqtune.search.runner import Runner, TrialFailed, derive_seed
 from seqtune.spaces import declare_keras_tuner
 from seqtune.spec import Spec
 
@@ -116,14 +115,16 @@ class _Tuner(kt.Hyperband):
             "continues": hp.values.get("tuner/trial_id"),
         }
         self.backend.write_sidecar(trial.trial_id, sidecar)
-        model = None
-        runner = self.seqtune_runner
-        if "tuner/trial_id" in hp.values:
-            keras.backend.clear_session()
-            model = runner.build(values, runner.windows(values))
-            model.load_weights(self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+        previous = hp.values.get("tuner/trial_id")
+        weights = self._get_checkpoint_fname(previous) if previous is not None else None
         try:
-            outcome = runner.run(values, seed, epochs=epochs, initial_epoch=initial, model=model)
+            outcome = self.seqtune_runner.run(
+                values, seed, epochs=epochs, initial_epoch=initial, weights_from=weights
+            )
+        except TrialFailed as exc:
+            sidecar.update(state="failed", reason=str(exc))
+            self.backend.write_sidecar(trial.trial_id, sidecar)
+            raise kt.errors.FailedTrialError(str(exc)) from None
         except Diverged as exc:
             sidecar.update(state="failed", reason=f"diverged: {exc}")
             self.backend.write_sidecar(trial.trial_id, sidecar)

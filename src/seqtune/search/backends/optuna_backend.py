@@ -13,7 +13,7 @@ from seqtune.errors import UserError
 from seqtune.models.training import Diverged
 from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
 from seqtune.search.records import TrialRecord
-from seqtune.search.runner import Runner, derive_seed
+from seqtune.search.runner import Runner, TrialFailed, derive_seed
 from seqtune.spaces import suggest_optuna
 from seqtune.spec import Spec
 
@@ -40,10 +40,14 @@ class _Pruned(Exception):
 class PruningCallback(keras.callbacks.Callback):
     """Report the objective to Optuna every epoch; stop the fit when the pruner says so."""
 
-    def __init__(self, trial: optuna.trial.Trial, monitor: str) -> None:
+    def __init__(
+        self, trial: optuna.trial.Trial, monitor: str, storage: str = "", study_name: str = ""
+    ) -> None:
         super().__init__()
         self.trial, self.monitor = trial, monitor
         self.pruned_at: int | None = None
+        # where the trial lives, so that a trial run in another process can report to it
+        self.storage, self.study_name = storage, study_name
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.monitor)
@@ -77,7 +81,13 @@ class OptunaBackend(Backend):
 
     @property
     def url(self) -> str:
-        return self.storage or f"sqlite:///{(self.study_dir / 'optuna.db').resolve()}"
+        """The storage URL, with a relative journal path made absolute."""
+        if self.storage is None:
+            return f"sqlite:///{(self.study_dir / 'optuna.db').resolve()}"
+        if self.storage.startswith("journal:"):
+            path = Path(self.storage.removeprefix("journal:"))
+            return f"journal:{(self.study_dir / path).resolve()}"
+        return self.storage
 
     def _sampler(self, n_existing: int) -> optuna.samplers.BaseSampler:
         # Re-seed with the trial count so a resumed study does not redraw the first
@@ -88,24 +98,7 @@ class OptunaBackend(Backend):
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
     def _storage(self) -> optuna.storages.BaseStorage:
-        url = self.url
-        try:
-            if url.startswith("journal:"):
-                path = Path(url.removeprefix("journal:"))
-                if not path.is_absolute():
-                    path = self.study_dir / path
-                if not path.parent.is_dir():
-                    raise FileNotFoundError(f"no folder {path.parent}")
-                return optuna.storages.JournalStorage(
-                    optuna.storages.journal.JournalFileBackend(str(path))
-                )
-            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-        except Exception as exc:  # driver, network, permissions: one line, no password
-            raise UserError(
-                f"cannot open storage {mask_url(url)}: {type(exc).__name__}: "
-                f"{mask_url(str(exc)).splitlines()[0][:200]}",
-                "--storage",
-            ) from None
+        return open_storage(self.url, self.study_dir)
 
     def create(self) -> None:
         storage = self._storage()
@@ -173,11 +166,14 @@ class OptunaBackend(Backend):
             values = suggest_optuna(trial, self.spec.space)
             trial.set_user_attr("params", values)
             trial.set_user_attr("seed", seed)
-            pruning = PruningCallback(trial, self.spec.objective.name)
+            pruning = PruningCallback(trial, self.spec.objective.name, self.url, self.spec.study)
             try:
                 outcome = runner.run(values, seed, extra_callbacks=[pruning])
             except Diverged as exc:
                 trial.set_user_attr("reason", f"diverged: {exc}")
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            except TrialFailed as exc:
+                trial.set_user_attr("reason", str(exc))
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
             except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
                 reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
@@ -228,6 +224,28 @@ def _record(t: optuna.trial.FrozenTrial) -> TrialRecord:
         reason=reason,
         metrics=attrs.get("metrics", {}),
     )
+
+
+def open_storage(url: str, study_dir: Path | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage for a URL: ``journal:PATH`` (relative to the study folder) or any
+    database URL. Raises UserError, without the password, when it cannot be opened."""
+    try:
+        if url.startswith("journal:"):
+            path = Path(url.removeprefix("journal:"))
+            if not path.is_absolute() and study_dir is not None:
+                path = study_dir / path
+            if not path.parent.is_dir():
+                raise FileNotFoundError(f"no folder {path.parent}")
+            return optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(str(path))
+            )
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except Exception as exc:  # driver, network, permissions: one line, no password
+        raise UserError(
+            f"cannot open storage {mask_url(url)}: {type(exc).__name__}: "
+            f"{mask_url(str(exc)).splitlines()[0][:200]}",
+            "--storage",
+        ) from None
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Each trial in a fresh process (``search: {isolation: process}``), for hard isolation.
+
+The parent keeps the backend's bookkeeping; a spawned child loads the data, trains one
+trial with the same runner, reports every epoch to the Optuna pruner itself, saves the
+best model to a scratch file, and sends back a summary. A child that dies (out of memory,
+a crash in native code) fails its trial with the exit code and the study goes on; a stop
+request terminates the child. The price: each trial starts Python and TensorFlow again
+(a few seconds).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from seqtune.models.training import Diverged
+from seqtune.search.runner import Outcome, Runner, TrialFailed
+from seqtune.spec import Spec
+
+
+def _child(
+    spec: Spec,
+    values: dict[str, Any],
+    seed: int,
+    options: dict[str, Any],
+    pruning: dict[str, Any] | None,
+    model_path: str,
+    conn: Connection,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    from seqtune.data import load_table
+
+    runner = Runner(spec, load_table(spec.data))
+    callbacks: list[Any] = []
+    if pruning is not None:
+        import optuna
+
+        from seqtune.search.backends.optuna_backend import PruningCallback, open_storage
+
+        study = optuna.load_study(
+            study_name=pruning["study_name"], storage=open_storage(pruning["storage"])
+        )
+        trial = optuna.trial.Trial(study, pruning["trial_id"])
+        callbacks.append(PruningCallback(trial, pruning["monitor"]))
+    try:
+        outcome = runner.run(values, seed, extra_callbacks=callbacks, **options)
+    except Diverged as exc:
+        conn.send({"diverged": (exc.epoch, exc.loss)})
+        return
+    if outcome.model is not None and outcome.value is not None:
+        outcome.model.save(model_path)
+    conn.send(
+        {
+            "value": outcome.value,
+            "best_epoch": outcome.best_epoch,
+            "epochs_run": outcome.epochs_run,
+            "seconds": outcome.seconds,
+            "metrics": outcome.metrics,
+            "pruned_at": callbacks[0].pruned_at if callbacks else None,
+        }
+    )
+
+
+class IsolatedRunner:
+    """The runner's interface, each ``run`` in a spawned process."""
+
+    def __init__(self, runner: Runner, scratch: Path) -> None:
+        self.runner = runner
+        self.spec = runner.spec
+        self.scratch = scratch
+
+    def windows(self, values: dict[str, Any]) -> Any:
+        return self.runner.windows(values)
+
+    def run(
+        self,
+        values: dict[str, Any],
+        seed: int,
+        *,
+        extra_callbacks: list[keras.callbacks.Callback] | None = None,
+        **options: Any,
+    ) -> Outcome:
+        pruner = next((c for c in extra_callbacks or [] if hasattr(c, "study_name")), None)
+        pruning = None
+        if pruner is not None:
+            pruning = {
+                "storage": pruner.storage,  # journal paths are absolute here (see url)
+                "study_name": pruner.study_name,
+                "trial_id": pruner.trial._trial_id,
+                "monitor": pruner.monitor,
+            }
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        model_path = self.scratch / f".isolated-{os.getpid()}.keras"
+        ctx = multiprocessing.get_context("spawn")
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(
+            target=_child, args=(self.spec, values, seed, options, pruning, str(model_path), send)
+        )
+        child.start()
+        send.close()
+        try:
+            try:
+                result = receive.recv()
+            except EOFError:
+                child.join()
+                raise TrialFailed(
+                    f"the trial's process died (exit code {child.exitcode})"
+                ) from None
+            child.join()
+        except BaseException:
+            if child.is_alive():
+                child.terminate()
+                child.join()
+            model_path.unlink(missing_ok=True)
+            raise
+        if "diverged" in result:
+            raise Diverged(*result["diverged"])
+        model = None
+        if model_path.is_file():
+            model = keras.models.load_model(model_path, compile=False)
+            model_path.unlink()
+        if pruner is not None:
+            pruner.pruned_at = result["pruned_at"]
+        return Outcome(
+            value=result["value"],
+            best_epoch=result["best_epoch"],
+            epochs_run=result["epochs_run"],
+            seconds=result["seconds"],
+            metrics=result["metrics"],
+            model=model,
+        )

@@ -109,6 +109,23 @@ def _quiet_libraries() -> None:
     warnings.formatwarning = lambda message, *rest, **kw: f"seqtune: warning: {message}\n"
 
 
+def _load_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up chatter (absl and oneDNN lines, which no
+    environment variable silences) sent to /dev/null, so that stderr stays seqtune's.
+    Import errors still surface: they are Python exceptions."""
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     args = build_parser().parse_args(argv)
@@ -155,6 +172,8 @@ def _launch(args: argparse.Namespace) -> int:
     overrides = Overrides(args.backend, args.trials, args.max_epochs, args.study)
     spec = overrides.apply(_spec(args.spec))
     validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
+    if args.results.exists() and not args.results.is_dir():
+        raise UserError("is a file, not a folder for study results", str(args.results))
     if args.storage and spec.search.backend == "hyperband":
         raise UserError(
             "hyperband keeps its state in the study folder; drop --storage", "--storage"
@@ -165,6 +184,7 @@ def _launch(args: argparse.Namespace) -> int:
         storage = storage or "journal:optuna.journal"
         _check_workers(spec.search.backend, storage)
         _configure_threads(args.workers)
+    _load_tensorflow()
     from seqtune.search.study import Study
 
     study, runner = Study.launch(spec, args.results, storage, overrides)
@@ -177,6 +197,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    _load_tensorflow()
     from seqtune.search.study import resume
 
     if args.workers > 1:
@@ -210,6 +231,7 @@ def _check_workers(backend: str, storage: str | None) -> None:
 
 
 def _configure_threads(workers: int) -> None:
+    _load_tensorflow()
     from seqtune.models.runtime import configure_threads, threads_per_worker
 
     configure_threads(threads_per_worker(workers), 1)
@@ -262,6 +284,8 @@ def _worker(args: argparse.Namespace) -> int:
 
         configure_threads(threads, 1)
     from seqtune.search.signals import Interrupted
+
+    _load_tensorflow()
     from seqtune.search.study import Study, prepare
 
     study = Study.open(args.study_dir, args.storage)
@@ -285,6 +309,7 @@ def _print_best(status: dict[str, Any]) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    _load_tensorflow()
     from seqtune.search.study import Study
 
     status = Study.open(args.study_dir, args.storage).status()
@@ -323,6 +348,7 @@ def format_status(status: dict[str, Any]) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _load_tensorflow()
     from seqtune.search.export import export
     from seqtune.search.study import Study
 
@@ -339,10 +365,14 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    spec = _spec(args.spec)
-    from seqtune.search.export import fixed_values, train
+    from seqtune.spec import fixed_values, validate_with_data
 
-    fixed_values(spec)  # refuse a searched parameter before loading TensorFlow
+    spec = _spec(args.spec)
+    fixed_values(spec)  # a searched parameter, bad data: refused before TensorFlow loads
+    validate_with_data(spec)
+    _load_tensorflow()
+    from seqtune.search.export import train
+
     report = train(spec, args.output)
     if args.json:
         print(json.dumps(report, indent=2))

@@ -17,7 +17,7 @@ from seqtune.data import DataSpec, Table
 from seqtune.errors import UserError, check_keys
 from seqtune.models.params import KINDS, LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
-from seqtune.spaces import SearchSpace
+from seqtune.spaces import Domain, SearchSpace
 
 TOP_KEYS = ("study", "seed", "data", "model", "space", "objective", "search", "result")
 SEARCH_KEYS = (
@@ -302,3 +302,16 @@ class Overrides:
         if self.study is not None:
             out = replace(out, study=self.study)
         return Spec.from_dict(out.to_dict(relative_to=spec.base_dir), spec.base_dir, spec.source)
+
+
+def fixed_values(spec: Spec) -> dict[str, Any]:
+    """The values of a spec whose every parameter is fixed; UserError names a searched one."""
+
+    def draw(domain: Domain) -> Any:
+        raise UserError(
+            "is searched; `seqtune train` needs every parameter fixed "
+            "(export a study with `seqtune export`, or write a plain value)",
+            f"space.{domain.name}",
+        )
+
+    return spec.space.sample(draw)

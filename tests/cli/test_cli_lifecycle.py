@@ -213,3 +213,21 @@ def test_a_user_objective_from_the_spec_folder_drives_the_search(tmp_path: Path)
     assert best["objective"]["path"] == "../.."  # the module's folder, relative to best.yaml
     trained = run_cli("train", str(results / "tiny" / "best.yaml"), "--json", cwd=ROOT)
     assert trained.returncode == 0, trained.stderr
+
+
+@pytest.mark.parametrize("backend", ["tpe", "hyperband"])
+def test_a_user_objective_that_raises_stops_the_study_with_one_line(
+    tmp_path: Path, backend: str
+) -> None:
+    (tmp_path / "buggy.py").write_text("def score(y, p):\n    return 1 / 0\n")
+    raw = tiny_spec(search={"backend": backend, "trials": 3, "max_epochs": 2})
+    raw["objective"] = {"name": "buggy:score", "direction": "minimize"}
+    spec_path = write_spec(tmp_path / "tiny.yaml", raw)
+    run = run_cli("launch", str(spec_path), "--results", str(tmp_path / "r"))
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert lines[-1] == (
+        "seqtune launch: objective: user objective buggy:score raised "
+        "ZeroDivisionError: division by zero"
+    )
+    assert "Traceback" not in run.stderr

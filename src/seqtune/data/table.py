@@ -56,6 +56,7 @@ def _missing_column(name: str, frame: pd.DataFrame, path: Path, field: str) -> U
         for char, label in ((";", "';'"), ("\t", "a tab")):
             if char in columns[0]:
                 sep = f"; the file seems to use {label} as separator, not ','"
+                hint = ""  # the one "column" is the whole header line: no name to suggest
     return UserError(
         f"column '{name}' not found in {path.name}{hint}; columns: {shown}{sep}", field
     )

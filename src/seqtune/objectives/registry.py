@@ -148,8 +148,9 @@ def load_user_function(
     try:
         mod = importlib.import_module(module)
     except Exception as exc:  # any import failure is the user's module, reported in one line
+        first = (str(exc).strip().splitlines() or [""])[0]
         raise UserError(
-            f"cannot import module '{module}': {type(exc).__name__}: {exc}", field
+            f"cannot import module '{module}': {type(exc).__name__}: {first}", field
         ) from None
     finally:
         if added:

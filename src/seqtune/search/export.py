@@ -18,24 +18,10 @@ from seqtune.errors import UserError
 from seqtune.search.files import save_model, write_yaml
 from seqtune.search.records import best_of
 from seqtune.search.study import Study, prepare
-from seqtune.spaces import Domain
-from seqtune.spec import Spec
+from seqtune.spec import Spec, fixed_values
 
 #: Relative tolerance within which ``train`` reproduces an exported objective.
 REPRO_RTOL = 1e-4
-
-
-def fixed_values(spec: Spec) -> dict[str, Any]:
-    """The values of a spec whose every parameter is fixed; UserError names a searched one."""
-
-    def draw(domain: Domain) -> Any:
-        raise UserError(
-            "is searched; `seqtune train` needs every parameter fixed "
-            "(export a study with `seqtune export`, or write a plain value)",
-            f"space.{domain.name}",
-        )
-
-    return spec.space.sample(draw)
 
 
 def _clean(report: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from seqtune.data import Table, Windows
+from seqtune.errors import UserError
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.params import resolve
 from seqtune.models.training import fit, predictor
@@ -58,6 +59,24 @@ def head_of(windows: Windows) -> tuple[str, int]:
     return ("sigmoid", 1) if k <= 2 else ("softmax", k)
 
 
+def _guarded(
+    fn: Callable[[np.ndarray, np.ndarray], float], name: str
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    """A user objective whose failure stops the study with one line naming it (a bug in
+    it would fail every trial alike)."""
+
+    def call(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        try:
+            return float(fn(y_true, y_pred))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise UserError(
+                f"user objective {name} raised {type(exc).__name__}: {first}", "objective"
+            ) from None
+
+    return call
+
+
 class Runner:
     """Runs trials of one spec on one loaded table."""
 
@@ -66,7 +85,10 @@ class Runner:
         self.table = table
         self._user_fn = None
         if spec.objective.function is not None:
-            self._user_fn = load_user_function(spec.objective.function, spec.objective.path)
+            self._user_fn = _guarded(
+                load_user_function(spec.objective.function, spec.objective.path),
+                spec.objective.function,
+            )
 
     def windows(self, values: dict[str, Any]) -> Windows:
         return self.table.windows(

@@ -79,7 +79,12 @@ class Study:
         created = not path.exists()
         backend = make_backend(path, spec, storage)
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot create the study folder: {exc.strerror}", str(path)
+                ) from None
             backend.create()
             meta = {
                 "seqtune": __version__,
@@ -141,7 +146,7 @@ class Study:
                 "the spec changed since this study was launched: "
                 + "; ".join(changes)
                 + ". Restore it, or launch a new study with --study NAME",
-                "resume",
+                str(current.source or self.path / SPEC_FILE),
             )
 
     # ---- running -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 
 import keras_tuner as kt
 
+from seqtune.errors import UserError
 from seqtune.models.training import Diverged
 from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
 from seqtune.search.files import write_text
@@ -129,6 +130,9 @@ class _Tuner(kt.Hyperband):
             sidecar.update(state="failed", reason=f"diverged: {exc}")
             self.backend.write_sidecar(trial.trial_id, sidecar)
             raise kt.errors.FailedTrialError(str(exc)) from None
+        except UserError as exc:  # keras-tuner would record it and go on: stop instead
+            self.backend.fatal = exc
+            raise kt.errors.FatalError(str(exc)) from None
         except KeyboardInterrupt:
             sidecar.update(state="interrupted", reason="interrupted")
             self.backend.write_sidecar(trial.trial_id, sidecar)
@@ -165,6 +169,7 @@ class HyperbandBackend(Backend):
     def __init__(self, study_dir: Path, spec: Spec, storage: str | None = None) -> None:
         super().__init__(study_dir, spec, storage)
         self._tuner: _Tuner | None = None
+        self.fatal: UserError | None = None
 
     @property
     def directory(self) -> Path:
@@ -285,7 +290,12 @@ class HyperbandBackend(Backend):
         tuner = self.tuner
         tuner.seqtune_runner, tuner.before_complete, tuner.after = runner, before_complete, after
         tuner.oracle.cap = budget
-        tuner.search(verbose=0)
+        try:
+            tuner.search(verbose=0)
+        except kt.errors.FatalError:
+            if self.fatal is not None:
+                raise self.fatal from None
+            raise
 
 
 def _kt_direction(spec: Spec) -> str:

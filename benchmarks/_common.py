@@ -1,0 +1,99 @@
+"""Helpers shared by the benchmark scripts: quiet TensorFlow, timers, the airline runner,
+and a plain-text table. Not a benchmark itself."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIAL_SPEC = ROOT / "examples" / "airline_tutorial_lstm_timesteps_lb3.yaml"
+SEARCH_SPEC = ROOT / "examples" / "airline_lstm.yaml"
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def machine() -> str:
+    """One line about where the numbers come from (load matters on a shared machine)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    import tensorflow as tf
+
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"load {load:.1f} at start; TensorFlow {tf.__version__}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table, numbers right-aligned."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "-"
+            return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
+
+    lines = [line(headers), "  ".join("-" * w for w in widths)]
+    lines += [line(r) for r in cells]
+    return "\n".join(lines)
+
+
+def epoch_timer() -> Any:
+    """A Keras callback recording the wall time of each epoch's end (works under both
+    ``model.fit`` and seqtune's loop)."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.start = time.perf_counter()
+            self.ends: list[float] = []
+
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.ends.append(time.perf_counter())
+
+        @property
+        def first(self) -> float:
+            """Seconds from the start of training to the end of the first epoch (tracing)."""
+            return self.ends[0] - self.start if self.ends else float("nan")
+
+        @property
+        def steady(self) -> list[float]:
+            """Seconds of every epoch after the first."""
+            return [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+
+    return EpochTimer()
+
+
+def airline_runner(spec_path: Path = TUTORIAL_SPEC) -> tuple[Any, Any, dict[str, Any]]:
+    """(spec, runner, fixed values) of an airline spec whose parameters are all fixed."""
+    from seqtune.search.export import fixed_values
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    spec = Spec.from_file(spec_path)
+    _, runner = prepare(spec)
+    return spec, runner, fixed_values(spec)

@@ -1,0 +1,146 @@
+"""Benchmark 5 — parallel: trials per minute with 1 and 2 worker processes on one study.
+
+One study (TPE on Optuna) in a JournalStorage file; N worker processes open it and run
+trials until the shared budget is spent, as ``seqtune launch --workers N`` does. The
+trials all train one fixed configuration (airline, LSTM(32) on 12 steps, batch 16,
+``--epochs`` epochs, no pruning), so trials per minute measure throughput alone. Each
+setting also fixes TensorFlow's threads per process (intra-op / inter-op; "default" is
+TensorFlow's choice). Wall time runs from starting the workers to the last one's exit,
+so it includes each process' start (importing TensorFlow). Medians of ``--repeats``.
+
+    python benchmarks/parallel.py [--trials 12] [--epochs 30] [--repeats 1]
+    python benchmarks/parallel.py --cli   # the same through `seqtune launch --workers N`
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import ROOT, TUTORIAL_SPEC, machine, median, table
+
+VALUES = {"look_back": 12, "units": 32, "batch_size": 16}
+# (label, workers, intra-op threads, inter-op threads); None = TensorFlow's default
+SETTINGS: list[tuple[str, int, int | None, int | None]] = [
+    ("1 worker, default threads", 1, None, None),
+    ("1 worker, 1 thread", 1, 1, 1),
+    ("2 workers, default threads", 2, None, None),
+    ("2 workers, 1 thread each", 2, 1, 1),
+]
+
+
+def fixed_spec_dict(trials: int, epochs: int) -> dict[str, Any]:
+    from seqtune.search.export import fixed_values
+    from seqtune.spec import Spec
+
+    spec = Spec.from_file(TUTORIAL_SPEC)
+    raw = spec.to_dict(relative_to=spec.base_dir)
+    raw["study"] = "parallel"
+    raw["space"] = {**fixed_values(spec), **VALUES}
+    raw["search"] = {
+        "backend": "tpe",
+        "trials": trials,
+        "max_epochs": epochs,
+        "patience": None,
+        "pruner": "none",
+    }
+    raw["data"]["csv"] = str((spec.base_dir / raw["data"]["csv"]).resolve())
+    return raw
+
+
+def worker(study_dir: Path, storage: str, intra: int | None, inter: int | None) -> None:
+    """One worker process: set the threads before TensorFlow runs anything, then trials."""
+    import tensorflow as tf
+
+    if intra is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter is not None:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    import io
+
+    from seqtune.search.study import Study, prepare
+
+    study = Study.open(study_dir, storage)
+    _, runner = prepare(study.spec)
+    study.run(runner, out=io.StringIO())
+
+
+def run_setting(
+    workers: int, intra: int | None, inter: int | None, trials: int, epochs: int, root: Path
+) -> float:
+    from seqtune.search.study import Study
+    from seqtune.spec import Spec
+
+    spec = Spec.from_dict(fixed_spec_dict(trials, epochs), ROOT)
+    journal = root / "optuna.journal"
+    Study.launch(spec, root, storage=f"journal:{journal}")
+    cmd = [sys.executable, __file__, "--worker", str(root / spec.study), f"journal:{journal}"]
+    cmd += [str(intra or 0), str(inter or 0)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    codes = [p.wait() for p in procs]
+    wall = time.perf_counter() - start
+    if any(codes):
+        raise SystemExit(f"a worker failed (exit codes {codes})")
+    return wall
+
+
+def run_cli(workers: int, trials: int, epochs: int, root: Path) -> float:
+    import yaml
+
+    spec_file = root / "parallel.yaml"
+    spec_file.write_text(yaml.safe_dump(fixed_spec_dict(trials, epochs), sort_keys=False))
+    cmd = [sys.executable, "-m", "seqtune.cli", "launch", str(spec_file)]
+    cmd += ["--results", str(root / "results"), "--workers", str(workers)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        intra, inter = int(argv[3]) or None, int(argv[4]) or None
+        worker(Path(argv[1]), argv[2], intra, inter)
+        return
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trials", type=int, default=12, help="budget of the study")
+    p.add_argument("--epochs", type=int, default=30, help="epochs of every trial")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--cli", action="store_true", help="use `seqtune launch --workers N`")
+    args = p.parse_args(argv)
+
+    print(f"# parallel trials — {machine()}", flush=True)
+    settings = [(f"{w} worker(s), seqtune launch", w, None, None) for w in (1, 2)]
+    rows = []
+    base: float | None = None
+    for label, workers, intra, inter in settings if args.cli else SETTINGS:
+        walls = []
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                if args.cli:
+                    walls.append(run_cli(workers, args.trials, args.epochs, Path(tmp)))
+                else:
+                    walls.append(
+                        run_setting(workers, intra, inter, args.trials, args.epochs, Path(tmp))
+                    )
+        per_minute = args.trials / median(walls) * 60
+        base = base or per_minute
+        rows.append([label, median(walls), per_minute, per_minute / base])
+        print(f"  done: {label}", flush=True)
+    print(
+        f"\n{args.trials} trials of {args.epochs} epochs per study; medians of {args.repeats}; "
+        "ratio = trials per minute / the first row's\n"
+    )
+    print(table(["setting", "wall s", "trials/min", "ratio"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -65,7 +64,7 @@ class Study:
         overrides: Overrides | None = None,
     ) -> tuple[Study, Runner]:
         """Validate everything, then create the study folder and backend state."""
-        table, runner = prepare(spec)
+        _, runner = prepare(spec)
         results = results.resolve()
         path = results / spec.study
         if (path / SPEC_FILE).exists() or (path / META_FILE).exists():
@@ -105,7 +104,6 @@ class Study:
             if created:
                 shutil.rmtree(path, ignore_errors=True)
             raise
-        del table
         return cls(path, spec, meta, backend), runner
 
     @classmethod
@@ -262,11 +260,3 @@ def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, 
     if recovered:
         study.write_trials()
     return study, runner, recovered
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -23,13 +23,15 @@ from seqtune.search.files import write_text
 pytestmark = pytest.mark.slow
 
 
-def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "seqtune.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )
+def start(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``seqtune`` with its stderr appended to ``log`` (shown if the test fails)."""
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "seqtune.cli", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
 
 
 def status(study: Path) -> dict:
@@ -55,7 +57,8 @@ def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str
     results = tmp_path / "results"
     study = results / "tiny"
     kept: dict[int, float] = {}
-    proc = start("launch", str(spec), "--results", str(results))
+    log = tmp_path / "stderr.log"
+    proc = start("launch", str(spec), "--results", str(results), log=log)
     for _ in range(4):
         # a random moment: while TensorFlow loads, inside a trial, between trials, while
         # trials.csv or the backend state is being written
@@ -65,7 +68,7 @@ def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if not (study / "study.json").exists():  # killed before the study existed
-            proc = start("launch", str(spec), "--results", str(results))
+            proc = start("launch", str(spec), "--results", str(results), log=log)
             continue
         now = status(study)
         for r in now["trial_records"]:
@@ -74,8 +77,8 @@ def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str
         kept.update(
             {r["number"]: r["value"] for r in now["trial_records"] if r["state"] == "complete"}
         )
-        proc = start("resume", str(study))
-    assert proc.wait(timeout=600) == 0
+        proc = start("resume", str(study), log=log)
+    assert proc.wait(timeout=600) == 0, log.read_text()[-2000:]
     final = status(study)
     assert final["finished"] == budget
     assert final["trials"]["running"] == 0

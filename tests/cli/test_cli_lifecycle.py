@@ -231,3 +231,63 @@ def test_a_user_objective_that_raises_stops_the_study_with_one_line(
         "ZeroDivisionError: division by zero"
     )
     assert "Traceback" not in run.stderr
+
+
+KILL_BEFORE_STUDY_JSON = """
+import os, sys
+import seqtune.search.study as study
+from seqtune.cli import main
+
+def killed(path, text):  # the process dies just before the launch would finish
+    if path.name == "study.json":
+        os._exit(9)
+    return real(path, text)
+
+real, study.write_text = study.write_text, killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tpe", "hyperband"])
+def test_a_launch_killed_before_it_finished_is_launched_again(tmp_path: Path, backend: str) -> None:
+    spec = write_spec(
+        tmp_path / "tiny.yaml", tiny_spec(search={"backend": backend, "trials": 2, "max_epochs": 2})
+    )
+    results = tmp_path / "results"
+    study_dir = results / "tiny"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILL_BEFORE_STUDY_JSON,
+            "launch",
+            str(spec),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert killed.returncode == 9, killed.stderr
+    assert (study_dir / "spec.yaml").is_file() and not (study_dir / "study.json").exists()
+
+    resumed = run_cli("resume", str(study_dir))  # not a study yet: say what to do
+    assert resumed.returncode == 2
+    assert "launch was stopped before the study was created" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+
+    again = run_cli("launch", str(spec), "--results", str(results))
+    assert again.returncode == 0, again.stderr
+    status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
+    assert status["finished"] == 2 and status["trials"]["complete"] >= 1
+
+
+def test_launch_still_refuses_a_folder_it_did_not_write(tmp_path: Path, spec_file: Path) -> None:
+    study_dir = tmp_path / "results" / "tiny"
+    study_dir.mkdir(parents=True)
+    (study_dir / "spec.yaml").write_text("mine\n")
+    (study_dir / "notes.txt").write_text("mine\n")
+    out = run_cli("launch", str(spec_file), "--results", str(tmp_path / "results"))
+    assert out.returncode == 2 and "not empty" in out.stderr
+    assert (study_dir / "notes.txt").read_text() == "mine\n"

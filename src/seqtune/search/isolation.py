@@ -21,6 +21,7 @@ import keras
 
 from seqtune.models.training import Diverged
 from seqtune.search.runner import Outcome, Runner, TrialFailed
+from seqtune.search.signals import check_stop
 from seqtune.spec import Spec
 
 
@@ -35,16 +36,25 @@ def _child(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
+    from seqtune.models.runtime import configure_from_env
+
+    configure_from_env()  # the parent's thread setting, so results match a plain run
 
     runner = Runner(spec, load_table(spec.data))
     callbacks: list[Any] = []
     if pruning is not None:
         import optuna
 
-        from seqtune.search.backends.optuna_backend import PruningCallback, open_storage
+        from seqtune.search.backends.optuna_backend import (
+            PruningCallback,
+            make_pruner,
+            open_storage,
+        )
 
-        study = optuna.load_study(
-            study_name=pruning["study_name"], storage=open_storage(pruning["storage"])
+        study = optuna.load_study(  # the spec's pruner, not Optuna's default
+            study_name=pruning["study_name"],
+            storage=open_storage(pruning["storage"]),
+            pruner=make_pruner(spec.search.pruner, spec),
         )
         trial = optuna.trial.Trial(study, pruning["trial_id"])
         callbacks.append(PruningCallback(trial, pruning["monitor"]))
@@ -106,6 +116,8 @@ class IsolatedRunner:
         send.close()
         try:
             try:
+                while not receive.poll(0.2):  # True on data or on the child's end closing
+                    check_stop()  # a stop request ends the wait (and the child, below)
                 result = receive.recv()
             except EOFError:
                 child.join()

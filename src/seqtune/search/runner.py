@@ -21,6 +21,7 @@ from seqtune.models.params import resolve
 from seqtune.models.training import fit, predictor
 from seqtune.objectives import load_user_function, task_metrics, test_report
 from seqtune.objectives.callbacks import KeepBest, ObjectiveCallback
+from seqtune.search.signals import StopCheck, check_stop
 from seqtune.spec import Spec
 
 
@@ -127,6 +128,7 @@ class Runner:
     ) -> Outcome:
         """Train one configuration, from scratch or from saved weights (Hyperband's next
         round). Raises :class:`~seqtune.models.training.Diverged` on a NaN loss."""
+        check_stop()
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
@@ -163,8 +165,9 @@ class Runner:
             epochs=epochs if epochs is not None else self.spec.search.max_epochs,
             seed=seed,
             sample_weight=windows.sample_weight_train,
-            callbacks=[objective, keep, *(extra_callbacks or [])],
+            callbacks=[objective, keep, *(extra_callbacks or []), StopCheck()],
             initial_epoch=initial_epoch,
+            validation_x=x_val,  # predicted in the epoch's own call; the objective reuses it
         )
         return Outcome(
             value=keep.best_value,

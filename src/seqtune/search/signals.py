@@ -1,4 +1,11 @@
-"""SIGINT and SIGTERM as an exception that every backend treats like Ctrl-C.
+"""SIGINT and SIGTERM as a stop request that every backend treats like Ctrl-C.
+
+The signal handler only records the request; :func:`check_stop` raises
+:class:`Interrupted` at a safe point (before a trial, at every epoch boundary, while
+waiting for an isolated trial). Raising from the handler itself would land anywhere,
+including inside TensorFlow while it traces a function, where an exception corrupts the
+interpreter's state (seen as ``SystemError`` or a segmentation fault). A second signal
+stops the process at once without recording the running trial; ``resume`` recovers it.
 
 ``Interrupted`` derives from ``KeyboardInterrupt`` on purpose: keras-tuner catches every
 ``Exception`` raised by a trial and carries on, which would swallow a stop request.
@@ -6,10 +13,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import keras
+
+_pending: list[int] = []  # the signal numbers received while the block runs
 
 
 class Interrupted(KeyboardInterrupt):
@@ -20,14 +32,38 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+def check_stop() -> None:
+    """Raise :class:`Interrupted` if a stop was requested."""
+    if _pending:
+        raise Interrupted(_pending[0])
+
+
+def stop_requested() -> bool:
+    return bool(_pending)
+
+
+class StopCheck(keras.callbacks.Callback):
+    """Honours a stop request at every epoch boundary."""
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        check_stop()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        check_stop()
+
+
 @contextmanager
 def signals_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted`."""
+    """Within the block, SIGINT and SIGTERM request a stop (see :func:`check_stop`)."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise Interrupted(signum)
+        if _pending:  # asked twice: stop now, the running trial is recovered by resume
+            os.write(2, b"stopping now; the running trial is recovered by `seqtune resume`\n")
+            os._exit(128 + signum)
+        _pending.append(signum)
 
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    _pending.clear()
     for s in old:
         signal.signal(s, handler)
     try:
@@ -35,3 +71,4 @@ def signals_as_interrupt() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        _pending.clear()

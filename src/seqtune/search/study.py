@@ -8,6 +8,7 @@ and after export ``best.yaml`` + ``best.keras``.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -67,24 +68,29 @@ class Study:
         _, runner = prepare(spec)
         results = results.resolve()
         path = results / spec.study
-        if (path / SPEC_FILE).exists() or (path / META_FILE).exists():
+        if (path / META_FILE).exists():
             raise UserError(
                 f"already holds a study; continue it with `seqtune resume {path}` "
                 "or launch under another name with --study NAME",
                 str(path),
             )
-        if path.exists() and any(path.iterdir()):
+        leftover = interrupted_launch(path)
+        if path.exists() and any(path.iterdir()) and not leftover:
             raise UserError("exists and is not empty; choose another --study name", str(path))
         created = not path.exists()
         backend = make_backend(path, spec, storage)
         try:
             try:
                 path.mkdir(parents=True, exist_ok=True)
+                for entry in leftover:  # what a launch killed before it finished left behind
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             except OSError as exc:
                 raise UserError(
                     f"cannot create the study folder: {exc.strerror}", str(path)
                 ) from None
-            backend.create()
+            # spec.yaml first, study.json last: study.json marks a study that exists
+            write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
+            backend.create(replace_empty=bool(leftover))
             meta = {
                 "seqtune": __version__,
                 "backend": spec.search.backend,
@@ -99,7 +105,6 @@ class Study:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             write_text(path / META_FILE, json.dumps(meta, indent=2) + "\n")
-            write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
         except BaseException:
             if created:
                 shutil.rmtree(path, ignore_errors=True)
@@ -112,6 +117,12 @@ class Study:
         path = Path(path)
         if not path.is_dir():
             raise UserError("no such study folder", str(path))
+        if not (path / META_FILE).is_file() and interrupted_launch(path):
+            raise UserError(
+                "its launch was stopped before the study was created; "
+                "run `seqtune launch SPEC` again (it clears this folder)",
+                str(path),
+            )
         if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
             raise UserError(
                 f"not a study folder (no {SPEC_FILE} / {META_FILE}); "
@@ -186,6 +197,7 @@ class Study:
             from seqtune.search.isolation import IsolatedRunner
 
             runner = IsolatedRunner(runner, self.path / "checkpoints")  # type: ignore[assignment]
+        freeze_startup_objects()
         with signals_as_interrupt():
             try:
                 self.backend.optimize(runner, budget, before_complete, after)
@@ -225,6 +237,28 @@ class Study:
             },
             "trial_records": [r.to_dict() for r in records],
         }
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive now (TensorFlow's, Keras', Optuna's: about 350,000) out of
+    the garbage collector's sight. ``keras.backend.clear_session()``, called before every
+    trial, runs a full ``gc.collect()``: 0.25 s per trial over those objects, 0.01 s after
+    this. Objects made later, trials' models included, are collected as before."""
+    gc.collect()
+    gc.freeze()
+
+
+def interrupted_launch(path: Path) -> list[Path]:
+    """The entries of a folder that a launch stopped before ``study.json`` was written
+    left behind, or ``[]`` if the folder holds anything else (or a study)."""
+    if not path.is_dir() or (path / META_FILE).exists():
+        return []
+    entries = list(path.iterdir())
+    ours = {SPEC_FILE, "keras_tuner"}
+    temporary = (f".{SPEC_FILE}.", f".{META_FILE}.", "optuna.db", "optuna.journal")
+    if not entries or not all(e.name in ours or e.name.startswith(temporary) for e in entries):
+        return []
+    return entries
 
 
 def prepare(spec: Spec) -> tuple[Table, Runner]:

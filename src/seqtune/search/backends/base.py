@@ -28,8 +28,11 @@ class Backend(ABC):
         self.storage = storage
 
     @abstractmethod
-    def create(self) -> None:
-        """Create fresh backend state. Raises UserError if the storage cannot be used."""
+    def create(self, replace_empty: bool = False) -> None:
+        """Create fresh backend state. Raises UserError if the storage cannot be used.
+
+        ``replace_empty``: a launch that was stopped may have created the study already;
+        replace it if it holds no trial."""
 
     @abstractmethod
     def load(self) -> None:

@@ -196,8 +196,8 @@ class HyperbandBackend(Backend):
             )
         self._recovered = [t for t in oracle._retry_queue]
 
-    def create(self) -> None:
-        self._open(overwrite=True)
+    def create(self, replace_empty: bool = False) -> None:
+        self._open(overwrite=True)  # the state lives in the study folder, cleared by launch
 
     def load(self) -> None:
         if not (self.directory / PROJECT / "oracle.json").is_file():

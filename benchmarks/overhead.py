@@ -7,14 +7,22 @@ Three ways to train the same configuration for the same epochs (airline, no earl
   training path and the validation forward pass a trial cannot do without;
 - trial: ``Runner.run`` — adds the windows, the objective callback (inverse transform and
   val_rmse every epoch), best-epoch weights, the outcome;
-- study: ``Study.run`` (TPE, SQLite) of a spec with the same fixed values — adds Optuna,
-  trials.csv after every trial and the checkpoint of each new best model; once with
-  ``pruner: none`` and once with the default ``median`` pruner (its callback reports every
-  epoch to the storage). Each study trial has its own seed; trial and bare use one seed.
+- study: one trial of ``Study.run`` (TPE, SQLite) of a spec with the same fixed values —
+  adds Optuna, trials.csv after every trial and the checkpoint of each new best model;
+  once with ``pruner: none`` and once with the default ``median`` pruner (its callback
+  reports every epoch to the storage and asks the pruner; with 5 rounds or fewer it has
+  too few complete trials to prune, so every trial runs all epochs). Each study trial has
+  its own seed; trial and bare use one seed.
 
-Bare and trial alternate ``--repeats`` times; each study runs ``--repeats`` trials. The
-table shows median seconds per trial (wall; "cpu" = this process' CPU time, less sensitive
-to other people's load) and the ratios to bare. Target: trial/bare ≤ 1.05.
+Everything runs on the threads a seqtune process uses (``SEQTUNE_THREADS``, one by
+default) and after ``gc.freeze()`` of the start-up objects, which ``Study.run`` does
+before its first trial (without it, the ``gc.collect()`` in every ``clear_session()`` costs
+each side about 0.25 s). Each round runs one of each side (bare, trial, a study's next
+trial, the pruned study's next trial), the order rotating, ``--repeats`` rounds: the
+machine's speed drifts by 20 % over minutes here, and alternating keeps that drift out of
+the ratios. The table shows median seconds per trial (wall; "cpu" = this process' CPU
+time, less sensitive to other people's load) and the ratios to bare. Target: trial/bare
+≤ 1.05.
 
     python benchmarks/overhead.py [--repeats 5] [--epochs 100]
 """
@@ -25,6 +33,7 @@ import argparse
 import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,28 +91,40 @@ def trial(runner: Any, values: dict[str, Any], seed: int, epochs: int) -> tuple[
     return since(start)
 
 
-def study(
-    spec: Any, values: dict[str, Any], trials: int, epochs: int, pruner: str
-) -> tuple[float, float]:
-    from seqtune.search.study import Study
-    from seqtune.spec import Spec
+class OneTrialAtATime:
+    """A study (TPE, SQLite) of the fixed values, run one trial per call, so its trials can
+    alternate with bare and trial runs instead of running after them."""
 
-    raw = spec.to_dict(relative_to=spec.base_dir)
-    raw["space"] = dict(values)
-    raw["search"] = {
-        **raw["search"],
-        "trials": trials,
-        "max_epochs": epochs,
-        "patience": None,
-        "pruner": pruner,
-    }
-    fixed = Spec.from_dict(raw, spec.base_dir, spec.source)
-    with tempfile.TemporaryDirectory() as tmp:
-        st, runner = Study.launch(fixed, Path(tmp))
+    def __init__(self, spec: Any, values: dict[str, Any], epochs: int, pruner: str) -> None:
+        from dataclasses import replace
+
+        from seqtune.search.study import Study
+        from seqtune.spec import Spec
+
+        raw = spec.to_dict(relative_to=spec.base_dir)
+        raw["space"] = dict(values)
+        raw["search"] = {
+            **raw["search"],
+            "trials": 1,
+            "max_epochs": epochs,
+            "patience": None,
+            "pruner": pruner,
+        }
+        self._tmp = tempfile.TemporaryDirectory()
+        fixed = Spec.from_dict(raw, spec.base_dir, spec.source)
+        self.study, self.runner = Study.launch(fixed, Path(self._tmp.name))
+        self._replace = replace
+
+    def __call__(self) -> tuple[float, float]:
+        st = self.study
+        search = self._replace(st.spec.search, trials=st.backend.finished() + 1)
+        st.spec = st.backend.spec = self._replace(st.spec, search=search)
         start = clocks()
-        st.run(runner, out=io.StringIO())
-        wall, cpu = since(start)
-        return wall / trials, cpu / trials
+        st.run(self.runner, out=io.StringIO())
+        return since(start)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,18 +133,36 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=100)
     args = p.parse_args(argv)
 
+    from seqtune.models.runtime import configure_from_env
+
+    configure_from_env()  # the threads every seqtune process uses (one, by default)
     spec, runner, base = airline_runner()
     print(f"# framework overhead — {machine()}")
     trial(runner, base, spec.seed, 2)  # warm up TensorFlow once
+    # as Study.run does before its first trial, so bare, trial and study all get it
+    from seqtune.search.study import freeze_startup_objects
+
+    freeze_startup_objects()
     rows = []
     for name, change in CONFIGS.items():
         values = {**base, **change}
-        b, t = [], []
-        for _ in range(args.repeats):
-            b.append(bare(runner, values, spec.seed, args.epochs))
-            t.append(trial(runner, values, spec.seed, args.epochs))
-        plain = study(spec, values, args.repeats, args.epochs, "none")
-        pruned = study(spec, values, args.repeats, args.epochs, "median")
+        sides: dict[str, Callable[[], tuple[float, float]]] = {
+            "bare": lambda v=values: bare(runner, v, spec.seed, args.epochs),
+            "trial": lambda v=values: trial(runner, v, spec.seed, args.epochs),
+            "study": OneTrialAtATime(spec, values, args.epochs, "none"),
+            "pruned": OneTrialAtATime(spec, values, args.epochs, "median"),
+        }
+        times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
+        order = list(sides)
+        for i in range(args.repeats):  # one of each per round, who goes first rotating
+            for name_ in order[i % 4 :] + order[: i % 4]:
+                times[name_].append(sides[name_]())
+        for side in sides.values():
+            if isinstance(side, OneTrialAtATime):
+                side.close()
+        b, t = times["bare"], times["trial"]
+        plain = median([w for w, _ in times["study"]]), 0.0
+        pruned = median([w for w, _ in times["pruned"]]), 0.0
         mb = median([w for w, _ in b]), median([c for _, c in b])
         mt = median([w for w, _ in t]), median([c for _, c in t])
         rows.append(
@@ -142,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  done: {name}", flush=True)
     print(
         f"\n{args.epochs} epochs per trial; seconds per trial, medians of {args.repeats} runs "
-        "(studies: mean over their trials)\n"
+        "(one of each side per round, the order rotating)\n"
     )
     print(
         table(

@@ -115,6 +115,9 @@ def _load_tensorflow() -> None:
     Import errors still surface: they are Python exceptions."""
     if "tensorflow" in sys.modules:
         return
+    from seqtune.models.runtime import configure_from_env, threads_from_env
+
+    threads_from_env()  # a bad SEQTUNE_THREADS is refused before the slow import
     saved = os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
@@ -124,6 +127,7 @@ def _load_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+    configure_from_env()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +187,6 @@ def _launch(args: argparse.Namespace) -> int:
         # SQLite does not take concurrent writers well; Optuna's journal file does
         storage = storage or "journal:optuna.journal"
         _check_workers(spec.search.backend, storage)
-        _configure_threads(args.workers)
     _load_tensorflow()
     from seqtune.search.study import Study
 
@@ -200,8 +203,6 @@ def _resume(args: argparse.Namespace) -> int:
     _load_tensorflow()
     from seqtune.search.study import resume
 
-    if args.workers > 1:
-        _configure_threads(args.workers)
     study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
     if args.workers > 1:
         _check_workers(study.spec.search.backend, study.backend.storage)
@@ -230,23 +231,13 @@ def _check_workers(backend: str, storage: str | None) -> None:
         )
 
 
-def _configure_threads(workers: int) -> None:
-    _load_tensorflow()
-    from seqtune.models.runtime import configure_threads, threads_per_worker
-
-    configure_threads(threads_per_worker(workers), 1)
-
-
 def _spawn_workers(study: Any, count: int, storage: str | None) -> list[Any]:
     import subprocess
-
-    from seqtune.models.runtime import threads_per_worker
 
     cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study.path)]
     if storage:
         cmd += ["--storage", storage]
-    env = {**os.environ, "SEQTUNE_THREADS": str(threads_per_worker(count + 1))}
-    return [subprocess.Popen(cmd, env=env) for _ in range(count)]
+    return [subprocess.Popen(cmd) for _ in range(count)]  # SEQTUNE_THREADS is inherited
 
 
 def _run(study: Any, runner: Any, workers: int = 1, storage: str | None = None) -> int:
@@ -278,11 +269,6 @@ def _run(study: Any, runner: Any, workers: int = 1, storage: str | None = None) 
 
 def _worker(args: argparse.Namespace) -> int:
     """One more process running trials of an existing study (see --workers)."""
-    threads = int(os.environ.get("SEQTUNE_THREADS", "0")) or None
-    if threads:
-        from seqtune.models.runtime import configure_threads
-
-        configure_threads(threads, 1)
     from seqtune.search.signals import Interrupted
 
     _load_tensorflow()

@@ -46,6 +46,7 @@ def test_the_pruner_is_fed_every_epoch_and_asked_unless_it_is_none(
     for epoch in range(3):
         callback.on_epoch_end(epoch, {"val_rmse": 3.0 - epoch})
     callback.on_epoch_end(3, {"val_rmse": float("nan")})  # NaN: nothing reported
+    callback.on_train_end({})  # waits for the reports being written
     frozen = study._storage.get_trial(trial._trial_id)
     assert frozen.intermediate_values == {0: 3.0, 1: 2.0, 2: 1.0}
     assert len(asked) == (3 if asks else 0)
@@ -81,10 +82,23 @@ def test_the_callback_decides_exactly_as_optuna_would(
         callback.set_model(_Model())
         for epoch, value in enumerate(np.cumsum(rng.normal(0, 1, 20)) + rng.normal(0, 4)):
             callback.on_epoch_end(epoch, {"val_rmse": float(value)})
+            callback.close()  # the report is in the storage, where Optuna reads it
             decisions.append((callback.should_prune(), trial.should_prune()))
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
     assert [mine for mine, _ in decisions] == [theirs for _, theirs in decisions]
     assert {mine for mine, _ in decisions} == {True, False}  # both answers were exercised
+
+
+def test_a_report_the_storage_refuses_is_raised_after_the_writer_stops() -> None:
+    study = optuna.create_study()
+    trial = study.ask()
+    callback = PruningCallback(trial, "val_rmse")
+    callback.set_model(_Model())
+    study.tell(trial, 1.0)  # finished: Optuna refuses further reports
+    callback.on_epoch_end(0, {"val_rmse": 2.0})
+    callback.close()
+    with pytest.raises(RuntimeError):
+        callback.raise_if_failed()
 
 
 def test_what_an_interrupted_launch_left_is_recognised(tmp_path: Path) -> None:

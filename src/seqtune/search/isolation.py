@@ -59,7 +59,13 @@ def _child(
         trial = optuna.trial.Trial(study, pruning["trial_id"])
         callbacks.append(PruningCallback(trial, pruning["monitor"]))
     try:
-        outcome = runner.run(values, seed, extra_callbacks=callbacks, **options)
+        try:
+            outcome = runner.run(values, seed, extra_callbacks=callbacks, **options)
+        finally:
+            for callback in callbacks:
+                callback.close()  # the epoch reports stored before the parent tells the trial
+        for callback in callbacks:
+            callback.raise_if_failed()
     except Diverged as exc:
         conn.send({"diverged": (exc.epoch, exc.loss)})
         return

@@ -183,3 +183,29 @@ def test_hyperband_runs_exactly_the_schedule_it_announces(tmp_path: Path) -> Non
     assert study.backend.budget() == sum(size for _, _, size, _ in plan)
     assert len(runner.seen) == study.backend.budget()
     assert "3 brackets" in (study.backend.plan() or "")
+
+
+def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_path: Path) -> None:
+    """keras-tuner saves a new trial's file, then the oracle's: a kill in between leaves a
+    trial marked RUNNING that the oracle does not know. resume must not leave it running."""
+    import json
+
+    from seqtune.search.study import resume
+
+    study, _ = run_study(tmp_path, "hyperband", trials=2)
+    project = study.path / "keras_tuner" / "hyperband"
+    last = sorted(project.glob("trial_*"))[-1]  # trial_0001: ids are zero-padded
+    state = json.loads((last / "trial.json").read_text())
+    orphan_id = f"{2:0{len(state['trial_id'])}d}"
+    orphan = project / f"trial_{orphan_id}"
+    orphan.mkdir()
+    (orphan / "trial.json").write_text(
+        json.dumps({**state, "trial_id": orphan_id, "status": "RUNNING", "score": None})
+    )
+    assert Study.open(study.path).status()["trials"]["running"] == 1  # as the kill left it
+
+    again, _, recovered = resume(study.path, None, trials=3)
+    assert recovered == [] and not orphan.exists()
+    again.run(FormulaRunner("minimize"))  # type: ignore[arg-type]
+    status = Study.open(study.path).status()
+    assert status["trials"]["running"] == 0 and status["finished"] == 3

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +242,26 @@ class HyperbandBackend(Backend):
         return text
 
     def recover(self) -> list[int]:
+        """Trials a dead process left running: keras-tuner retries those its oracle file
+        lists as ongoing. One more kind is dropped here: keras-tuner writes a new trial's
+        file before the oracle file, so a kill between the two leaves a trial that is
+        "RUNNING" but unknown to the oracle (and never started: seqtune writes its sidecar
+        first thing in the trial). It would stay running forever; it is removed, as if the
+        oracle had never created it."""
+        oracle = self.tuner.oracle
+        queued = set(oracle._retry_queue)
+        for trial_id, trial in list(oracle.trials.items()):
+            if str(trial.status) not in ("RUNNING", "IDLE") or trial_id in queued:
+                continue
+            if self.sidecar_path(trial_id).exists():  # it did start: run it again
+                oracle._retry_queue.append(trial_id)
+                self._recovered.append(trial_id)
+                continue
+            shutil.rmtree(oracle._get_trial_dir(trial_id), ignore_errors=True)
+            del oracle.trials[trial_id]
+            if trial_id in oracle.start_order:
+                oracle.start_order.remove(trial_id)
+        oracle.save()
         return [int(t) for t in self._recovered]
 
     def sidecar_path(self, trial_id: str) -> Path:

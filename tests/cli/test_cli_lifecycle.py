@@ -162,11 +162,23 @@ def test_two_workers_share_one_study_and_stop_at_the_budget(tmp_path: Path) -> N
     results = tmp_path / "results"
     run = run_cli("launch", str(spec), "--results", str(results), "--workers", "2")
     assert run.returncode == 0, run.stderr
+    assert "absl" not in run.stderr and "oneDNN" not in run.stderr  # workers stay quiet too
     meta = json.loads((results / "tiny" / "study.json").read_text())
     assert meta["storage"] == "journal:optuna.journal"  # SQLite does not take two writers
     status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["complete"] == 4 and status["trials"]["running"] == 0
     assert len({r["number"] for r in status["trial_records"]}) == len(status["trial_records"])
+
+
+def test_workers_started_early_leave_when_the_launch_is_refused(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec())
+    study_dir = tmp_path / "results" / "tiny"
+    study_dir.mkdir(parents=True)
+    (study_dir / "notes.txt").write_text("mine\n")  # launch refuses this folder
+    run = run_cli("launch", str(spec), "--results", str(tmp_path / "results"), "--workers", "2")
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0, run.stderr
+    assert "not empty" in run.stderr
+    assert [p.name for p in study_dir.iterdir()] == ["notes.txt"]
 
 
 def test_workers_are_refused_for_hyperband(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from seqtune import __version__
 from seqtune.errors import UserError
+from seqtune.search.files import META_FILE
 
 EXIT_USAGE = 2
 
@@ -192,7 +193,7 @@ def _launch(args: argparse.Namespace) -> int:
         _check_workers(spec.search.backend, storage)
     early: list[Any] = []
     study_dir = args.results.resolve() / spec.study
-    if args.workers > 1 and not (study_dir / "study.json").exists():
+    if args.workers > 1 and not (study_dir / META_FILE).exists():
         # the workers load TensorFlow while this process does, so that all start together
         early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid())
     try:
@@ -316,7 +317,7 @@ def _wait_for_launch(study_dir: Path, parent: int) -> bool:
     """Wait until the launching process has created the study; False if it died first."""
     import time
 
-    while not (study_dir / "study.json").exists():
+    while not (study_dir / META_FILE).exists():
         try:
             os.kill(parent, 0)
         except OSError:

@@ -11,6 +11,9 @@ from typing import Any
 
 import yaml
 
+# The files of a study folder; study.json is written last and marks a study that exists.
+SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
+
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""

@@ -22,13 +22,19 @@ from seqtune import __version__
 from seqtune.data import Table, load_table
 from seqtune.errors import UserError
 from seqtune.search.backends.base import Backend
-from seqtune.search.files import save_model, write_csv, write_text, write_yaml
+from seqtune.search.files import (
+    META_FILE,
+    SPEC_FILE,
+    TRIALS_FILE,
+    save_model,
+    write_csv,
+    write_text,
+    write_yaml,
+)
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.signals import signals_as_interrupt
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
-
-SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
 
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:
@@ -117,7 +123,7 @@ class Study:
         path = Path(path)
         if not path.is_dir():
             raise UserError("no such study folder", str(path))
-        if not (path / META_FILE).is_file() and interrupted_launch(path):
+        if interrupted_launch(path):
             raise UserError(
                 "its launch was stopped before the study was created; "
                 "run `seqtune launch SPEC` again (it clears this folder)",

@@ -250,9 +250,12 @@ class HyperbandBackend(Backend):
         oracle had never created it."""
         oracle = self.tuner.oracle
         queued = set(oracle._retry_queue)
-        for trial_id, trial in list(oracle.trials.items()):
-            if str(trial.status) not in ("RUNNING", "IDLE") or trial_id in queued:
-                continue
+        stray = [
+            trial_id
+            for trial_id, trial in oracle.trials.items()
+            if str(trial.status) in ("RUNNING", "IDLE") and trial_id not in queued
+        ]
+        for trial_id in stray:
             if self.sidecar_path(trial_id).exists():  # it did start: run it again
                 oracle._retry_queue.append(trial_id)
                 self._recovered.append(trial_id)
@@ -261,7 +264,8 @@ class HyperbandBackend(Backend):
             del oracle.trials[trial_id]
             if trial_id in oracle.start_order:
                 oracle.start_order.remove(trial_id)
-        oracle.save()
+        if stray:
+            oracle.save()
         return [int(t) for t in self._recovered]
 
     def sidecar_path(self, trial_id: str) -> Path:

@@ -70,7 +70,7 @@ class PruningCallback(keras.callbacks.Callback):
         self._reported: dict[int, float] = {}
         self._complete: list[optuna.trial.FrozenTrial] = []
         self._read_at = -math.inf
-        self._writes: queue.SimpleQueue[tuple[float, int] | None] | None = None
+        self._writes: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.error: BaseException | None = None  # a report the writer could not store
         # where the trial lives, so that a trial run in another process can report to it
@@ -94,15 +94,12 @@ class PruningCallback(keras.callbacks.Callback):
             self.trial.report(value, step)
             return
         if self._writer is None:
-            self._writes = queue.SimpleQueue()
             self._writer = threading.Thread(target=self._write, name="seqtune-report")
             self._writer.daemon = True  # a killed trial is recovered by resume anyway
             self._writer.start()
-        assert self._writes is not None
         self._writes.put((value, step))
 
     def _write(self) -> None:
-        assert self._writes is not None
         while (item := self._writes.get()) is not None:
             if self.error is None:
                 try:
@@ -112,7 +109,7 @@ class PruningCallback(keras.callbacks.Callback):
 
     def close(self) -> None:
         """Wait until every report is stored. Never raises: see :meth:`raise_if_failed`."""
-        if self._writer is not None and self._writes is not None:
+        if self._writer is not None:
             self._writes.put(None)
             self._writer.join()
             self._writer = None

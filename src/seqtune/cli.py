@@ -1,13 +1,16 @@
 """The ``seqtune`` command: launch, resume, status, export, train, datasets.
 
-Exit codes: 0 done; 2 bad input (one line on stderr naming the field or file, nothing
-written); 130 stopped by SIGINT (Ctrl-C), 143 by SIGTERM — the running trial is recorded
-as interrupted and the study can be resumed.
+Exit codes: 0 done; 1 failed at run time (disk full, a storage that went away, a worker
+that failed, an internal error) — one line on stderr, what finished is kept and ``resume``
+continues; 2 bad input (one line on stderr naming the field or file, nothing written); 130
+stopped by SIGINT (Ctrl-C), 143 by SIGTERM — the running trial is recorded as interrupted
+and the study can be resumed.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -16,9 +19,9 @@ from typing import Any
 
 from seqtune import __version__
 from seqtune.errors import UserError
-from seqtune.search.files import META_FILE
+from seqtune.search.files import EXPORT_LOCK_FILE, META_FILE
 
-EXIT_USAGE = 2
+EXIT_RUNTIME, EXIT_USAGE = 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -145,6 +148,43 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"seqtune {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # never a traceback: one line, and the way to get the rest
+        if os.environ.get("SEQTUNE_DEBUG"):
+            raise
+        print(f"seqtune {args.verb}: {runtime_failure(exc, args)}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def runtime_failure(exc: BaseException, args: argparse.Namespace) -> str:
+    """The one line for a failure after the input was accepted."""
+    study = getattr(args, "study_dir", None)
+    resume = f"; then `seqtune resume {study}` continues" if study else ""
+    for cause in _chain(exc):
+        if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = f" (writing {cause.filename})" if cause.filename else ""
+            return f"no space left on the device{where}: what finished is kept; free space" + (
+                resume or " and resume the study"
+            )
+        if "database or disk is full" in str(cause):
+            return "no space left for the study's database: what finished is kept; free space" + (
+                resume or " and resume the study"
+            )
+        if isinstance(cause, MemoryError):
+            return "out of memory outside a trial: what finished is kept" + resume
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return (
+        f"failed: {type(exc).__name__}: {first} (what finished is kept; "
+        "SEQTUNE_DEBUG=1 shows the traceback)"
+    )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -191,25 +231,37 @@ def _launch(args: argparse.Namespace) -> int:
         # SQLite does not take concurrent writers well; Optuna's journal file does
         storage = storage or "journal:optuna.journal"
         _check_workers(spec.search.backend, storage)
+    from seqtune.models.runtime import threads_from_env
+    from seqtune.search.lock import StudyLock
+
+    threads_from_env()  # a bad SEQTUNE_THREADS is refused before anything is written
     early: list[Any] = []
     study_dir = args.results.resolve() / spec.study
-    if args.workers > 1 and not (study_dir / META_FILE).exists():
-        # the workers load TensorFlow while this process does, so that all start together
-        early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid())
+    # the study's owner from here on: a second launch (or a resume) of it is refused
+    lock = StudyLock.acquire(study_dir, "seqtune launch", create=True)
     try:
+        if args.workers > 1 and not (study_dir / META_FILE).exists():
+            # the workers load TensorFlow while this process does, so that all start together
+            early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid(), lock)
         _load_tensorflow()
         from seqtune.search.study import Study
 
-        study, runner = Study.launch(spec, args.results, storage, overrides)
+        study, runner = Study.launch(spec, args.results, storage, overrides, lock=lock)
     except BaseException:
         _stop_workers(early)
+        if not (study_dir / META_FILE).exists():
+            lock.remove_created()  # nothing of a study that was never created is left
+        lock.release()
         raise
-    print(
-        f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
-        f"{spec.objective.direction}) in {study.path}",
-        file=sys.stderr,
-    )
-    return _run(study, runner, args.workers, args.storage, early or None)
+    try:
+        print(
+            f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
+            f"{spec.objective.direction}) in {study.path}",
+            file=sys.stderr,
+        )
+        return _run(study, runner, args.workers, args.storage, early or None)
+    finally:
+        study.close()
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -217,8 +269,15 @@ def _resume(args: argparse.Namespace) -> int:
     from seqtune.search.study import resume
 
     study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
-    if args.workers > 1:
-        _check_workers(study.spec.search.backend, study.backend.storage)
+    try:
+        if args.workers > 1:
+            _check_workers(study.spec.search.backend, study.backend.storage)
+        return _resumed(study, runner, recovered, args)
+    finally:
+        study.close()
+
+
+def _resumed(study: Any, runner: Any, recovered: list[int], args: argparse.Namespace) -> int:
     if recovered:
         print(
             f"trials {', '.join(map(str, recovered))} were left running by a stopped process: "
@@ -245,8 +304,14 @@ def _check_workers(backend: str, storage: str | None) -> None:
 
 
 def _spawn_workers(
-    study_dir: Path, count: int, storage: str | None, launched_by: int | None = None
+    study_dir: Path,
+    count: int,
+    storage: str | None,
+    launched_by: int | None = None,
+    lock: Any = None,
 ) -> list[Any]:
+    """Worker processes; each inherits the study's locked descriptor, so the study stays
+    owned (a launch or resume of it refused) while any of them runs."""
     import subprocess
 
     cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study_dir)]
@@ -254,7 +319,9 @@ def _spawn_workers(
         cmd += ["--storage", storage]
     if launched_by is not None:
         cmd += ["--launched-by", str(launched_by)]
-    return [subprocess.Popen(cmd) for _ in range(count)]  # SEQTUNE_THREADS is inherited
+    fds = (lock.inheritable(),) if lock is not None else ()
+    # SEQTUNE_THREADS is inherited
+    return [subprocess.Popen(cmd, pass_fds=fds) for _ in range(count)]
 
 
 def _stop_workers(children: list[Any]) -> None:
@@ -276,7 +343,9 @@ def _run(
     from seqtune.search.signals import Interrupted
 
     if children is None:
-        children = _spawn_workers(study.path, workers - 1, storage) if workers > 1 else []
+        children = (
+            _spawn_workers(study.path, workers - 1, storage, lock=study.lock) if workers > 1 else []
+        )
     try:
         study.run(runner)
     except Interrupted as stop:
@@ -299,17 +368,19 @@ def _worker(args: argparse.Namespace) -> int:
     """One more process running trials of an existing study (see --workers)."""
     _load_tensorflow()  # first: seqtune.search imports TensorFlow, whose start-up chatter
     from seqtune.search.signals import Interrupted  # only _load_tensorflow keeps quiet
-    from seqtune.search.study import Study, prepare
+    from seqtune.search.study import Study
 
     if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
         return 0  # the launch failed and said why; nothing to do
 
     study = Study.open(args.study_dir, args.storage)
-    _, runner = prepare(study.spec)
     try:
+        _, runner = study.prepare()  # refuses data that changed since the launch
         study.run(runner)
     except Interrupted as stop:
         return 128 + stop.signum
+    finally:
+        study.close()
     return 0
 
 
@@ -339,9 +410,15 @@ def _print_best(status: dict[str, Any]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     _load_tensorflow()
+    from seqtune.search.lock import holder
     from seqtune.search.study import Study
 
-    status = Study.open(args.study_dir, args.storage).status()
+    study = Study.open(args.study_dir, args.storage)
+    try:
+        status = study.status()
+    finally:
+        study.close()
+    status["running_by"] = holder(study.path)  # "pid N (seqtune launch)" while it runs
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
@@ -379,10 +456,20 @@ def format_status(status: dict[str, Any]) -> str:
 def _export(args: argparse.Namespace) -> int:
     _load_tensorflow()
     from seqtune.search.export import export
+    from seqtune.search.lock import StudyLock, holder
     from seqtune.search.study import Study
 
     study = Study.open(args.study_dir, args.storage)
-    out_yaml, out_model, result = export(study, args.output)
+    try:
+        # one export at a time (best.yaml and best.keras come from the same one); a study
+        # that is still running is read, not stopped: its best trial so far is exported
+        with StudyLock.acquire(study.path, "seqtune export", name=EXPORT_LOCK_FILE):
+            running = holder(study.path)
+            out_yaml, out_model, result = export(study, args.output)
+    finally:
+        study.close()
+    if running:
+        print(f"note: the study is still running ({running}); exported its best trial so far")
     obj = result["objective"]
     print(f"trial {result['trial']}: {obj['name']} = {obj['value']:.6g}")
     print(

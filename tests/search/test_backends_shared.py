@@ -203,6 +203,7 @@ def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_pa
         json.dumps({**state, "trial_id": orphan_id, "status": "RUNNING", "score": None})
     )
     assert Study.open(study.path).status()["trials"]["running"] == 1  # as the kill left it
+    study.close()  # the launching process ends: resume may take the study over
 
     again, _, recovered = resume(study.path, None, trials=3)
     assert recovered == [] and not orphan.exists()

@@ -8,6 +8,7 @@ reproduces the exported objective (see REPRO_RTOL).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,13 +42,12 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         raise UserError("is a folder, expected a file name", str(out_yaml))
     out_model = out_yaml.with_suffix(".keras")
     spec = study.spec
-    table, runner = prepare(spec)
+    _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
-    ckpt = study.checkpoint(best.number)
-    if ckpt.is_file():
-        model = keras.models.load_model(ckpt, compile=False)
+    model = _load_checkpoint(study.checkpoint(best.number))
+    if model is not None:
         windows = runner.windows(best.params)
-    else:  # e.g. another worker's trial: refit deterministically from its seed
+    else:  # another worker's trial, or a damaged file: refit deterministically from its seed
         outcome = runner.run(best.params, seed)
         model, windows = outcome.model, outcome.windows
     assert model is not None and windows is not None
@@ -73,6 +73,22 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     save_model(model, out_model)
     write_yaml(out_yaml, fixed.to_dict(relative_to=out_yaml.resolve().parent))
     return out_yaml, out_model, result
+
+
+def _load_checkpoint(path: Path) -> keras.Model | None:
+    """The trial's saved model, or None if there is none or it cannot be read (the
+    export then refits the trial from its seed, which gives the same model)."""
+    if not path.is_file():
+        return None
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        print(
+            f"seqtune export: warning: {path}: unreadable ({type(exc).__name__}); "
+            "refitting the trial from its seed instead",
+            file=sys.stderr,
+        )
+        return None
 
 
 def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:

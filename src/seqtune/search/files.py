@@ -13,6 +13,10 @@ import yaml
 
 # The files of a study folder; study.json is written last and marks a study that exists.
 SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
+# Locks (see search/lock.py): the study's owner (launch, resume and their workers), and
+# export's own (one export at a time; an export reads a running study without stopping it).
+LOCK_FILE, EXPORT_LOCK_FILE = ".lock", ".export.lock"
+LOCK_FILES = (LOCK_FILE, EXPORT_LOCK_FILE)
 
 
 def write_text(path: Path, text: str) -> None:

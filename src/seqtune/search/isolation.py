@@ -19,6 +19,7 @@ from typing import Any
 
 import keras
 
+from seqtune.errors import UserError
 from seqtune.models.training import Diverged
 from seqtune.search.runner import Outcome, Runner, TrialFailed
 from seqtune.search.signals import check_stop
@@ -33,12 +34,20 @@ def _child(
     pruning: dict[str, Any] | None,
     model_path: str,
     conn: Connection,
+    data_sha256: str | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
+    from seqtune.errors import UserError
     from seqtune.models.runtime import configure_from_env
+    from seqtune.search.study import check_digest
 
     configure_from_env()  # the parent's thread setting, so results match a plain run
+    try:  # each child reads the CSV again: it must still be the study's data
+        check_digest(spec.data.csv, data_sha256)
+    except UserError as exc:
+        conn.send({"data_changed": (exc.message, exc.field)})
+        return
 
     runner = Runner(spec, load_table(spec.data))
     callbacks: list[Any] = []
@@ -86,10 +95,11 @@ def _child(
 class IsolatedRunner:
     """The runner's interface, each ``run`` in a spawned process."""
 
-    def __init__(self, runner: Runner, scratch: Path) -> None:
+    def __init__(self, runner: Runner, scratch: Path, data_sha256: str | None = None) -> None:
         self.runner = runner
         self.spec = runner.spec
         self.scratch = scratch
+        self.data_sha256 = data_sha256  # what each child checks its CSV against
 
     def windows(self, values: dict[str, Any]) -> Any:
         return self.runner.windows(values)
@@ -116,7 +126,10 @@ class IsolatedRunner:
         ctx = multiprocessing.get_context("spawn")
         receive, send = ctx.Pipe(duplex=False)
         child = ctx.Process(
-            target=_child, args=(self.spec, values, seed, options, pruning, str(model_path), send)
+            target=_child,
+            args=(
+                self.spec, values, seed, options, pruning, str(model_path), send, self.data_sha256
+            ),
         )
         child.start()
         send.close()
@@ -137,6 +150,8 @@ class IsolatedRunner:
                 child.join()
             model_path.unlink(missing_ok=True)
             raise
+        if "data_changed" in result:  # the study cannot go on on other data: stop it
+            raise UserError(*result["data_changed"])
         if "diverged" in result:
             raise Diverged(*result["diverged"])
         model = None

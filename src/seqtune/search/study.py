@@ -23,6 +23,7 @@ from seqtune.data import Table, load_table
 from seqtune.errors import UserError
 from seqtune.search.backends.base import Backend
 from seqtune.search.files import (
+    LOCK_FILES,
     META_FILE,
     SPEC_FILE,
     TRIALS_FILE,
@@ -31,6 +32,7 @@ from seqtune.search.files import (
     write_text,
     write_yaml,
 )
+from seqtune.search.lock import StudyLock
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.signals import signals_as_interrupt
@@ -60,6 +62,7 @@ class Study:
 
     def __init__(self, path: Path, spec: Spec, meta: dict[str, Any], backend: Backend) -> None:
         self.path, self.spec, self.meta, self.backend = path, spec, meta, backend
+        self.lock: StudyLock | None = None  # held by launch/resume (the study's writer)
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
@@ -69,11 +72,36 @@ class Study:
         results: Path,
         storage: str | None = None,
         overrides: Overrides | None = None,
+        lock: StudyLock | None = None,
     ) -> tuple[Study, Runner]:
-        """Validate everything, then create the study folder and backend state."""
+        """Validate everything, then create the study folder and backend state.
+
+        The folder's lock is taken (or ``lock``, already taken by the caller, is used)
+        before anything in it is checked, created or cleared, so two launches of one
+        study cannot both proceed: the second is refused, naming the first."""
+        digest = file_digest(spec.data.csv)
         _, runner = prepare(spec)
         results = results.resolve()
         path = results / spec.study
+        if lock is None:
+            lock = StudyLock.acquire(path, "seqtune launch", create=True)
+        try:
+            study = cls._create(spec, path, storage, overrides, lock, digest)
+        except BaseException:
+            lock.release()
+            raise
+        return study, runner
+
+    @classmethod
+    def _create(
+        cls,
+        spec: Spec,
+        path: Path,
+        storage: str | None,
+        overrides: Overrides | None,
+        lock: StudyLock,
+        digest: str,
+    ) -> Study:
         if (path / META_FILE).exists():
             raise UserError(
                 f"already holds a study; continue it with `seqtune resume {path}` "
@@ -81,18 +109,16 @@ class Study:
                 str(path),
             )
         leftover = interrupted_launch(path)
-        if path.exists() and any(path.iterdir()) and not leftover:
+        if _entries(path) and not leftover:
             raise UserError("exists and is not empty; choose another --study name", str(path))
-        created = not path.exists()
         backend = make_backend(path, spec, storage)
         try:
             try:
-                path.mkdir(parents=True, exist_ok=True)
                 for entry in leftover:  # what a launch killed before it finished left behind
                     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             except OSError as exc:
                 raise UserError(
-                    f"cannot create the study folder: {exc.strerror}", str(path)
+                    f"cannot clear the study folder: {exc.strerror}", str(path)
                 ) from None
             # spec.yaml first, study.json last: study.json marks a study that exists
             write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
@@ -107,20 +133,31 @@ class Study:
                     for k, v in vars(overrides or Overrides()).items()
                     if v is not None and k != "trials"
                 },
-                "data_sha256": file_digest(spec.data.csv),
+                "data_sha256": digest,
+                "data_path": str(spec.data.csv),
+                "path": str(path),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             write_text(path / META_FILE, json.dumps(meta, indent=2) + "\n")
         except BaseException:
-            if created:
-                shutil.rmtree(path, ignore_errors=True)
+            backend.close()
+            # nothing of a study that does not exist is kept; the lock file goes last
+            # (a process that opened it meanwhile sees it gone and starts over)
+            for entry in _entries(path):
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(
+                    missing_ok=True
+                )
+            lock.remove_created()
             raise
-        return cls(path, spec, meta, backend), runner
+        study = cls(path, spec, meta, backend)
+        study.lock = lock
+        return study
 
     @classmethod
     def open(cls, path: Path, storage: str | None = None) -> Study:
-        """Open an existing study folder for reading (status, export)."""
-        path = Path(path)
+        """Open an existing study folder for reading (status, export); see :func:`resume`
+        for writing. Takes no lock: reading a study that runs is safe."""
+        path = Path(path).resolve()
         if not path.is_dir():
             raise UserError("no such study folder", str(path))
         if interrupted_launch(path):
@@ -135,11 +172,14 @@ class Study:
                 "launch one with `seqtune launch SPEC`",
                 str(path),
             )
-        try:
-            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"unreadable study metadata: {exc}", str(path / META_FILE)) from None
-        spec = Spec.from_file(path / SPEC_FILE)
+        meta = read_meta(path / META_FILE)
+        spec = _locate_data(Spec.from_file(path / SPEC_FILE), meta, path)
+        if meta["backend"] != spec.search.backend:
+            raise UserError(
+                f"says backend {meta['backend']} but {SPEC_FILE} says {spec.search.backend}: "
+                "one of the two was edited; restore it",
+                str(path / META_FILE),
+            )
         stored = meta.get("storage")
         if storage is None and stored and "***" in stored:
             raise UserError(
@@ -151,8 +191,13 @@ class Study:
         return cls(path, spec, meta, backend)
 
     def check_unchanged(self, current: Spec) -> None:
-        """Refuse to resume if the spec or the data changed since launch, naming what."""
-        changes = diff_fingerprints(self.spec.fingerprint(), current.fingerprint())
+        """Refuse to resume if the spec or the data changed since launch, naming what.
+        The data is compared by content: a CSV (or study folder) moved elsewhere with the
+        same content is the same data."""
+        old, new = self.spec.fingerprint(), current.fingerprint()
+        old["data"].pop("csv", None)
+        new["data"].pop("csv", None)
+        changes = diff_fingerprints(old, new)
         digest = self.meta.get("data_sha256")
         if digest and current.data.csv.is_file() and file_digest(current.data.csv) != digest:
             changes.append(f"data.csv: the content of {current.data.csv} changed since launch")
@@ -163,6 +208,25 @@ class Study:
                 + ". Restore it, or launch a new study with --study NAME",
                 str(current.source or self.path / SPEC_FILE),
             )
+
+    def check_data(self) -> None:
+        """Refuse to read data other than the launch's: every trial of a study is scored on
+        the same rows, and an export's test metrics are those of the data it searched on."""
+        check_digest(self.spec.data.csv, self.meta.get("data_sha256"))
+
+    def prepare(self) -> tuple[Table, Runner]:
+        """The study's data, checked against the launch's checksum, and a runner on it."""
+        self.check_data()
+        return prepare(self.spec)
+
+    def close(self) -> None:
+        """Close the storage (a SQLite study is left whole in ``optuna.db``, its
+        write-ahead log merged) and release the folder's lock. Idempotent."""
+        try:
+            self.backend.close()
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
     # ---- running -------------------------------------------------------------------
     def run(self, runner: Runner, out: TextIO = sys.stderr) -> None:
@@ -202,7 +266,9 @@ class Study:
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
 
-            runner = IsolatedRunner(runner, self.path / "checkpoints")  # type: ignore[assignment]
+            runner = IsolatedRunner(  # type: ignore[assignment]
+                runner, self.path / "checkpoints", self.meta.get("data_sha256")
+            )
         freeze_startup_objects()
         with signals_as_interrupt():
             try:
@@ -259,7 +325,7 @@ def interrupted_launch(path: Path) -> list[Path]:
     left behind, or ``[]`` if the folder holds anything else (or a study)."""
     if not path.is_dir() or (path / META_FILE).exists():
         return []
-    entries = list(path.iterdir())
+    entries = _entries(path)
     ours = {SPEC_FILE, "keras_tuner"}
     temporary = (f".{SPEC_FILE}.", f".{META_FILE}.", "optuna.db", "optuna.journal")
     if not entries or not all(e.name in ours or e.name.startswith(temporary) for e in entries):
@@ -281,16 +347,42 @@ def _storable(storage: str | None) -> str | None:
 
 
 def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, Runner, list[int]]:
-    """Reopen a study, refuse a changed spec, recover dead trials."""
-    study = Study.open(path, storage)
+    """Take the study's lock, reopen it, refuse a changed spec or data, recover dead
+    trials. With the lock held no other process runs this study, so every trial left
+    running is a dead process's."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError("no such study folder", str(path))
+    if not (path / META_FILE).is_file() and not interrupted_launch(path):
+        Study.open(path, storage)  # the one-line reason it is not a study; takes no lock
+    lock = StudyLock.acquire(path, "seqtune resume")
+    try:
+        study = Study.open(path, storage)
+        study.lock = lock
+        return _resume_open(study, trials)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[int]]:
+    path = study.path
     current = study.spec
     source = study.meta.get("source")
     if source and Path(source).is_file():
         # the file the study was launched from, with the launch's command-line overrides
         current = Overrides(**study.meta.get("overrides", {})).apply(Spec.from_file(source))
     study.check_unchanged(current)
+    study.check_data()
     spec = study.spec
     if trials is not None:
+        finished = study.backend.finished()
+        if trials < finished:
+            raise UserError(
+                f"the study has {finished} finished trials already; the budget cannot go "
+                f"below that (give --trials {finished} or more)",
+                "--trials",
+            )
         spec = replace(spec, search=replace(spec.search, trials=trials))
     if spec.search.trials != study.spec.search.trials:
         write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
@@ -300,3 +392,81 @@ def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, 
     if recovered:
         study.write_trials()
     return study, runner, recovered
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """``study.json``, checked for the shape seqtune writes; UserError names the file."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"unreadable study metadata ({type(exc).__name__}: {str(exc)[:120]}); restore it "
+            "from a copy of the study (the trials themselves are in the backend's files)",
+            str(path),
+        ) from None
+    problems = []
+    if not isinstance(meta, dict):
+        problems.append(f"expected a JSON object, got {type(meta).__name__}")
+    else:
+        if meta.get("backend") not in ("tpe", "random", "hyperband"):
+            problems.append(f"backend {meta.get('backend')!r} is not tpe, random or hyperband")
+        for key in ("storage", "source", "data_sha256", "data_path", "path"):
+            if meta.get(key) is not None and not isinstance(meta[key], str):
+                problems.append(f"{key} should be text, got {type(meta[key]).__name__}")
+        if not isinstance(meta.get("overrides", {}), dict):
+            problems.append("overrides should be an object")
+        elif set(meta.get("overrides", {})) - {"backend", "max_epochs", "study"}:
+            problems.append("overrides has unknown keys")
+    if problems:
+        raise UserError(
+            "not a seqtune study.json: " + "; ".join(problems) + ". Restore it from a copy "
+            "of the study (the trials themselves are in the backend's files)",
+            str(path),
+        )
+    return meta
+
+
+def check_digest(csv: Path, digest: str | None) -> None:
+    if digest is None:  # a study launched before checksums were kept
+        return
+    if not csv.is_file():
+        raise UserError("the study's data file is missing", str(csv))
+    now = file_digest(csv)
+    if now != digest:
+        raise UserError(
+            f"changed since the study was launched (sha256 {digest[:12]}…, now {now[:12]}…): "
+            "its trials were scored on the launch's data; restore that file, or launch a "
+            "new study on the new data",
+            str(csv),
+        )
+
+
+def _locate_data(spec: Spec, meta: dict[str, Any], path: Path) -> Spec:
+    """The spec with its CSV found: spec.yaml names it relative to the study folder; a
+    folder moved without its data still finds the CSV where it was at launch."""
+    if spec.data.csv.is_file():
+        return spec
+    launched_at = meta.get("data_path")
+    if launched_at and Path(launched_at).is_file():
+        return replace(spec, data=replace(spec.data, csv=Path(launched_at)))
+    moved_from = meta.get("path")
+    if moved_from and Path(moved_from) != path:
+        raise UserError(
+            f"the study folder was moved from {moved_from}; its data file, named relative to "
+            f"the folder, is not at {spec.data.csv}"
+            + (f" nor at {launched_at}" if launched_at else "")
+            + ": copy the CSV there",
+            str(path / SPEC_FILE),
+        )
+    raise UserError(
+        "the study's data file is missing: restore it (spec.yaml names it relative to the "
+        "study folder)",
+        str(spec.data.csv),
+    )
+
+
+def _entries(path: Path) -> list[Path]:
+    """What a folder holds besides its lock files."""
+    if not path.is_dir():
+        return []
+    return [e for e in path.iterdir() if e.name not in LOCK_FILES]

@@ -52,6 +52,10 @@ class Backend(ABC):
     ) -> None:
         """Run trials until ``budget`` trials count as finished (see TrialRecord)."""
 
+    def close(self) -> None:
+        """Release the backend's storage (connections, files). Idempotent."""
+        return None
+
     def budget(self) -> int:
         """The study's total number of trials that count as finished."""
         return self.spec.search.trials if self.spec.search.trials is not None else 20

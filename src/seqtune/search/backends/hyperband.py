@@ -201,11 +201,51 @@ class HyperbandBackend(Backend):
         self._open(overwrite=True)  # the state lives in the study folder, cleared by launch
 
     def load(self) -> None:
-        if not (self.directory / PROJECT / "oracle.json").is_file():
-            self._recovered = []
+        self.check_state_files()
+        try:
             self._open(overwrite=False)
+        except UserError:
+            raise
+        except Exception as exc:  # a file keras-tuner could not make sense of
+            raise UserError(
+                f"keras-tuner could not reload this study ({type(exc).__name__}: "
+                f"{(str(exc).splitlines() or [''])[0][:150]}); restore the folder from a copy "
+                "of the study",
+                str(self.directory / PROJECT),
+            ) from None
+
+    def check_state_files(self) -> None:
+        """Refuse, naming the file, state that keras-tuner would fail on with a traceback
+        or, worse, silently start over from: a missing, empty or damaged ``oracle.json`` or
+        ``trial.json``. Checked against keras-tuner 1.4.8's layout."""
+        project = self.directory / PROJECT
+        trials = sorted(project.glob("trial_*/trial.json")) if project.is_dir() else []
+        oracle = project / "oracle.json"
+        restore = "restore it from a copy of the study (the trials in it are lost otherwise)"
+        if not oracle.is_file():
+            if trials or (project.is_dir() and any(project.glob("trial_*"))):
+                raise UserError(f"is missing but the study has trials; {restore}", str(oracle))
             return
-        self._open(overwrite=False)
+        for path, keys in ((oracle, ("ongoing_trials", "tried_so_far")), *(
+            (t, ("trial_id", "hyperparameters", "status")) for t in trials
+        )):
+            try:
+                state = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UserError(
+                    f"is damaged ({type(exc).__name__}); {restore}", str(path)
+                ) from None
+            if not isinstance(state, dict) or any(k not in state for k in keys):
+                raise UserError(
+                    f"is not keras-tuner state (expected an object with {', '.join(keys)}); "
+                    + restore,
+                    str(path),
+                )
+            if path == oracle:  # keras-tuner writes a trial's file before the oracle's
+                for trial_id in state.get("start_order") or []:
+                    trial = project / f"trial_{trial_id}" / "trial.json"
+                    if not trial.is_file():
+                        raise UserError(f"is missing; {restore}", str(trial))
 
     @property
     def tuner(self) -> _Tuner:

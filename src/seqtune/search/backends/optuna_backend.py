@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 import queue
 import re
 import sqlite3
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +178,7 @@ class OptunaBackend(Backend):
         super().__init__(study_dir, spec, storage)
         self.name = spec.search.backend
         self._study: optuna.study.Study | None = None
+        self._opened: optuna.storages.BaseStorage | None = None
 
     @property
     def url(self) -> str:
@@ -196,7 +199,20 @@ class OptunaBackend(Backend):
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
     def _storage(self) -> optuna.storages.BaseStorage:
-        return open_storage(self.url, self.study_dir)
+        if self._opened is None:
+            self._opened = open_storage(self.url, self.study_dir)
+        return self._opened
+
+    def close(self) -> None:
+        """Close the storage's connections. On SQLite, merge the write-ahead log into
+        ``optuna.db`` first, so that the file alone holds the whole study (a copy or an
+        archive of it carries every trial) and ``-wal``/``-shm`` disappear."""
+        storage, self._opened, self._study = self._opened, None, None
+        if isinstance(storage, optuna.storages.RDBStorage):
+            storage.remove_session()
+            storage.engine.dispose()
+        if self.url.startswith("sqlite:///"):
+            checkpoint_sqlite(Path(self.url.removeprefix("sqlite:///")))
 
     def create(self, replace_empty: bool = False) -> None:
         storage = self._storage()
@@ -353,10 +369,18 @@ def open_storage(url: str, study_dir: Path | None = None) -> optuna.storages.Bas
                 optuna.storages.journal.JournalFileBackend(str(path))
             )
         return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except UserError:
+        raise
     except Exception as exc:  # driver, network, permissions: one line, no password
+        first = (mask_url(str(exc)).splitlines() or [""])[0][:200]
+        if url.startswith("sqlite:///"):  # the study's own file, damaged or unreadable
+            raise UserError(
+                f"cannot read the study's SQLite storage ({type(exc).__name__}: {first}); "
+                "restore it from a copy of the study",
+                url.removeprefix("sqlite:///"),
+            ) from None
         raise UserError(
-            f"cannot open storage {mask_url(url)}: {type(exc).__name__}: "
-            f"{mask_url(str(exc)).splitlines()[0][:200]}",
+            f"cannot open storage {mask_url(url)}: {type(exc).__name__}: {first}",
             "--storage",
         ) from None
 
@@ -365,9 +389,52 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         database = sqlalchemy.engine.make_url(url).database
         if database and database != ":memory:":
+            if _sqlite_read_only(database):
+                _sqlite_immutable(database).close()  # refuse here if it cannot be read
+                return {"creator": lambda: _sqlite_immutable(database)}
             return {"creator": lambda: _sqlite_connect(database)}
         return {"connect_args": {"timeout": 30}}
     return {"pool_pre_ping": True}
+
+
+def checkpoint_sqlite(database: Path) -> None:
+    """Merge the write-ahead log into the database file; SQLite removes ``-wal`` and
+    ``-shm`` when this closes the last connection. Never raises: a study still in use by
+    another process (a worker, a ``status``) keeps its log, which is then merged by the
+    last process to close it."""
+    wal = database.with_name(database.name + "-wal")
+    if not wal.exists() or not os.access(database.parent, os.W_OK):
+        return
+    try:
+        conn = sqlite3.connect(str(database), timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass
+
+
+def _sqlite_read_only(database: str) -> bool:
+    folder = os.path.dirname(os.path.abspath(database))
+    if not os.path.exists(database):
+        return not os.access(folder, os.W_OK)
+    return not os.access(folder, os.W_OK) or not os.access(database, os.W_OK)
+
+
+def _sqlite_immutable(database: str) -> sqlite3.Connection:
+    """A read-only connection that writes nothing, not even ``-shm``: for a study folder
+    that cannot be written (a read-only copy, an archive mounted read-only)."""
+    wal = database + "-wal"
+    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+        raise UserError(
+            "the study folder is read-only and its latest trials are still in "
+            f"{os.path.basename(wal)}, which SQLite reads only from a writable folder: "
+            "copy the study folder somewhere writable and read it there",
+            os.path.dirname(os.path.abspath(database)),
+        )
+    uri = "file:" + urllib.parse.quote(os.path.abspath(database)) + "?immutable=1"
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 
 def _sqlite_connect(database: str) -> sqlite3.Connection:

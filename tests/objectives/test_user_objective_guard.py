@@ -76,9 +76,7 @@ def test_the_guard_restores_os_exit_the_alarm_handler_and_a_running_timer() -> N
     assert os._exit is real_exit
 
 
-@pytest.mark.parametrize(
-    ("task", "n_classes"), [("forecast", 2), ("classify", 2), ("classify", 3)]
-)
+@pytest.mark.parametrize(("task", "n_classes"), [("forecast", 2), ("classify", 2), ("classify", 3)])
 def test_a_sound_user_objective_passes_the_check(task: str, n_classes: int) -> None:
     def score(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         if task == "forecast":

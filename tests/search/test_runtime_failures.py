@@ -204,5 +204,8 @@ def test_a_user_objective_past_its_time_limit_stops_the_study_resumably(
         "(objective.timeout)"
     )
     status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
-    assert status["trials"]["interrupted"] == 1 and status["trials"]["running"] == 0
-    assert status["finished"] == 0
+    assert status["trials"]["running"] == 0 and status["finished"] == 0
+    if backend == "tpe":
+        # (keras-tuner reloads nothing of a search stopped in its first trial: status
+        # shows no trial there, and resume starts that search again)
+        assert status["trials"]["interrupted"] == 1

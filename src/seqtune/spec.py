@@ -254,15 +254,20 @@ def _short(value: Any) -> str:
 
 
 def validate_with_data(spec: Spec) -> Table:
-    """Load the data and check the spec against it, and import a user objective: every
-    input mistake surfaces here, without TensorFlow."""
+    """Load the data and check the spec against it, and import a user objective and call
+    it once on a small sample of the arrays it will get (refused if it raises, exits, runs
+    past its timeout or returns anything but a finite number): every input mistake
+    surfaces here, before anything is written and without TensorFlow."""
     from seqtune.data import load_table
     from seqtune.objectives import load_user_function
+    from seqtune.objectives.guard import probe
 
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
     if spec.objective.function is not None:
-        load_user_function(spec.objective.function, spec.objective.path)
+        fn = load_user_function(spec.objective.function, spec.objective.path)
+        n_classes = len(table.classes) if table.classes is not None else 2
+        probe(fn, spec.objective.function, table.task, n_classes, spec.objective.timeout)
     return table
 
 

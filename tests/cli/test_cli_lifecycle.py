@@ -238,11 +238,12 @@ def test_a_user_objective_that_raises_stops_the_study_with_one_line(
     run = run_cli("launch", str(spec_path), "--results", str(tmp_path / "r"))
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
-    assert lines[-1] == (
+    assert lines == [  # refused by launch's check of the objective, before the study
         "seqtune launch: objective: user objective buggy:score raised "
         "ZeroDivisionError: division by zero"
-    )
+    ]
     assert "Traceback" not in run.stderr
+    assert not (tmp_path / "r").exists()
 
 
 KILL_BEFORE_STUDY_JSON = """

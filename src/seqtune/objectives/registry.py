@@ -20,6 +20,7 @@ import numpy as np
 
 from seqtune.errors import UserError, check_keys, suggest_name
 from seqtune.objectives import metrics as m
+from seqtune.objectives.guard import DEFAULT_TIMEOUT
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 DIRECTIONS = ("minimize", "maximize")
@@ -47,6 +48,7 @@ class Objective:
     task: str | None
     function: str | None = None  # "module:function" for a user objective
     path: Path | None = None  # the folder its module is imported from (default: the spec's)
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds per call of a user objective (None: none)
 
     @property
     def is_user(self) -> bool:
@@ -69,6 +71,8 @@ class Objective:
             out["path"] = (
                 str(self.path) if relative_to is None else os.path.relpath(self.path, relative_to)
             )
+        if self.timeout != DEFAULT_TIMEOUT:
+            out["timeout"] = self.timeout
         return out
 
 
@@ -81,8 +85,12 @@ def parse_objective(
     folder; default the spec's folder itself), then on the ordinary import path."""
     direction: str | None = None
     folder: Path | None = base_dir
+    timeout: float | None = DEFAULT_TIMEOUT
+    given_timeout = isinstance(raw, dict) and "timeout" in raw
     if isinstance(raw, dict):
-        check_keys(raw, ("name", "direction", "path"), field)
+        check_keys(raw, ("name", "direction", "path", "timeout"), field)
+        if "timeout" in raw:
+            timeout = _parse_timeout(raw["timeout"], f"{field}.timeout")
         if "path" in raw:
             if not isinstance(raw["path"], str) or not raw["path"]:
                 raise UserError(f"expected a folder path, got {raw['path']!r}", f"{field}.path")
@@ -119,12 +127,17 @@ def parse_objective(
             task=None,
             function=raw,
             path=folder.resolve() if folder is not None else None,
+            timeout=timeout,
         )
     if raw not in BUILTINS:
         raise UserError(
             f"unknown objective '{raw}'{suggest_name(raw, list(BUILTINS))}; "
             f"known: {', '.join(BUILTINS)} or module:function",
             field,
+        )
+    if given_timeout:
+        raise UserError(
+            "only a user objective (module:function) takes a timeout", f"{field}.timeout"
         )
     builtin_dir, builtin_task, _ = BUILTINS[raw]
     if builtin_task != task:
@@ -134,6 +147,17 @@ def parse_objective(
             f"'{raw}' is always {builtin_dir}d; got direction {direction}", f"{field}.direction"
         )
     return Objective(name=raw, direction=builtin_dir, task=builtin_task)
+
+
+def _parse_timeout(raw: Any, field: str) -> float | None:
+    """A user objective's time limit per call: positive seconds, or null for none."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < raw < 10**6:
+        raise UserError(
+            f"expected seconds, a number above 0 (or null for no limit), got {raw!r}", field
+        )
+    return float(raw)
 
 
 def load_user_function(

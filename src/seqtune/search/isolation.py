@@ -49,6 +49,24 @@ def _child(
         conn.send({"data_changed": (exc.message, exc.field)})
         return
 
+    try:
+        _train(spec, values, seed, options, pruning, model_path, conn, load_table)
+    except TrialFailed as exc:  # out of memory, ...: the trial fails alone
+        conn.send({"failed": str(exc)})
+    except UserError as exc:  # e.g. a broken user objective: the parent stops the study
+        conn.send({"user_error": (exc.message, exc.field)})
+
+
+def _train(
+    spec: Spec,
+    values: dict[str, Any],
+    seed: int,
+    options: dict[str, Any],
+    pruning: dict[str, Any] | None,
+    model_path: str,
+    conn: Connection,
+    load_table: Any,
+) -> None:
     runner = Runner(spec, load_table(spec.data))
     callbacks: list[Any] = []
     if pruning is not None:
@@ -90,6 +108,15 @@ def _child(
             "pruned_at": callbacks[0].pruned_at if callbacks else None,
         }
     )
+
+
+def died(exitcode: int | None) -> str:
+    """Why a trial's process ended without a result, in one line."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name if -exitcode in signal.valid_signals() else "?"
+        hint = " (out of memory?)" if -exitcode == signal.SIGKILL else ""
+        return f"the trial's process was killed by {name}{hint}"
+    return f"the trial's process died (exit code {exitcode})"
 
 
 class IsolatedRunner:
@@ -140,9 +167,7 @@ class IsolatedRunner:
                 result = receive.recv()
             except EOFError:
                 child.join()
-                raise TrialFailed(
-                    f"the trial's process died (exit code {child.exitcode})"
-                ) from None
+                raise TrialFailed(died(child.exitcode)) from None
             child.join()
         except BaseException:
             if child.is_alive():
@@ -154,6 +179,10 @@ class IsolatedRunner:
             raise UserError(*result["data_changed"])
         if "diverged" in result:
             raise Diverged(*result["diverged"])
+        if "failed" in result:
+            raise TrialFailed(result["failed"])
+        if "user_error" in result:
+            raise UserError(*result["user_error"])
         model = None
         if model_path.is_file():
             model = keras.models.load_model(model_path, compile=False)

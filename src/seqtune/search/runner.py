@@ -6,6 +6,7 @@ epoch's weights are kept; the trial's value is that epoch's objective.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,14 +14,15 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from seqtune.data import Table, Windows
-from seqtune.errors import UserError
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.params import resolve
 from seqtune.models.training import fit, predictor
 from seqtune.objectives import load_user_function, task_metrics, test_report
 from seqtune.objectives.callbacks import KeepBest, ObjectiveCallback
+from seqtune.objectives.guard import guarded
 from seqtune.search.signals import StopCheck, check_stop
 from seqtune.spec import Spec
 
@@ -60,22 +62,12 @@ def head_of(windows: Windows) -> tuple[str, int]:
     return ("sigmoid", 1) if k <= 2 else ("softmax", k)
 
 
-def _guarded(
-    fn: Callable[[np.ndarray, np.ndarray], float], name: str
-) -> Callable[[np.ndarray, np.ndarray], float]:
-    """A user objective whose failure stops the study with one line naming it (a bug in
-    it would fail every trial alike)."""
-
-    def call(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        try:
-            return float(fn(y_true, y_pred))
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            raise UserError(
-                f"user objective {name} raised {type(exc).__name__}: {first}", "objective"
-            ) from None
-
-    return call
+def out_of_memory(exc: BaseException) -> TrialFailed:
+    """The trial failure for an allocation that failed (TensorFlow's ResourceExhaustedError
+    or Python's MemoryError): one line, without TensorFlow's op and device decorations."""
+    text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).strip()
+    first = (text.splitlines() or [""])[0].split(" on /job:")[0].strip()
+    return TrialFailed(f"out of memory: {first[:200] or type(exc).__name__}")
 
 
 class Runner:
@@ -86,9 +78,12 @@ class Runner:
         self.table = table
         self._user_fn = None
         if spec.objective.function is not None:
-            self._user_fn = _guarded(
+            # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
+            # in it would fail every trial alike, so the study stops)
+            self._user_fn = guarded(
                 load_user_function(spec.objective.function, spec.objective.path),
                 spec.objective.function,
+                spec.objective.timeout,
             )
 
     def windows(self, values: dict[str, Any]) -> Windows:
@@ -127,8 +122,24 @@ class Runner:
         extra_callbacks: list[keras.callbacks.Callback] | None = None,
     ) -> Outcome:
         """Train one configuration, from scratch or from saved weights (Hyperband's next
-        round). Raises :class:`~seqtune.models.training.Diverged` on a NaN loss."""
+        round). Raises :class:`~seqtune.models.training.Diverged` on a NaN loss and
+        :class:`TrialFailed` when memory runs out (this configuration fails alone, on every
+        backend: they all record TrialFailed and go on)."""
         check_stop()
+        try:
+            return self._run(values, seed, epochs, initial_epoch, weights_from, extra_callbacks)
+        except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
+            raise out_of_memory(exc) from None
+
+    def _run(
+        self,
+        values: dict[str, Any],
+        seed: int,
+        epochs: int | None,
+        initial_epoch: int,
+        weights_from: str | None,
+        extra_callbacks: list[keras.callbacks.Callback] | None,
+    ) -> Outcome:
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)

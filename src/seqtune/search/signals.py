@@ -7,6 +7,11 @@ including inside TensorFlow while it traces a function, where an exception corru
 interpreter's state (seen as ``SystemError`` or a segmentation fault). A second signal
 stops the process at once without recording the running trial; ``resume`` recovers it.
 
+One place is safe to raise in, and may never reach a check: a user objective (pure Python,
+which may hang). While one runs (``seqtune.objectives.guard.in_user_code``), the first
+signal raises :class:`Interrupted` right away. The immediate exit uses the real
+``os._exit``, which the guard replaces during a user call.
+
 ``Interrupted`` derives from ``KeyboardInterrupt`` on purpose: keras-tuner catches every
 ``Exception`` raised by a trial and carries on, which would swallow a stop request.
 """
@@ -20,6 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import keras
+
+from seqtune.objectives.guard import in_user_code, real_exit
 
 _pending: list[int] = []  # the signal numbers received while the block runs
 
@@ -59,8 +66,10 @@ def signals_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if _pending:  # asked twice: stop now, the running trial is recovered by resume
             os.write(2, b"stopping now; the running trial is recovered by `seqtune resume`\n")
-            os._exit(128 + signum)
+            real_exit(128 + signum)  # not os._exit: a user objective may be running
         _pending.append(signum)
+        if in_user_code():  # pure Python that may never reach a check: stop it here
+            raise Interrupted(signum)
 
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     _pending.clear()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
+from keras_tuner.src import config as kt_config
 
 from seqtune.errors import UserError
 from seqtune.models.training import Diverged
@@ -132,6 +133,9 @@ class _Tuner(kt.Hyperband):
             self.backend.write_sidecar(trial.trial_id, sidecar)
             raise kt.errors.FailedTrialError(str(exc)) from None
         except UserError as exc:  # keras-tuner would record it and go on: stop instead
+            # (e.g. a broken user objective); resume runs this trial again
+            sidecar.update(state="interrupted", reason=f"stopped: {exc}"[:300])
+            self.backend.write_sidecar(trial.trial_id, sidecar)
             self.backend.fatal = exc
             raise kt.errors.FatalError(str(exc)) from None
         except KeyboardInterrupt:
@@ -355,12 +359,19 @@ class HyperbandBackend(Backend):
         tuner = self.tuner
         tuner.seqtune_runner, tuner.before_complete, tuner.after = runner, before_complete, after
         tuner.oracle.cap = budget
+        # keras-tuner prints the traceback of every failed trial while its DEBUG flag is
+        # on (the default): a trial that failed alone (out of memory, diverged) is
+        # recorded with its one-line reason instead
+        debug = kt_config.DEBUG
+        kt_config.DEBUG = False
         try:
             tuner.search(verbose=0)
         except kt.errors.FatalError:
             if self.fatal is not None:
                 raise self.fatal from None
             raise
+        finally:
+            kt_config.DEBUG = debug
 
 
 def _kt_direction(spec: Spec) -> str:

@@ -304,6 +304,11 @@ class OptunaBackend(Backend):
             except TrialFailed as exc:
                 trial.set_user_attr("reason", str(exc))
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            except UserError as exc:  # a broken user objective: the study stops, one line;
+                # recorded as interrupted, so that resume (once it is fixed) runs it again
+                trial.set_user_attr("interrupted", f"stopped: {exc}"[:300])
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
             except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
                 reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
                 trial.set_user_attr(

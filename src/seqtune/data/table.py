@@ -48,7 +48,7 @@ def _scan(path: Path) -> None:
                     at = line + chunk.count(b"\n", 0, nul)
                     raise UserError(
                         f"{path} has a NUL byte at line {at}: "
-                        "a binary file (or UTF-16 text), not a UTF-8 CSV",
+                        "a binary file (or UTF-16), not UTF-8 text",
                         FIELD,
                     )
                 lengths = [len(piece) for piece in chunk.split(b"\n")]

@@ -20,7 +20,17 @@ class UserError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        text = f"{self.field}: {self.message}" if self.field else self.message
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that could break the line (``\\n``, ``\\r``, other
+    control characters, U+2028/U+2029) written as its escape, so that a user's value (a study
+    name ``"abc\\n"``, a column named across two lines) cannot split the one error line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def suggest_name(word: str, known: list[str] | tuple[str, ...] | set[str]) -> str:

@@ -7,6 +7,7 @@ field; nothing is trained, written or imported (beyond the CSV's existence) here
 from __future__ import annotations
 
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,218 @@ SEARCH_KEYS = (
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
-STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# fullmatch only: with match, "$" also matches before a trailing newline ("abc\n")
+STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+# ---- reading the spec file -------------------------------------------------------------------
+# A spec is a few hundred bytes of YAML. These limits refuse hostile files (an alias bomb, a
+# huge or binary file, a stream of documents, thousands of nested lists) before any value is
+# built, so that no error message ever has to show a huge expanded structure.
+MAX_SPEC_BYTES = 1 << 20  # 1 MiB
+MAX_SPEC_NODES = 100_000  # values (scalars, lists, mappings) once aliases are expanded
+MAX_SPEC_DEPTH = 50  # nesting levels, aliases expanded
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def read_spec_text(path: Path) -> str:
+    """The spec file's text: a regular file of at most MAX_SPEC_BYTES of UTF-8, no NUL."""
+    where = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UserError("no such file", where) from None
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror or type(exc).__name__}", where) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError("is a folder, expected a spec file (.yaml)", where)
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read until someone writes
+        raise UserError("is not a regular file (a FIFO, device or socket?)", where)
+    too_big = f"larger than the {MAX_SPEC_BYTES >> 20} MiB limit for a spec file"
+    if info.st_size > MAX_SPEC_BYTES:
+        raise UserError(f"is {info.st_size:,} bytes, {too_big}", where)
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror or type(exc).__name__}", where) from None
+    if len(data) > MAX_SPEC_BYTES:  # grew since stat, or a file that reports no size
+        raise UserError(f"is {too_big}", where)
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise UserError(f"has a NUL byte at line {line}: a binary file, not a YAML spec", where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        raise UserError(
+            f"cannot read: not UTF-8 text (byte 0x{byte} at line {line})", where
+        ) from None
+
+
+def load_spec_yaml(text: str, where: str) -> Any:
+    """The one YAML document in ``text`` as plain data, within the node and depth limits and
+    with no duplicate key; any problem is a one-line UserError naming ``where``."""
+    loader = _SpecLoader(text, where)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicate_keys(loader, node, Path(where).name)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise UserError(_yaml_problem(exc, text), where) from None
+    except RecursionError:  # the depth limit should come first; never a traceback
+        raise UserError(f"nested more than {MAX_SPEC_DEPTH} levels deep", where) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        if _SafeBase.byte_positions:
+            line = text.encode()[: exc.position].count(b"\n") + 1
+        else:
+            line = text.count("\n", 0, exc.position) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        return f"not valid YAML: character {char!r} at line {line} is not allowed"
+    mark = getattr(exc, "problem_mark", None)
+    if getattr(exc, "context", None) == "expected a single document in the stream" and mark:
+        return (
+            f"holds several YAML documents (another starts at line {mark.line + 1}); "
+            "a spec is a single document"
+        )
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or "invalid YAML"
+    return f"not valid YAML{where}: {problem}"
+
+
+if yaml.__with_libyaml__:
+    from yaml.composer import Composer
+    from yaml.constructor import SafeConstructor
+    from yaml.cyaml import CParser
+    from yaml.resolver import Resolver
+
+    class _SafeBase(Composer, CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        """The safe loader on libyaml's parser (10x faster) with PyYAML's own composer, so
+        that composing can be counted; libyaml's marks count bytes, not characters."""
+
+        byte_positions = True
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+else:  # pragma: no cover - PyYAML built without libyaml
+
+    class _SafeBase(yaml.SafeLoader):  # type: ignore[no-redef]
+        byte_positions = False
+
+
+class _SpecLoader(_SafeBase):
+    """The safe loader, counting while it composes the nodes and the nesting depth the
+    document would have once its aliases are expanded: an alias bomb (9 aliases of 9 aliases
+    of ... grows as 9**n) is refused after a few hundred nodes, before anything is built."""
+
+    def __init__(self, text: str, where: str) -> None:
+        super().__init__(text)
+        self.where = where
+        self._count = 0  # nodes so far, each alias counted as the nodes it stands for
+        self._depth = 0  # nodes open around the one being composed
+        self._size: dict[yaml.Node, int] = {}  # expanded node count of each composed node
+        self._height: dict[yaml.Node, int] = {}  # expanded nesting depth of each
+
+    def _refuse(self, what: str, mark: Any) -> UserError:
+        return UserError(f"{what} (at line {mark.line + 1})", self.where)
+
+    def _add(self, nodes: int, mark: Any) -> None:
+        self._count += nodes
+        if self._count > MAX_SPEC_NODES:
+            raise self._refuse(
+                f"holds more than {MAX_SPEC_NODES:,} values once YAML aliases are expanded",
+                mark,
+            )
+
+    def _deep(self, mark: Any) -> UserError:
+        return self._refuse(f"nested more than {MAX_SPEC_DEPTH} levels deep", mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node not in self._size:
+                raise self._refuse(
+                    f"alias *{event.anchor} is inside the node it names (a recursive structure)",
+                    event.start_mark,
+                )
+            if self._depth + self._height[node] > MAX_SPEC_DEPTH:
+                raise self._deep(event.start_mark)
+            self._add(self._size[node], event.start_mark)
+            return node
+        if self._depth >= MAX_SPEC_DEPTH:
+            raise self._deep(event.start_mark)
+        self._add(1, event.start_mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        self._size[node] = 1 + sum(self._size[child] for child in children)
+        self._height[node] = 1 + max((self._height[child] for child in children), default=0)
+        return node
+
+
+def _check_duplicate_keys(loader: _SpecLoader, root: yaml.Node, file: str) -> None:
+    """Refuse a key given twice in one mapping (YAML loaders silently keep the last one),
+    naming its dotted path and both lines. A key overriding a merged one (``<<``) is fine."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(node.value))
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        first: dict[Any, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                name = _shown(key_node.value)
+                if key_node.tag != MERGE_TAG:
+                    key = loader.construct_object(key_node)
+                    try:
+                        earlier = first.setdefault(key, key_node)
+                    except TypeError:  # unhashable: the constructor refuses it in its words
+                        earlier = key_node
+                    if earlier is not key_node:
+                        where = f"{path}.{name}" if path else name
+                        raise UserError(
+                            f"duplicate key '{name}' at lines {earlier.start_mark.line + 1} and "
+                            f"{key_node.start_mark.line + 1} of {file} "
+                            "(YAML would silently keep the last one)",
+                            where,
+                        )
+            else:
+                name = "?"
+            stack.append((key_node, f"{path}.{name}" if path else name))
+            stack.append((value_node, f"{path}.{name}" if path else name))
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -119,21 +331,7 @@ class Spec:
     @classmethod
     def from_file(cls, path: str | Path) -> Spec:
         path = Path(path)
-        if not path.exists():
-            raise UserError("no such file", str(path))
-        if path.is_dir():
-            raise UserError("is a folder, expected a spec file (.yaml)", str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read: {exc}", str(path)) from None
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise UserError(f"not valid YAML{where}: {problem}", str(path)) from None
+        raw = load_spec_yaml(read_spec_text(path), str(path))
         return cls.from_dict(raw, path.resolve().parent, source=path.resolve())
 
     @classmethod
@@ -145,7 +343,7 @@ class Spec:
             )
         check_keys(raw, TOP_KEYS, "")
         study = raw.get("study", source.stem if source else None)
-        if not isinstance(study, str) or not STUDY_NAME.match(study):
+        if not isinstance(study, str) or not STUDY_NAME.fullmatch(study):
             raise UserError(
                 f"{study!r} is not a valid study name (letters, digits, '.', '_', '-'; "
                 "no path separators)",

@@ -81,6 +81,7 @@ class Case:
     csv: str | bytes | None = None  # written to {dir}/data.csv and used as data.csv
     files: dict[str, str | bytes] = field(default_factory=dict)  # more files in {dir}
     modes: dict[str, int] = field(default_factory=dict)  # chmod of files in {dir}
+    fifos: tuple[str, ...] = ()  # named pipes made in {dir} (nobody ever writes to them)
     study: bool = False  # needs the shared study
     forbidden: tuple[str, ...] = ()  # must not appear anywhere in the output
     tf: bool = False  # the command imports TensorFlow before it fails: slow, and NOISY
@@ -107,6 +108,21 @@ def series(values: list[float]) -> str:
 
 SEASONAL = {"choice": ["none", "log_diff", "seasonal_diff"]}
 USER_OBJ = {"name": "userobj:score", "direction": "minimize"}
+NOT_ROOT = pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file"
+)
+
+
+def tiny_yaml() -> str:
+    return yaml.safe_dump(tiny_spec(), sort_keys=False)
+
+
+def laughs(levels: int = 9) -> str:
+    """A billion-laughs YAML value: 9**levels strings from a few hundred bytes."""
+    parts = ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    parts += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "[" + ", ".join(parts) + "]"
+
 
 CASES: list[Case] = [
     # ---- the spec file itself --------------------------------------------------------------
@@ -125,6 +141,68 @@ CASES: list[Case] = [
     Case("spec_is_a_list", ("{spec}", "must be a YAML mapping"), spec_text="- study\n- data\n"),
     Case("spec_is_empty", ("{spec}", "must be a YAML mapping"), spec_text=""),
     Case("spec_not_utf8", ("{spec}", "cannot read"), spec_text=b"study: t\xff\xfe\x80\n"),
+    # hostile spec files: each refused before any value is built or shown
+    Case(
+        "yaml_billion_laughs",
+        ("{spec}", "100,000 values", "aliases"),
+        spec_text=f"study: {laughs()}\n" + tiny_yaml().replace("study: tiny\n", ""),
+    ),
+    Case(
+        "yaml_billion_laughs_in_result",
+        ("{spec}", "100,000 values", "aliases"),
+        spec_text=tiny_yaml() + f"result: {{lol: {laughs()}}}\n",
+    ),
+    Case(
+        "yaml_recursive_alias",
+        ("{spec}", "recursive"),
+        spec_text=tiny_yaml() + "result: &r {again: *r}\n",
+    ),
+    Case("spec_5_megabytes", ("{spec}", "1 MiB limit"), spec_text=tiny_yaml() + "#" * 5_000_000),
+    Case(
+        "yaml_duplicate_key",
+        ("data.split.val", "duplicate key 'val'", "spec.yaml"),
+        spec_text=tiny_yaml().replace("    val: 0.13\n", "    val: 0.13\n    val: 0.5\n"),
+    ),
+    Case(
+        "yaml_duplicate_top_key",
+        ("study", "duplicate key 'study'"),
+        spec_text=tiny_yaml() + "study: other\n",
+    ),
+    Case("spec_nul_byte", ("{spec}", "NUL byte", "line 2"), spec_text=b"study: t\nseed: \x00\n"),
+    Case(
+        "spec_several_documents",
+        ("{spec}", "several YAML documents"),
+        spec_text=tiny_yaml() + "---\n" + tiny_yaml(),
+    ),
+    Case(
+        "spec_python_tag",
+        ("{spec}", "python/object/apply:os.system"),
+        spec_text='study: !!python/object/apply:os.system ["touch owned"]\n',
+    ),
+    Case(
+        "spec_nested_10000_lists",
+        ("{spec}", "nest"),
+        spec_text=tiny_yaml() + "result: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    ),
+    Case(
+        "spec_nested_10000_block_lists",
+        ("{spec}", "nested more than 50 levels"),
+        spec_text=tiny_yaml() + "result:\n" + "- " * 10_000 + "1\n",
+    ),
+    Case(
+        "spec_is_a_fifo",
+        ("{dir}/pipe.yaml", "not a regular file"),
+        argv=("launch", "{dir}/pipe.yaml", "--results", "{results}"),
+        fifos=("pipe.yaml",),
+    ),
+    Case(
+        "spec_unreadable",
+        ("{dir}/locked.yaml", "cannot read", "Permission denied"),
+        argv=("launch", "{dir}/locked.yaml", "--results", "{results}"),
+        files={"locked.yaml": tiny_yaml()},
+        modes={"locked.yaml": 0},
+        marks=(NOT_ROOT,),
+    ),
     # ---- top level -------------------------------------------------------------------------
     Case(
         "unknown_top_key",
@@ -134,6 +212,16 @@ CASES: list[Case] = [
     Case("study_name_escapes", ("study", "not a valid study name"), edits={"study": "../../x"}),
     Case("study_name_absolute", ("study", "not a valid study name"), edits={"study": "/tmp/x"}),
     Case("study_name_dotdot", ("study", "not a valid study name"), edits={"study": ".."}),
+    Case(
+        "study_name_trailing_newline",
+        ("study", "not a valid study name", "'abc\\n'"),
+        edits={"study": "abc\n"},
+    ),
+    Case(
+        "cli_study_trailing_newline",
+        ("study", "not a valid study name"),
+        args=("--study", "abc\n"),
+    ),
     Case(
         "cli_study_escapes",
         ("study", "not a valid study name"),
@@ -331,6 +419,27 @@ CASES: list[Case] = [
                 hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file"
             ),
         ),
+    ),
+    Case(
+        "csv_nul_byte",
+        ("data.csv", "NUL byte", "line 4", "{csv}"),
+        csv=airline_with().replace("\n1949-03", "\n1949\x00-03"),
+    ),
+    Case("csv_binary_garbage", ("data.csv", "NUL byte", "{csv}"), csv=bytes(range(256)) * 64),
+    Case(
+        "csv_duplicate_column",
+        ("data.csv", "'Passengers' appears more than once"),
+        csv="Date,Passengers,Passengers\n" + "".join(f"t{i},{i % 7},{i}\n" for i in range(60)),
+    ),
+    Case(
+        "csv_gigantic_line",
+        ("data.csv", "line 3", "longer than 1 MiB"),
+        csv=series([1.0]) + "t1," + "1" * 3_000_000 + "\n",
+    ),
+    Case(
+        "csv_too_many_columns",
+        ("data.csv", "20,002 columns", "10,000"),
+        csv="Date,Passengers," + ",".join(f"c{i}" for i in range(20_000)) + "\n",
     ),
     Case("csv_wrong_type", ("data.csv", "non-empty string"), edits={"data.csv": ["a.csv"]}),
     Case(
@@ -570,6 +679,8 @@ def prepare(case: Case, folder: Path) -> dict[str, str]:
             path.write_text(case.csv)
     for name, mode in case.modes.items():
         (folder / name).chmod(mode)
+    for name in case.fifos:
+        os.mkfifo(folder / name)
     uses_spec = any("{spec}" in a for a in case.argv)
     if uses_spec:
         if isinstance(case.spec_text, bytes):

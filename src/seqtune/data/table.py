@@ -6,6 +6,7 @@ A ``Table`` holds the used columns as float64, already checked (numeric, finite 
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +25,78 @@ from seqtune.data.windows import Windows, build_classify, build_forecast
 from seqtune.errors import UserError, suggest_name
 
 FIELD = "data.csv"
+MAX_LINE_BYTES = 1 << 20  # 1 MiB: no line of a table of numbers comes close
+MAX_COLUMNS = 10_000
+CHUNK_BYTES = 1 << 20
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A value or name from the file, cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _scan(path: Path) -> None:
+    """Refuse, reading the bytes once in chunks, what pandas would take silently or slowly: a
+    NUL byte (a binary or UTF-16 file) and a line longer than MAX_LINE_BYTES."""
+    line = 1  # the line number where the current chunk starts
+    run = 0  # bytes of that line before the chunk
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(CHUNK_BYTES):
+                nul = chunk.find(b"\0")
+                if nul >= 0:
+                    at = line + chunk.count(b"\n", 0, nul)
+                    raise UserError(
+                        f"{path} has a NUL byte at line {at}: "
+                        "a binary file (or UTF-16), not UTF-8 text",
+                        FIELD,
+                    )
+                lengths = [len(piece) for piece in chunk.split(b"\n")]
+                lengths[0] += run
+                if max(lengths) > MAX_LINE_BYTES:
+                    at = line + next(i for i, n in enumerate(lengths) if n > MAX_LINE_BYTES)
+                    raise UserError(
+                        f"line {at} of {path} is longer than {MAX_LINE_BYTES >> 20} MiB: "
+                        "not a CSV table of numbers",
+                        FIELD,
+                    )
+                line += len(lengths) - 1
+                run = lengths[-1]
+    except OSError as err:
+        raise UserError(
+            f"cannot read {path}: {err.strerror or type(err).__name__}", FIELD
+        ) from None
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a header with more than MAX_COLUMNS columns, or a column name given twice
+    (pandas would rename the second 'x' to 'x.1' and go on with the first)."""
+    with path.open("rb") as stream:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        while raw and not raw.strip(b"\r\n"):  # pandas skips blank lines before the header
+            raw = stream.readline(MAX_LINE_BYTES + 1)
+    try:
+        text = raw.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise UserError(f"cannot read {path}: not UTF-8 text ({err.reason})", FIELD) from None
+    if text.count('"') % 2:  # a quoted name runs over several lines: leave it to pandas
+        return
+    try:
+        names = next(csv.reader([text]), [])
+    except csv.Error:  # a name longer than the csv module takes: pandas says what is wrong
+        return
+    if len(names) > MAX_COLUMNS:
+        raise UserError(
+            f"{path} has {len(names):,} columns, more than the {MAX_COLUMNS:,} seqtune reads",
+            FIELD,
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise UserError(
+                f"column '{_shown(name)}' appears more than once in the header of {path}", FIELD
+            )
+        seen.add(name)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -32,6 +105,8 @@ def _read(path: Path) -> pd.DataFrame:
         raise UserError(f"file not found: {path}", FIELD)
     if not path.is_file():
         raise UserError(f"not a file: {path}", FIELD)
+    _scan(path)
+    _check_header(path)
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -49,8 +124,10 @@ def _read(path: Path) -> pd.DataFrame:
 def _missing_column(name: str, frame: pd.DataFrame, path: Path, field: str) -> UserError:
     columns = [str(c) for c in frame.columns]
     same_case = [c for c in columns if c.lower() == name.lower() or c.strip() == name]
-    hint = f" (did you mean '{same_case[0]}'?)" if same_case else suggest_name(name, columns)
-    shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
+    hint = (
+        f" (did you mean '{_shown(same_case[0])}'?)" if same_case else suggest_name(name, columns)
+    )
+    shown = ", ".join(_shown(c) for c in columns[:20]) + (", ..." if len(columns) > 20 else "")
     sep = ""
     if len(columns) == 1:
         for char, label in ((";", "';'"), ("\t", "a tab")):
@@ -71,9 +148,9 @@ def _numeric(frame: pd.DataFrame, name: str, path: Path) -> np.ndarray:
     bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
     if bad.size:
         i = int(bad[0])
+        value = _shown(str(column.iloc[i]))
         raise UserError(
-            f"column '{name}' has a non-numeric value {str(column.iloc[i])!r} at row {i + 1} "
-            f"of {path}",
+            f"column '{name}' has a non-numeric value {value!r} at row {i + 1} of {path}",
             FIELD,
         )
     return parsed.to_numpy(dtype=np.float64, na_value=np.nan)

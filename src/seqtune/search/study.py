@@ -187,7 +187,11 @@ class Study:
                 "--storage",
             )
         backend = make_backend(path, spec, storage or stored)
-        backend.load()
+        try:
+            backend.load()
+        except BaseException:
+            backend.close()  # nothing left open (or half-written) by a study that failed
+            raise
         return cls(path, spec, meta, backend)
 
     def check_unchanged(self, current: Spec) -> None:

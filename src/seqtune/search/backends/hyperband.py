@@ -250,6 +250,28 @@ class HyperbandBackend(Backend):
                     trial = project / f"trial_{trial_id}" / "trial.json"
                     if not trial.is_file():
                         raise UserError(f"is missing; {restore}", str(trial))
+        self._repair_tuner_file(project)
+
+    def _repair_tuner_file(self, project: Path) -> None:
+        """keras-tuner reloads its oracle only if ``tuner0.json`` exists, and otherwise
+        starts a new search that overwrites ``oracle.json``: every trial lost. That file is
+        written only when a trial ends (a study stopped in its first trial has none) and
+        always holds ``{}`` (keras-tuner 1.4.8's ``BaseTuner.get_state``), so it is
+        written again here when it is missing or damaged."""
+        tuner = project / "tuner0.json"
+        try:
+            if isinstance(json.loads(tuner.read_text(encoding="utf-8")), dict):
+                return
+        except (OSError, ValueError):
+            pass
+        try:
+            write_text(tuner, "{}")
+        except OSError:
+            raise UserError(
+                "is missing or damaged and the folder cannot be written: copy the study "
+                "somewhere writable (seqtune restores this file there)",
+                str(tuner),
+            ) from None
 
     @property
     def tuner(self) -> _Tuner:

@@ -198,9 +198,9 @@ class OptunaBackend(Backend):
             return optuna.samplers.RandomSampler(seed=seed)
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
-    def _storage(self) -> optuna.storages.BaseStorage:
+    def _storage(self, create_tables: bool = False) -> optuna.storages.BaseStorage:
         if self._opened is None:
-            self._opened = open_storage(self.url, self.study_dir)
+            self._opened = open_storage(self.url, self.study_dir, create_tables)
         return self._opened
 
     def close(self) -> None:
@@ -215,7 +215,7 @@ class OptunaBackend(Backend):
             checkpoint_sqlite(Path(self.url.removeprefix("sqlite:///")))
 
     def create(self, replace_empty: bool = False) -> None:
-        storage = self._storage()
+        storage = self._storage(create_tables=True)
         direction = self.spec.objective.direction
         if replace_empty:
             self._delete_if_empty(storage)
@@ -242,10 +242,19 @@ class OptunaBackend(Backend):
             optuna.delete_study(study_name=self.spec.study, storage=storage)
 
     def load(self) -> None:
+        own = self.storage is None  # the study folder's own file, not a server or journal
+        if own:  # opening a missing or empty file would write a new database in its place
+            check_sqlite_file(self.study_dir / "optuna.db")
         storage = self._storage()
         try:
             study = optuna.load_study(study_name=self.spec.study, storage=storage)
         except KeyError:
+            if own:
+                raise UserError(
+                    f"holds no study named '{self.spec.study}': it is not this study's "
+                    "database; restore it from a copy of the study",
+                    str(self.study_dir / "optuna.db"),
+                ) from None
             raise UserError(
                 f"storage {mask_url(self.url)} holds no study named '{self.spec.study}'",
                 "--storage",
@@ -360,9 +369,27 @@ def _record(t: optuna.trial.FrozenTrial) -> TrialRecord:
     )
 
 
-def open_storage(url: str, study_dir: Path | None = None) -> optuna.storages.BaseStorage:
+def check_sqlite_file(path: Path) -> None:
+    """Refuse, naming it, a study database that is missing, empty or not SQLite at all."""
+    restore = "it holds the study's trials; restore it from a copy of the study"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+    except FileNotFoundError:
+        raise UserError(f"is missing: {restore}", str(path)) from None
+    except OSError as exc:
+        raise UserError(f"cannot be read ({exc.strerror}): {restore}", str(path)) from None
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00"):
+        what = "is empty" if not head else "is not a SQLite database (damaged)"
+        raise UserError(f"{what}: {restore}", str(path))
+
+
+def open_storage(
+    url: str, study_dir: Path | None = None, create_tables: bool = False
+) -> optuna.storages.BaseStorage:
     """An Optuna storage for a URL: ``journal:PATH`` (relative to the study folder) or any
-    database URL. Raises UserError, without the password, when it cannot be opened."""
+    database URL. Raises UserError, without the password, when it cannot be opened.
+    ``create_tables``: a new study (launch); otherwise nothing is written on opening."""
     try:
         if url.startswith("journal:"):
             path = Path(url.removeprefix("journal:"))
@@ -373,7 +400,9 @@ def open_storage(url: str, study_dir: Path | None = None) -> optuna.storages.Bas
             return optuna.storages.JournalStorage(
                 optuna.storages.journal.JournalFileBackend(str(path))
             )
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        return optuna.storages.RDBStorage(
+            url, engine_kwargs=_engine_kwargs(url), skip_table_creation=not create_tables
+        )
     except UserError:
         raise
     except Exception as exc:  # driver, network, permissions: one line, no password

@@ -120,10 +120,12 @@ def _forecast(
     if period and rows.min() >= period:
         predictions["seasonal naive"] = series[rows - period]
     scores = {
-        name: {"rmse": m.rmse(y_true, p), "mae": m.mae(y_true, p)} for name, p in predictions.items()
+        name: {"rmse": m.rmse(y_true, p), "mae": m.mae(y_true, p)}
+        for name, p in predictions.items()
     }
-    return ForecastEval(trial, rows, np.asarray(y_true, np.float64), predictions, scores,
-                        exported, period)
+    return ForecastEval(
+        trial, rows, np.asarray(y_true, np.float64), predictions, scores, exported, period
+    )
 
 
 def _classify(
@@ -135,12 +137,14 @@ def _classify(
     k = m.n_classes_of(y, p)
     cm = m.confusion(y, m.predicted_classes(p), k)
     if p.ndim == 2 and p.shape[1] > 1:
-        curves = [
-            (classes[c], *pr_curve((y == c).astype(np.float64), p[:, c])) for c in range(k)
-        ]
+        curves = [(classes[c], *pr_curve((y == c).astype(np.float64), p[:, c])) for c in range(k)]
     else:
-        curves = [(classes[1] if len(classes) > 1 else "1",
-                   *pr_curve((y == 1).astype(np.float64), p.ravel()))]
+        curves = [
+            (
+                classes[1] if len(classes) > 1 else "1",
+                *pr_curve((y == 1).astype(np.float64), p.ravel()),
+            )
+        ]
     scores = {
         "f1": m.f1(y, p),
         "precision": m.precision(y, p),

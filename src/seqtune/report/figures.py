@@ -53,8 +53,14 @@ def history(data: StudyData) -> Figure:
     better = min if data.direction == "minimize" else max
     done = sorted(data.complete, key=lambda r: r.number)
     if done:
-        ax.plot([r.number for r in done], [r.value for r in done], "o", color="tab:blue",
-                label="complete", alpha=0.8)
+        ax.plot(
+            [r.number for r in done],
+            [r.value for r in done],
+            "o",
+            color="tab:blue",
+            label="complete",
+            alpha=0.8,
+        )
         xs, ys, best = [], [], None
         for r in done:
             best = r.value if best is None else better(best, r.value)  # type: ignore[type-var]
@@ -66,20 +72,32 @@ def history(data: StudyData) -> Figure:
     pruned = [(r.number, _last(curves.get(r.number))) for r in data.records if r.state == "pruned"]
     shown = [(n, v) for n, v in pruned if v is not None]
     if shown:
-        ax.plot(*zip(*shown, strict=True), "x", color="tab:orange",
-                label="pruned (last reported value)")
-    bottom = [r for r in data.records if r.state in ("failed", "interrupted", "running")
-              or (r.state == "pruned" and _last(curves.get(r.number)) is None)]
+        ax.plot(
+            *zip(*shown, strict=True), "x", color="tab:orange", label="pruned (last reported value)"
+        )
+    bottom = [
+        r
+        for r in data.records
+        if r.state in ("failed", "interrupted", "running")
+        or (r.state == "pruned" and _last(curves.get(r.number)) is None)
+    ]
     for state in ("pruned", "failed", "interrupted", "running"):
         numbers = [r.number for r in bottom if r.state == state]
         if numbers:
             marker, colour = STATE_STYLE[state]
-            ax.plot(numbers, [0.03] * len(numbers), marker, color=colour,
-                    transform=ax.get_xaxis_transform(), label=f"{state} (no value)",
-                    clip_on=False)
+            ax.plot(
+                numbers,
+                [0.03] * len(numbers),
+                marker,
+                color=colour,
+                transform=ax.get_xaxis_transform(),
+                label=f"{state} (no value)",
+                clip_on=False,
+            )
     if not done:
-        ax.text(0.5, 0.5, "no complete trial yet", transform=ax.transAxes, ha="center",
-                color="gray")
+        ax.text(
+            0.5, 0.5, "no complete trial yet", transform=ax.transAxes, ha="center", color="gray"
+        )
     ax.set_xlabel("trial")
     ax.set_ylabel(_objective_label(data))
     ax.set_title(f"Optimization history · {len(data.records)} trials")
@@ -105,8 +123,10 @@ def importance(data: StudyData) -> Figure:
         ax.text(values[n], i, f" {values[n]:.2f}", va="center", fontsize="small")
     ax.set_xlim(0, max(values.values()) * 1.15 or 1)
     ax.set_xlabel("importance (PED-ANOVA, sums to 1)")
-    ax.set_title(f"Parameter importances for {data.spec.objective.name} · "
-                 f"{len(data.complete)} complete trials")
+    ax.set_title(
+        f"Parameter importances for {data.spec.objective.name} · "
+        f"{len(data.complete)} complete trials"
+    )
     return fig
 
 
@@ -128,7 +148,7 @@ def slices(data: StudyData) -> Figure:
     rng = np.random.default_rng(0)
     for ax, domain in zip(axes.flat, domains, strict=False):
         _slice(ax, domain, done, norm, rng)
-    for ax in list(axes.flat)[len(domains):]:
+    for ax in list(axes.flat)[len(domains) :]:
         ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel(data.spec.objective.name)
@@ -137,13 +157,23 @@ def slices(data: StudyData) -> Figure:
 
 
 def _slice(ax: Any, domain: Domain, done: list[Any], norm: np.ndarray, rng: Any) -> None:
-    pairs = [(r.params[domain.name], r.value, c) for r, c in zip(done, norm, strict=True)
-             if domain.name in r.params]
+    pairs = [
+        (r.params[domain.name], r.value, c)
+        for r, c in zip(done, norm, strict=True)
+        if domain.name in r.params
+    ]
     ax.set_title(domain.name, fontsize="medium")
     ax.grid(alpha=0.3)
     if not pairs:
-        ax.text(0.5, 0.5, "not active in any\ncomplete trial", transform=ax.transAxes,
-                ha="center", va="center", color="gray")
+        ax.text(
+            0.5,
+            0.5,
+            "not active in any\ncomplete trial",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="gray",
+        )
         return
     xs, ys, cs = zip(*pairs, strict=True)
     if isinstance(domain, Choice):
@@ -182,8 +212,9 @@ def curves(data: StudyData, top: int = CURVES_TOP) -> Figure:
         epochs = np.array(list(curve)) + 1
         (line,) = ax.plot(epochs, list(curve.values()), label=f"trial {r.number}: {r.value:.4g}")
         if r.best_epoch is not None and r.best_epoch in curve:
-            ax.plot(r.best_epoch + 1, curve[r.best_epoch], "*", color=line.get_color(),
-                    markersize=11)
+            ax.plot(
+                r.best_epoch + 1, curve[r.best_epoch], "*", color=line.get_color(), markersize=11
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(_objective_label(data))
     ax.set_title(f"Learning curves of the best {len(chosen)} trials (★ best epoch)")
@@ -200,16 +231,25 @@ def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(ev.rows, ev.actual, color="black", lw=2, label="actual")
-    styles = {"model": ("tab:blue", "-"), "persistence": ("tab:orange", "--"),
-              "seasonal naive": ("tab:purple", ":")}
+    styles = {
+        "model": ("tab:blue", "-"),
+        "persistence": ("tab:orange", "--"),
+        "seasonal naive": ("tab:purple", ":"),
+    }
     for name, values in ev.predictions.items():
         colour, ls = styles.get(name, ("tab:gray", "-."))
         score = ev.metrics[name]
         label = name if name != "seasonal naive" else f"seasonal naive (period {ev.period})"
         if name == "model" and ev.trial is not None:
             label = f"model (trial {ev.trial})"
-        ax.plot(ev.rows, values, color=colour, ls=ls, lw=1.6,
-                label=f"{label}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}")
+        ax.plot(
+            ev.rows,
+            values,
+            color=colour,
+            ls=ls,
+            lw=1.6,
+            label=f"{label}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}",
+        )
     ax.set_xlabel("row of the data file (test part)")
     ax.set_ylabel("target, original units")
     ax.set_title("Exported model on the test part, one step ahead")
@@ -230,8 +270,14 @@ def classification(ev: ClassifyEval) -> Figure:
     threshold = cm.max() / 2 if cm.size else 0
     for i in range(k):
         for j in range(k):
-            left.text(j, i, str(cm[i, j]), ha="center", va="center",
-                      color="white" if cm[i, j] > threshold else "black")
+            left.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > threshold else "black",
+            )
     left.set_xlabel("predicted")
     left.set_ylabel("true")
     left.set_title("Confusion matrix (test)")

@@ -118,7 +118,7 @@ def build(data: StudyData) -> str:
         left = f'<div class="muted"><b>Left out of this report:</b><ul>{items}</ul></div>'
     body = body.replace("<!--LEFT-OUT-->", left, 1)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>seqtune report · {esc(data.spec.study)}</title>"
         f"<style>{CSS}</style></head>\n<body>\n{body}\n<script>{SCRIPT}</script>\n"
         "</body></html>\n"
@@ -143,14 +143,18 @@ def _test_section(page: Page, data: StudyData) -> None:
             f"<tbody>{rows}</tbody></table>"
         )
         if "seasonal naive" not in ev.predictions:
-            page.add('<p class="muted">Seasonal naive is left out: the spec sets no '
-                     "<code>data.period</code>.</p>")
+            page.add(
+                '<p class="muted">Seasonal naive is left out: the spec sets no '
+                "<code>data.period</code>.</p>"
+            )
     elif isinstance(ev, ClassifyEval):
         rows = "".join(
             f"<tr><td>{esc(k)}</td><td class=num>{v:.4f}</td></tr>" for k, v in ev.metrics.items()
         )
-        page.add(f"<table><thead><tr><th>test metric</th><th>value</th></tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
+        page.add(
+            f"<table><thead><tr><th>test metric</th><th>value</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
     stated = {k: v for k, v in ev.exported.items() if isinstance(v, int | float)}
     if stated:
         page.add(
@@ -172,24 +176,41 @@ def _header(data: StudyData) -> str:
         f"{d.name} {json.dumps(d.to_dict(), default=str)}" for d in _top_level_searched(data)
     )
     s = spec.search
-    backend = s.backend + (f", pruner {s.pruner}" if s.backend != "hyperband" else
-                           f", factor {s.factor}, {s.hyperband_iterations} iteration(s)")
+    backend = s.backend + (
+        f", pruner {s.pruner}"
+        if s.backend != "hyperband"
+        else f", factor {s.factor}, {s.hyperband_iterations} iteration(s)"
+    )
     best = data.best
     rows = [
-        ("data", f"{spec.data.csv_text} · target {spec.data.target} · task {spec.data.task}"
-                 + (f" · period {spec.data.period}" if spec.data.period else "")),
+        (
+            "data",
+            f"{spec.data.csv_text} · target {spec.data.target} · task {spec.data.task}"
+            + (f" · period {spec.data.period}" if spec.data.period else ""),
+        ),
         ("model", f"{spec.kind}, layout {spec.layout}"),
         ("searched parameters", searched or "none"),
         ("backend", backend),
         ("objective", f"{spec.objective.name} ({spec.objective.direction})"),
-        ("budget", f"{finished}/{budget} trials finished · max_epochs {s.max_epochs} · "
-                   f"patience {s.patience}"),
+        (
+            "budget",
+            f"{finished}/{budget} trials finished · max_epochs {s.max_epochs} · "
+            f"patience {s.patience}",
+        ),
         ("trials", " · ".join(f"{k} {v}" for k, v in n.items())),
         ("wall time", f"{_duration(seconds)} (sum of the trials' seconds)"),
-        ("best", "none yet" if best is None else
-         f"trial {best.number}: {spec.objective.name} = {best.value:.6g}"),
-        ("state", f"still running ({data.running_by}): a snapshot as of now"
-         if data.running_by else "not running"),
+        (
+            "best",
+            "none yet"
+            if best is None
+            else f"trial {best.number}: {spec.objective.name} = {best.value:.6g}",
+        ),
+        (
+            "state",
+            f"still running ({data.running_by}): a snapshot as of now"
+            if data.running_by
+            else "not running",
+        ),
     ]
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     when = time.strftime("%Y-%m-%d %H:%M")
@@ -216,11 +237,21 @@ def _duration(seconds: float) -> str:
 
 def _trials_table(data: StudyData) -> str:
     best = data.best
-    head = ("trial", "state", data.spec.objective.name, "epochs", "best epoch", "seconds",
-            "params", "reason")
-    out = ["<table class=trials><thead><tr>"
-           + "".join(f"<th title='click to sort'>{esc(h)}</th>" for h in head)
-           + "</tr></thead><tbody>"]
+    head = (
+        "trial",
+        "state",
+        data.spec.objective.name,
+        "epochs",
+        "best epoch",
+        "seconds",
+        "params",
+        "reason",
+    )
+    out = [
+        "<table class=trials><thead><tr>"
+        + "".join(f"<th title='click to sort'>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+    ]
     for r in data.records:
         cls = " class=best" if best is not None and r.number == best.number else ""
         value = "" if r.value is None else f"{r.value:.6g}"

@@ -500,16 +500,20 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from seqtune.report.commands import check_study_dir, report
+
+    check_study_dir(args.study_dir)  # a wrong path is refused before TensorFlow loads
     _load_tensorflow()  # seqtune.search loads it; the exported model needs it
-    from seqtune.report.commands import report
 
     print(f"wrote {report(args.study_dir, args.output, args.storage)}")
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from seqtune.report.commands import check_study_dir, plot
+
+    check_study_dir(args.study_dir)
     _load_tensorflow()
-    from seqtune.report.commands import plot
 
     print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage)}")
     return 0

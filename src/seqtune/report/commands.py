@@ -10,6 +10,23 @@ REPORT_FILE = "report.html"
 PLOTS = ("history", "importance", "forecast", "curves")
 
 
+def check_study_dir(study_dir: Path) -> None:
+    """The cheap checks of a study folder, made before TensorFlow loads (a mistyped path is
+    refused at once); :func:`seqtune.report.source.read_study` checks the rest."""
+    from seqtune.search.files import META_FILE, SPEC_FILE
+
+    if not study_dir.exists():
+        raise UserError("no such study folder", str(study_dir))
+    if not study_dir.is_dir():
+        raise UserError("is a file, expected a study folder", str(study_dir))
+    if not (study_dir / SPEC_FILE).is_file() or not (study_dir / META_FILE).is_file():
+        raise UserError(
+            f"not a study folder (no {SPEC_FILE} / {META_FILE}); "
+            "launch one with `seqtune launch SPEC`",
+            str(study_dir),
+        )
+
+
 def _check_output(output: Path, suffix: str, flag: str = "-o") -> None:
     if output.is_dir():
         raise UserError("is a folder, expected a file name", str(output))

@@ -107,23 +107,23 @@ def read_study(path: Path, storage: str | None = None) -> StudyData:
 
 
 def running_by(path: Path) -> str | None:
-    """``"pid N (seqtune launch)"`` if the process that owns the study is alive. Reads the
-    lock file's text and asks the kernel about the pid: no lock is taken, not even the
-    shared probe of ``seqtune.search.lock.holder`` (which could make a launch starting at
-    that instant fail)."""
+    """``"pid N (seqtune launch)"`` if the process named in the study's lock file is alive
+    and has that file open (the owner keeps it open while it runs; a pid reused by another
+    program does not). No lock is taken, not even the shared probe of
+    ``seqtune.search.lock.holder``, which could make a launch starting at that instant fail."""
+    lock = path / LOCK_FILE
     try:
-        text = (path / LOCK_FILE).read_text(encoding="utf-8").strip()
-        pid_text, _, command = text.partition(" ")
+        pid_text, _, command = lock.read_text(encoding="utf-8").strip().partition(" ")
         pid = int(pid_text)
+        os.kill(pid, 0)
     except (OSError, ValueError):
         return None
+    fds = Path(f"/proc/{pid}/fd")
     try:
-        os.kill(pid, 0)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ProcessLookupError):
-        return None
-    if b"seqtune" not in cmdline:  # the pid was reused by another program
-        return None
+        if not any(os.readlink(fd) == str(lock) for fd in fds.iterdir()):
+            return None
+    except OSError:  # no /proc, or another user's process: the pid alone says it
+        pass
     return f"pid {pid} ({command or 'seqtune'})"
 
 

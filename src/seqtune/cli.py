@@ -1,4 +1,4 @@
-"""The ``seqtune`` command: launch, resume, status, export, train, datasets.
+"""The ``seqtune`` command: launch, resume, status, export, report, plot, train, datasets.
 
 Exit codes: 0 done; 1 failed at run time (disk full, a storage that went away, a worker
 that failed, an internal error) — one line on stderr, what finished is kept and ``resume``
@@ -92,6 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("spec", type=Path)
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
     train.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    report = sub.add_parser("report", help="one self-contained HTML page about a study")
+    report.add_argument("study_dir", type=Path)
+    report.add_argument(
+        "-o", "--output", type=Path, help="HTML file to write (default STUDY/report.html)"
+    )
+    report.add_argument("--storage", help="storage URL, if the study was launched with one")
+
+    plot = sub.add_parser("plot", help="one figure of the report as PNG")
+    plot.add_argument("study_dir", type=Path)
+    plot.add_argument(
+        "--what", required=True, choices=("history", "importance", "forecast", "curves")
+    )
+    plot.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    plot.add_argument("--storage", help="storage URL, if the study was launched with one")
 
     ds = sub.add_parser("datasets", help="write a shipped data set generator's output")
     ds.add_argument("name", choices=("drone-deauth",))
@@ -205,6 +220,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _status(args)
     if verb == "export":
         return _export(args)
+    if verb == "report":
+        return _report(args)
+    if verb == "plot":
+        return _plot(args)
     return _train(args)
 
 
@@ -477,6 +496,26 @@ def _export(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {v:.6g}" for k, v in result["test"].items() if isinstance(v, float))
     )
     print(f"wrote {out_yaml} and {out_model}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from seqtune.report.commands import check_study_dir, report
+
+    check_study_dir(args.study_dir)  # a wrong path is refused before TensorFlow loads
+    _load_tensorflow()  # seqtune.search loads it; the exported model needs it
+
+    print(f"wrote {report(args.study_dir, args.output, args.storage)}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from seqtune.report.commands import check_study_dir, plot
+
+    check_study_dir(args.study_dir)
+    _load_tensorflow()
+
+    print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage)}")
     return 0
 
 

@@ -1,0 +1,171 @@
+"""The exported model on the test part, evaluated the way ``seqtune export`` does.
+
+The study's data is loaded and checked against the launch's checksum, windows are built by
+seqtune's own runner for the exported parameters, ``best.keras`` predicts the test windows
+through the same predictor, and predictions are mapped back to original units by the
+windows (one-step-ahead, from the true past values): the model's RMSE and MAE here are the
+numbers in ``best.yaml``'s ``result.test``. Two baselines are scored on the same test rows:
+persistence (the value one row earlier) and, when ``data.period`` is set, the seasonal naive
+forecast (the value one period earlier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtune.errors import UserError
+from seqtune.objectives import metrics as m
+from seqtune.report.missing import Unavailable
+from seqtune.report.source import StudyData
+
+EXPORT_SPEC, EXPORT_MODEL = "best.yaml", "best.keras"
+
+
+@dataclass
+class ForecastEval:
+    trial: int | None
+    rows: np.ndarray  # 0-based CSV rows of the test targets
+    actual: np.ndarray
+    predictions: dict[str, np.ndarray]  # "model", "persistence", "seasonal naive"
+    metrics: dict[str, dict[str, float]]  # name → {"rmse", "mae"}
+    exported: dict[str, Any] = field(default_factory=dict)  # best.yaml's result.test
+    period: int | None = None
+
+
+@dataclass
+class ClassifyEval:
+    trial: int | None
+    classes: list[str]
+    confusion: np.ndarray  # rows true, columns predicted
+    #: one (label, recall, precision, average precision) per curve: class 1 when binary,
+    #: each class one-vs-rest otherwise
+    pr_curves: list[tuple[str, np.ndarray, np.ndarray, float]]
+    metrics: dict[str, float]
+    exported: dict[str, Any] = field(default_factory=dict)
+
+
+def export_paths(data: StudyData) -> tuple[Path, Path]:
+    return data.path / EXPORT_SPEC, data.path / EXPORT_MODEL
+
+
+def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
+    """Raises :class:`Unavailable` (the sentence saying why) when there is no export beside
+    the study, or its model or data cannot be read."""
+    best_yaml, best_keras = export_paths(data)
+    if not best_yaml.is_file():
+        raise Unavailable(
+            f"No export yet: run `seqtune export {data.path}` to add the test-set evaluation "
+            "of the best model."
+        )
+    if not best_keras.is_file():
+        raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
+    from seqtune.search.study import _locate_data, check_digest, prepare
+    from seqtune.spec import Spec, fixed_values
+
+    try:
+        exported = Spec.from_file(best_yaml)
+        values = fixed_values(exported)
+        spec = _locate_data(data.spec, data.meta, data.path)
+        check_digest(spec.data.csv, data.meta.get("data_sha256"))
+        _, runner = prepare(spec)
+    except UserError as err:
+        raise Unavailable(f"The test-set evaluation is left out: {err}.") from None
+    result = exported.result or {}
+    trial = result.get("trial")
+    windows = runner.windows(values)
+    model = _load(best_keras)
+
+    from seqtune.models.builders import reshape_x
+    from seqtune.models.training import predictor
+    from seqtune.search.runner import truth
+
+    x, _ = windows.part("test")
+    raw = predictor(model)(reshape_x(x, spec.layout))
+    y_pred = runner._to_metric_units(windows, "test")(raw)  # export's own mapping
+    y_true = truth(windows, "test")
+    exported_test = dict(result.get("test") or {})
+    if windows.task == "forecast":
+        return _forecast(windows, y_true, y_pred, trial, exported_test, spec.data.period)
+    return _classify(windows, y_true, y_pred, trial, exported_test)
+
+
+def _load(path: Path) -> Any:
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        raise Unavailable(
+            f"{path.name} cannot be read ({type(exc).__name__}): export again."
+        ) from None
+
+
+def _forecast(
+    windows: Any,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    trial: int | None,
+    exported: dict[str, Any],
+    period: int | None,
+) -> ForecastEval:
+    rows = windows.target_rows("test")
+    series = np.asarray(windows.target_values, np.float64)
+    predictions = {"model": np.asarray(y_pred, np.float64)}
+    if rows.min() >= 1:
+        predictions["persistence"] = series[rows - 1]
+    if period and rows.min() >= period:
+        predictions["seasonal naive"] = series[rows - period]
+    scores = {
+        name: {"rmse": m.rmse(y_true, p), "mae": m.mae(y_true, p)}
+        for name, p in predictions.items()
+    }
+    return ForecastEval(
+        trial, rows, np.asarray(y_true, np.float64), predictions, scores, exported, period
+    )
+
+
+def _classify(
+    windows: Any, y_true: np.ndarray, proba: np.ndarray, trial: int | None, exported: dict[str, Any]
+) -> ClassifyEval:
+    classes = [str(c) for c in (windows.classes if windows.classes is not None else [0, 1])]
+    y = np.asarray(y_true, np.int64)
+    p = np.asarray(proba, np.float64)
+    k = m.n_classes_of(y, p)
+    cm = m.confusion(y, m.predicted_classes(p), k)
+    if p.ndim == 2 and p.shape[1] > 1:
+        curves = [(classes[c], *pr_curve((y == c).astype(np.float64), p[:, c])) for c in range(k)]
+    else:
+        curves = [
+            (
+                classes[1] if len(classes) > 1 else "1",
+                *pr_curve((y == 1).astype(np.float64), p.ravel()),
+            )
+        ]
+    scores = {
+        "f1": m.f1(y, p),
+        "precision": m.precision(y, p),
+        "recall": m.recall(y, p),
+        "accuracy": m.accuracy(y, p),
+        "pr_auc": m.pr_auc(y, p),
+    }
+    return ClassifyEval(trial, classes, cm, curves, scores, exported)
+
+
+def pr_curve(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Recall and precision at every distinct score threshold (highest first), and the
+    average precision (as ``seqtune.objectives.metrics.pr_auc`` computes it)."""
+    positives = truth.sum()
+    if positives == 0 or truth.size == 0:
+        return np.zeros(1), np.ones(1), 0.0
+    order = np.argsort(-score, kind="mergesort")
+    s, t = score[order], truth[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(t)[last]
+    precision = tp / (last + 1)
+    recall = tp / positives
+    ap = float(np.sum((recall - np.r_[0.0, recall[:-1]]) * precision))
+    return np.r_[0.0, recall], np.r_[1.0, precision], ap

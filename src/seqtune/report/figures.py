@@ -1,0 +1,293 @@
+"""One function per figure; each returns a matplotlib Figure or raises Unavailable.
+
+Figures are made with ``matplotlib.figure.Figure`` directly (no pyplot, no global state,
+no GUI backend: a PNG is rendered by Agg) and only by ``seqtune report`` and ``seqtune
+plot``, never during a search.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from seqtune.report.evaluation import ClassifyEval, ForecastEval
+from seqtune.report.importance import importances
+from seqtune.report.missing import Unavailable
+from seqtune.report.source import StudyData
+from seqtune.spaces.domains import Choice, Domain, Float, Int
+
+CURVES_TOP = 5
+DPI = 100
+STATE_STYLE = {  # marker, colour
+    "complete": ("o", "tab:blue"),
+    "pruned": ("x", "tab:orange"),
+    "failed": ("v", "tab:red"),
+    "interrupted": ("v", "tab:gray"),
+    "running": ("^", "tab:green"),
+}
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (Agg)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def _objective_label(data: StudyData) -> str:
+    return f"{data.spec.objective.name} ({data.direction})"
+
+
+def history(data: StudyData) -> Figure:
+    """Every trial's value by trial number, the best-so-far line; pruned trials at the last
+    value they reported (Optuna), failed and interrupted ones marked along the bottom."""
+    if not data.records:
+        raise Unavailable("The optimization history is left out: no trial has run yet.")
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    curves = data.curves() or {}
+    better = min if data.direction == "minimize" else max
+    done = sorted(data.complete, key=lambda r: r.number)
+    if done:
+        ax.plot(
+            [r.number for r in done],
+            [r.value for r in done],
+            "o",
+            color="tab:blue",
+            label="complete",
+            alpha=0.8,
+        )
+        xs, ys, best = [], [], None
+        for r in done:
+            best = r.value if best is None else better(best, r.value)  # type: ignore[type-var]
+            xs.append(r.number)
+            ys.append(best)
+        xs.append(max(r.number for r in data.records))
+        ys.append(ys[-1])
+        ax.step(xs, ys, where="post", color="tab:green", label="best so far")
+    pruned = [(r.number, _last(curves.get(r.number))) for r in data.records if r.state == "pruned"]
+    shown = [(n, v) for n, v in pruned if v is not None]
+    if shown:
+        ax.plot(
+            *zip(*shown, strict=True), "x", color="tab:orange", label="pruned (last reported value)"
+        )
+    bottom = [
+        r
+        for r in data.records
+        if r.state in ("failed", "interrupted", "running")
+        or (r.state == "pruned" and _last(curves.get(r.number)) is None)
+    ]
+    for state in ("pruned", "failed", "interrupted", "running"):
+        numbers = [r.number for r in bottom if r.state == state]
+        if numbers:
+            marker, colour = STATE_STYLE[state]
+            ax.plot(
+                numbers,
+                [0.03] * len(numbers),
+                marker,
+                color=colour,
+                transform=ax.get_xaxis_transform(),
+                label=f"{state} (no value)",
+                clip_on=False,
+            )
+    if not done:
+        ax.text(
+            0.5, 0.5, "no complete trial yet", transform=ax.transAxes, ha="center", color="gray"
+        )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(_objective_label(data))
+    ax.set_title(f"Optimization history · {len(data.records)} trials")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def _last(curve: dict[int, float] | None) -> float | None:
+    if not curve:
+        return None
+    return curve[max(curve)]
+
+
+def importance(data: StudyData) -> Figure:
+    """PED-ANOVA importances (see report/importance.py) as horizontal bars."""
+    values = importances(data)
+    names = list(values)[::-1]
+    fig = Figure(figsize=(10, 0.9 + 0.35 * len(names)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh(names, [values[n] for n in names], color="tab:blue")
+    for i, n in enumerate(names):
+        ax.text(values[n], i, f" {values[n]:.2f}", va="center", fontsize="small")
+    ax.set_xlim(0, max(values.values()) * 1.15 or 1)
+    ax.set_xlabel("importance (PED-ANOVA, sums to 1)")
+    ax.set_title(
+        f"Parameter importances for {data.spec.objective.name} · "
+        f"{len(data.complete)} complete trials"
+    )
+    return fig
+
+
+def slices(data: StudyData) -> Figure:
+    """The objective of each complete trial against each searched parameter, coloured by
+    trial number (later trials darker)."""
+    done = data.complete
+    if not done:
+        raise Unavailable("The slice view is left out: no trial is complete yet.")
+    domains = data.searched()
+    if not domains:
+        raise Unavailable("The slice view is left out: the spec searches no parameter.")
+    cols = min(3, len(domains))
+    rows = math.ceil(len(domains) / cols)
+    fig = Figure(figsize=(10, 2.6 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    numbers = np.array([r.number for r in done])
+    norm = (numbers - numbers.min()) / max(1, numbers.max() - numbers.min())
+    rng = np.random.default_rng(0)
+    for ax, domain in zip(axes.flat, domains, strict=False):
+        _slice(ax, domain, done, norm, rng)
+    for ax in list(axes.flat)[len(domains) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(data.spec.objective.name)
+    fig.suptitle(f"Slices: {_objective_label(data)} against each searched parameter")
+    return fig
+
+
+def _slice(ax: Any, domain: Domain, done: list[Any], norm: np.ndarray, rng: Any) -> None:
+    pairs = [
+        (r.params[domain.name], r.value, c)
+        for r, c in zip(done, norm, strict=True)
+        if domain.name in r.params
+    ]
+    ax.set_title(domain.name, fontsize="medium")
+    ax.grid(alpha=0.3)
+    if not pairs:
+        ax.text(
+            0.5,
+            0.5,
+            "not active in any\ncomplete trial",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="gray",
+        )
+        return
+    xs, ys, cs = zip(*pairs, strict=True)
+    if isinstance(domain, Choice):
+        labels = [str(c) for c in domain.choices]
+        pos = np.array([labels.index(str(x)) if str(x) in labels else -1 for x in xs], float)
+        pos += rng.uniform(-0.12, 0.12, pos.size)
+        ax.scatter(pos, ys, c=cs, cmap="viridis_r", vmin=0, vmax=1, s=22)
+        ax.set_xticks(range(len(labels)), labels, fontsize="small")
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        return
+    ax.scatter(np.asarray(xs, float), ys, c=cs, cmap="viridis_r", vmin=0, vmax=1, s=22)
+    if isinstance(domain, Int | Float) and domain.log:
+        ax.set_xscale("log")
+
+
+def curves(data: StudyData, top: int = CURVES_TOP) -> Figure:
+    """Per-epoch objective of the best ``top`` complete trials (Optuna's intermediate values:
+    what each trial reported to the pruner after every epoch); a star at each best epoch."""
+    stored = data.curves()
+    if stored is None:
+        raise Unavailable(
+            "Learning curves are left out: keras-tuner keeps one value per Hyperband trial "
+            "(its best epoch's), not the objective of every epoch."
+        )
+    reverse = data.direction == "maximize"
+    ranked = sorted(data.complete, key=lambda r: r.value, reverse=reverse)  # type: ignore[arg-type, return-value]
+    chosen = [r for r in ranked if stored.get(r.number)][:top]
+    if not chosen:
+        raise Unavailable(
+            "Learning curves are left out: no complete trial has per-epoch values stored."
+        )
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for r in chosen:
+        curve = stored[r.number]
+        epochs = np.array(list(curve)) + 1
+        (line,) = ax.plot(epochs, list(curve.values()), label=f"trial {r.number}: {r.value:.4g}")
+        if r.best_epoch is not None and r.best_epoch in curve:
+            ax.plot(
+                r.best_epoch + 1, curve[r.best_epoch], "*", color=line.get_color(), markersize=11
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_objective_label(data))
+    ax.set_title(f"Learning curves of the best {len(chosen)} trials (★ best epoch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
+    """Forecast: test part, actual vs the exported model and the baselines. Classify: the
+    confusion matrix and the precision–recall curve."""
+    if isinstance(ev, ClassifyEval):
+        return classification(ev)
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(ev.rows, ev.actual, color="black", lw=2, label="actual")
+    styles = {
+        "model": ("tab:blue", "-"),
+        "persistence": ("tab:orange", "--"),
+        "seasonal naive": ("tab:purple", ":"),
+    }
+    for name, values in ev.predictions.items():
+        colour, ls = styles.get(name, ("tab:gray", "-."))
+        score = ev.metrics[name]
+        label = name if name != "seasonal naive" else f"seasonal naive (period {ev.period})"
+        if name == "model" and ev.trial is not None:
+            label = f"model (trial {ev.trial})"
+        ax.plot(
+            ev.rows,
+            values,
+            color=colour,
+            ls=ls,
+            lw=1.6,
+            label=f"{label}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}",
+        )
+    ax.set_xlabel("row of the data file (test part)")
+    ax.set_ylabel("target, original units")
+    ax.set_title("Exported model on the test part, one step ahead")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def classification(ev: ClassifyEval) -> Figure:
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    cm = ev.confusion
+    left.imshow(cm, cmap="Blues")
+    k = cm.shape[0]
+    labels = ev.classes[:k] + [str(i) for i in range(len(ev.classes), k)]
+    left.set_xticks(range(k), labels)
+    left.set_yticks(range(k), labels)
+    threshold = cm.max() / 2 if cm.size else 0
+    for i in range(k):
+        for j in range(k):
+            left.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > threshold else "black",
+            )
+    left.set_xlabel("predicted")
+    left.set_ylabel("true")
+    left.set_title("Confusion matrix (test)")
+    for label, recall, precision, ap in ev.pr_curves:
+        right.step(recall, precision, where="post", label=f"class {label}: AP {ap:.3f}")
+    right.set_xlim(0, 1.02)
+    right.set_ylim(0, 1.02)
+    right.set_xlabel("recall")
+    right.set_ylabel("precision")
+    right.set_title("Precision–recall (test)")
+    right.grid(alpha=0.3)
+    right.legend(fontsize="small", loc="lower left")
+    return fig

@@ -1,0 +1,92 @@
+"""Each figure on a real (formula-trained) study: a non-empty image, or the sentence why not."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+from report_studies import build_study, mixed_study
+
+from seqtune.objectives import metrics
+from seqtune.report import figures
+from seqtune.report.evaluation import _classify
+from seqtune.report.missing import Unavailable
+from seqtune.report.source import StudyData, read_study
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> StudyData:
+    return read_study(mixed_study(tmp_path_factory.mktemp("mixed")).path)
+
+
+def assert_image(fig: figures.Figure) -> None:
+    data = figures.png(fig)
+    image = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+    assert image.shape[0] > 200 and image.shape[1] > 500
+    assert image.std() > 5  # something is drawn on the white
+
+
+def test_the_mixed_study_has_every_state(mixed: StudyData) -> None:
+    states = {r.state for r in mixed.records}
+    assert {"complete", "pruned", "failed"} <= states
+
+
+@pytest.mark.parametrize("name", ["history", "importance", "slices", "curves"])
+def test_each_figure_draws_a_non_empty_image(mixed: StudyData, name: str) -> None:
+    assert_image(getattr(figures, name)(mixed))
+
+
+def test_history_marks_pruned_and_failed_trials_and_the_best_so_far(mixed: StudyData) -> None:
+    labels = [t.get_text() for t in figures.history(mixed).axes[0].get_legend().get_texts()]
+    assert "best so far" in labels
+    assert any(label.startswith("pruned") for label in labels)
+    assert "failed (no value)" in labels
+
+
+def test_curves_are_the_best_five_trials_per_epoch(mixed: StudyData) -> None:
+    ax = figures.curves(mixed).axes[0]
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("trial")]
+    best = sorted(mixed.complete, key=lambda r: r.value)[:5]
+    assert [line.get_label().split(":")[0] for line in lines] == [f"trial {r.number}" for r in best]
+    assert all(len(line.get_xdata()) == 4 for line in lines)  # one point per epoch
+
+
+def test_importance_covers_the_searched_parameters(mixed: StudyData) -> None:
+    from seqtune.report.importance import importances
+
+    values = importances(mixed)
+    assert abs(sum(values.values()) - 1) < 1e-6
+    assert {"look_back", "dropout", "learning_rate"} <= set(values)
+
+
+def test_fewer_than_two_complete_trials_leave_importances_out(tmp_path: Path) -> None:
+    study = build_study(tmp_path, trials=3, fail=lambda v: True)
+    data = read_study(study.path)
+    for name in ("importance", "slices", "curves"):
+        with pytest.raises(Unavailable):
+            getattr(figures, name)(data)
+    assert_image(figures.history(data))  # the failed trials, marked
+
+
+def test_hyperband_has_no_curves_nor_importances(tmp_path: Path) -> None:
+    data = read_study(build_study(tmp_path, backend="hyperband", trials=6).path)
+    with pytest.raises(Unavailable, match="keras-tuner keeps one value"):
+        figures.curves(data)
+    with pytest.raises(Unavailable, match="Hyperband"):
+        figures.importance(data)
+    assert_image(figures.history(data))
+    assert_image(figures.slices(data))
+
+
+def test_classification_figure_and_its_precision_recall_curve() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    proba = np.clip(y * 0.6 + rng.uniform(0, 0.5, 200), 0, 1)
+    ev = _classify(SimpleNamespace(classes=np.array(["normal", "attack"])), y, proba, 3, {})
+    assert ev.confusion.sum() == 200
+    assert ev.pr_curves[0][3] == pytest.approx(metrics.pr_auc(y, proba))
+    assert_image(figures.forecast(ev))

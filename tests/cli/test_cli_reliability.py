@@ -87,6 +87,9 @@ def test_resume_during_a_launch_is_refused_and_the_launch_finishes(tmp_path: Pat
     assert resumed.returncode == 2
     no_traceback(resumed.stderr)
     assert f"in use by pid {launch.pid} (seqtune launch)" in resumed.stderr
+    status = run_cli("status", "--json", str(study_dir))  # reading a running study is fine
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["running_by"] == f"pid {launch.pid} (seqtune launch)"
     _, err = launch.communicate(timeout=600)
     assert launch.returncode == 0, err
     no_traceback(err)
@@ -172,6 +175,10 @@ def test_sigterm_to_a_launch_with_workers_releases_the_study(tmp_path: Path) -> 
     wait_for(lambda: len(rows(study_dir)) >= 1, launch, seconds=600)
     busy = run_cli("resume", str(study_dir))
     assert busy.returncode == 2 and "in use by" in busy.stderr
+    export = run_cli("export", str(study_dir))  # the best trial so far; the study goes on
+    assert export.returncode == 0, export.stderr
+    assert "the study is still running" in export.stdout
+    assert launch.poll() is None
     launch.send_signal(signal.SIGTERM)
     _, err = launch.communicate(timeout=300)
     assert launch.returncode == 143, err

@@ -64,13 +64,16 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-def hold_lock_in_child(folder: Path, command: str = "seqtune launch") -> subprocess.Popen[str]:
+def hold_lock_in_child(
+    folder: Path, command: str = "seqtune launch", name: str = ".lock"
+) -> subprocess.Popen[str]:
     """Another process that owns the study (as a running launch does) until killed."""
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
         "from seqtune.search.lock import StudyLock\n"
-        f"lock = StudyLock.acquire(Path({str(folder)!r}), {command!r}, create=True)\n"
+        f"lock = StudyLock.acquire(Path({str(folder)!r}), {command!r}, create=True, "
+        f"name={name!r})\n"
         "print('held', flush=True)\n"
         "time.sleep(600)\n"
     )
@@ -164,6 +167,19 @@ def test_status_says_who_runs_the_study(tmp_path: Path) -> None:
         child.wait()
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["running_by"] == f"pid {child.pid} (seqtune launch)"
+
+
+def test_one_export_at_a_time(tmp_path: Path) -> None:
+    study = finished_study(tmp_path)
+    child = hold_lock_in_child(study.path, "seqtune export", name=".export.lock")
+    try:
+        out = run_cli("export", str(study.path))
+    finally:
+        child.kill()
+        child.wait()
+    assert out.returncode == 2
+    assert f"in use by pid {child.pid} (seqtune export)" in one_line(out.stderr)
+    assert not (study.path / "best.yaml").exists()
 
 
 # ---- the SQLite file holds the study -----------------------------------------------

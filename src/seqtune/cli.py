@@ -474,12 +474,13 @@ def format_status(status: dict[str, Any]) -> str:
 
 def _export(args: argparse.Namespace) -> int:
     _load_tensorflow()
-    from seqtune.search.export import export
+    from seqtune.search.export import check_exportable, export
     from seqtune.search.lock import StudyLock, holder
     from seqtune.search.study import Study
 
     study = Study.open(args.study_dir, args.storage)
     try:
+        check_exportable(study, args.output)  # refused before anything is written
         # one export at a time (best.yaml and best.keras come from the same one); a study
         # that is still running is read, not stopped: its best trial so far is exported
         with StudyLock.acquire(study.path, "seqtune export", name=EXPORT_LOCK_FILE):

@@ -24,7 +24,6 @@ BROKEN = {
     "hangs": ("import time\ndef f(y, p):\n    time.sleep(600)\n", "did not return within 1 s"),
     "none": ("def f(y, p):\n    return None\n", "returned None (NoneType), not a number"),
     "text": ("def f(y, p):\n    return 'good'\n", "returned 'good' (str), not a number"),
-    "nan": ("def f(y, p):\n    return float('nan')\n", "returned nan"),
     "array": ("def f(y, p):\n    return y - p\n", "not a number"),
 }
 
@@ -54,6 +53,13 @@ def test_launch_check_refuses_a_broken_user_objective_in_one_line(
     text = str(caught.value)
     assert text.startswith(f"objective: user objective broken_{case}:f ")
     assert expected in text and "\n" not in text
+
+
+def test_launch_check_accepts_an_objective_that_is_nan_on_the_sample(tmp_path: Path) -> None:
+    """NaN is a number an objective may give on a tiny fake sample; the study then fails
+    the trials whose objective is never finite, with that reason."""
+    _module(tmp_path, "nan_on_sample", "def f(y, p):\n    return float('nan')\n")
+    validate_with_data(_spec(tmp_path, "nan_on_sample"))
 
 
 def test_the_guard_restores_os_exit_the_alarm_handler_and_a_running_timer() -> None:

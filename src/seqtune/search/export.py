@@ -29,17 +29,24 @@ def _clean(report: dict[str, Any]) -> dict[str, Any]:
     return {k: (round(v, 10) if isinstance(v, float) else v) for k, v in report.items()}
 
 
-def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
-    """Write best.yaml and best.keras for the study's best trial; return paths and result."""
-    records = study.backend.records()
-    best = best_of(records, study.spec.objective.direction)
-    if best is None:
+def check_exportable(study: Study, output: Path | None = None) -> Path:
+    """The spec file an export would write; UserError if there is nothing to export or
+    the output is unusable. Writes nothing."""
+    if best_of(study.backend.records(), study.spec.objective.direction) is None:
         raise UserError("has no complete trial yet: nothing to export", str(study.path))
     out_yaml = Path(output) if output is not None else study.path / "best.yaml"
     if out_yaml.suffix not in (".yaml", ".yml"):
         raise UserError("the exported spec must end in .yaml or .yml", "-o")
     if out_yaml.exists() and out_yaml.is_dir():
         raise UserError("is a folder, expected a file name", str(out_yaml))
+    return out_yaml
+
+
+def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
+    """Write best.yaml and best.keras for the study's best trial; return paths and result."""
+    out_yaml = check_exportable(study, output)
+    best = best_of(study.backend.records(), study.spec.objective.direction)
+    assert best is not None
     out_model = out_yaml.with_suffix(".keras")
     spec = study.spec
     _, runner = study.prepare()  # refuses data that changed since the launch

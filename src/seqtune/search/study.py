@@ -357,8 +357,9 @@ def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, 
     path = Path(path)
     if not path.is_dir():
         raise UserError("no such study folder", str(path))
-    if not (path / META_FILE).is_file() and not interrupted_launch(path):
-        Study.open(path, storage)  # the one-line reason it is not a study; takes no lock
+    # the one-line reason a folder is not a study (or a damaged one) comes first, from a
+    # read-only look: nothing, not even the lock file, is written into such a folder
+    Study.open(path, storage).close()
     lock = StudyLock.acquire(path, "seqtune resume")
     try:
         study = Study.open(path, storage)

@@ -407,7 +407,8 @@ def open_storage(
         raise
     except Exception as exc:  # driver, network, permissions: one line, no password
         first = (mask_url(str(exc)).splitlines() or [""])[0][:200]
-        if url.startswith("sqlite:///"):  # the study's own file, damaged or unreadable
+        own = study_dir is not None and url == f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+        if own:  # the study's own file, damaged or unreadable
             raise UserError(
                 f"cannot read the study's SQLite storage ({type(exc).__name__}: {first}); "
                 "restore it from a copy of the study",

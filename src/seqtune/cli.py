@@ -39,6 +39,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqtune", description=__doc__.split("\n")[0])
     p.add_argument("--version", action="version", version=f"seqtune {__version__}")
@@ -80,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("study_dir", type=Path)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     status.add_argument("--storage")
+    status.add_argument(
+        "--watch",
+        nargs="?",
+        const=2.0,
+        type=_seconds,
+        metavar="SECONDS",
+        help="refresh the table every SECONDS (default 2) until the study ends or Ctrl-C",
+    )
 
     export = sub.add_parser("export", help="write best.yaml and best.keras")
     export.add_argument("study_dir", type=Path)
@@ -429,20 +447,51 @@ def _print_best(status: dict[str, Any]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     _load_tensorflow()
-    from seqtune.search.lock import holder
-    from seqtune.search.study import Study
-
-    study = Study.open(args.study_dir, args.storage)
-    try:
-        status = study.status()
-    finally:
-        study.close()
-    status["running_by"] = holder(study.path)  # "pid N (seqtune launch)" while it runs
+    if args.watch is not None:
+        if args.json:
+            raise UserError("--watch shows the table; leave out --json", "--watch")
+        return _watch(args)
+    status = _read_status(args.study_dir, args.storage)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
     print(format_status(status))
     return 0
+
+
+def _read_status(study_dir: Path, storage: str | None) -> dict[str, Any]:
+    from seqtune.search.lock import holder
+    from seqtune.search.study import Study
+
+    study = Study.open(study_dir, storage)
+    try:
+        status = study.status()
+    finally:
+        study.close()
+    status["running_by"] = holder(study.path)  # "pid N (seqtune launch)" while it runs
+    return status
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """The status table, redrawn every ``--watch`` seconds until the study has met its
+    budget and no process runs it, or Ctrl-C (which ends the watch, not the study)."""
+    import time
+
+    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    try:
+        while True:
+            status = _read_status(args.study_dir, args.storage)
+            stamp = time.strftime("%H:%M:%S")
+            running = status["running_by"] or "no process"
+            print(f"{clear}{format_status(status)}\n\n{stamp} · run by {running}", flush=True)
+            if status["finished"] >= status["budget"] and status["running_by"] is None:
+                return 0
+            if status["running_by"] is None and not status["trials"].get("running"):
+                print("the study is not running: `seqtune resume` continues it", flush=True)
+                return 0
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0
 
 
 def format_status(status: dict[str, Any]) -> str:

@@ -76,6 +76,7 @@ class Runner:
     def __init__(self, spec: Spec, table: Table) -> None:
         self.spec = spec
         self.table = table
+        self.callbacks: list[keras.callbacks.Callback] = []  # added to every trial's fit
         self._user_fn = None
         if spec.objective.function is not None:
             # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
@@ -176,7 +177,7 @@ class Runner:
             epochs=epochs if epochs is not None else self.spec.search.max_epochs,
             seed=seed,
             sample_weight=windows.sample_weight_train,
-            callbacks=[objective, keep, *(extra_callbacks or []), StopCheck()],
+            callbacks=[objective, keep, *(extra_callbacks or []), *self.callbacks, StopCheck()],
             initial_epoch=initial_epoch,
             validation_x=x_val,  # predicted in the epoch's own call; the objective reuses it
         )

@@ -33,6 +33,7 @@ from seqtune.search.files import (
     write_yaml,
 )
 from seqtune.search.lock import StudyLock
+from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.signals import signals_as_interrupt
@@ -252,20 +253,13 @@ class Study:
             ):
                 save_model(outcome.model, self.checkpoint(number))
 
+        progress = Progress(
+            out, budget, name, self.spec.search.max_epochs, done=self.backend.finished()
+        )
+
         def after(record: TrialRecord) -> None:
             self.write_trials()
-            done = self.backend.finished()
-            value = f"{name}={record.value:.6g}" if record.value is not None else record.state
-            why = f" ({record.reason})" if record.reason and record.state != "complete" else ""
-            best = current_best()
-            best_txt = f"{best:.6g}" if best is not None else "-"
-            secs = f"{record.seconds:.1f}s" if record.seconds is not None else ""
-            print(
-                f"[{done}/{budget}] trial {record.number} {record.state}: {value}{why} · "
-                f"{record.epochs or 0} epochs {secs} · best {best_txt}",
-                file=out,
-                flush=True,
-            )
+            progress.trial_finished(record, self.backend.finished(), current_best())
 
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
@@ -273,11 +267,14 @@ class Study:
             runner = IsolatedRunner(  # type: ignore[assignment]
                 runner, self.path / "checkpoints", self.meta.get("data_sha256")
             )
+        elif progress.live:  # the running trial's epoch on the status line
+            runner.callbacks = [progress.callback()]
         freeze_startup_objects()
         with signals_as_interrupt():
             try:
                 self.backend.optimize(runner, budget, before_complete, after)
             finally:
+                progress.close()
                 self.write_trials()
 
     def checkpoint(self, number: int) -> Path:

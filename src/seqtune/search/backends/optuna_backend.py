@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,10 @@ class OptunaBackend(Backend):
                 f"storage {mask_url(self.url)} already holds a study named '{self.spec.study}'",
                 "--storage",
             ) from None
+        # the objective's name where tools (optuna-dashboard) show the study's values
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._study.set_metric_names([self.spec.objective.name])
 
     def _delete_if_empty(self, storage: optuna.storages.BaseStorage) -> None:
         try:

@@ -26,7 +26,14 @@ REPRO_RTOL = 1e-4
 
 
 def _clean(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: (round(v, 10) if isinstance(v, float) else v) for k, v in report.items()}
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, 10)
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return {k: clean(v) for k, v in report.items()}
 
 
 def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:

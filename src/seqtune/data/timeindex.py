@@ -29,8 +29,14 @@ PERIODS = {
     "h": 24, "H": 24,
 }  # fmt: skip
 
-#: calendar input -> (what it needs of the index, its cycle length, how to read it)
+#: calendar input -> its cycle length
 CALENDAR_CYCLES = {"month": 12, "day_of_week": 7, "hour": 24}
+#: calendar input -> the longest step of the index it tells anything on, and its words
+CALENDAR_STEP = {
+    "month": (np.timedelta64(31, "D"), "a month"),
+    "day_of_week": (np.timedelta64(1, "D"), "a day"),
+    "hour": (np.timedelta64(1, "h"), "an hour"),
+}
 
 #: formats tried to write continued dates the way the CSV wrote them
 FORMATS = ("%Y-%m", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
@@ -194,8 +200,15 @@ def calendar_columns(time: TimeIndex, names: tuple[str, ...]) -> np.ndarray:
     if not time.is_datetime:
         raise UserError("calendar inputs need dates in data.time, not integers", "data.calendar")
     stamps = pd.DatetimeIndex(time.values)
+    step = np.median(np.diff(time.values)) if time.values.size > 1 else None
     columns = []
     for name in names:
+        longest, words = CALENDAR_STEP[name]
+        if step is not None and step > longest:
+            raise UserError(
+                f"'{name}' needs an index of one row {words} or finer; '{time.freq}' is coarser",
+                "data.calendar",
+            )
         if name == "month":
             phase = stamps.month.to_numpy() - 1
         elif name == "day_of_week":

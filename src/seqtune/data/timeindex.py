@@ -137,7 +137,10 @@ def parse_time(
         raise UserError(f"column '{name}' needs at least 3 rows to infer a frequency", FIELD)
     freq = pd.infer_freq(stamps)
     if freq is None:
-        guess = pd.infer_freq(stamps[:3])
+        # the frequency most runs of 3 rows agree on (only on this error path, at most 50)
+        runs = [pd.infer_freq(stamps[i : i + 3]) for i in range(min(50, len(stamps) - 2))]
+        found = [g for g in runs if g is not None]
+        guess = max(set(found), key=found.count) if found else None
         if guess is None:
             raise UserError(
                 f"cannot infer a regular frequency from column '{name}' (rows "

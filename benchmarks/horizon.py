@@ -9,7 +9,7 @@ and statsmodels' ExponentialSmoothing with additive trend and multiplicative sea
 
 Needs statsmodels (``pip install -e '.[bench]'``). Usage::
 
-    python benchmarks/horizon.py [--trials 20] [--max-epochs 300] [--seed 123]
+    python benchmarks/horizon.py [--trials 20] [--max-epochs 300]
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pred, best = seqtune_forecast(args.trials, args.max_epochs, Path(tmp))
     seconds = time.perf_counter() - start
-    rows.append((f"seqtune LSTM, {args.trials} TPE trials ({seconds:.0f} s)", *scores(actual, pred)))
+    rows.append(
+        (f"seqtune LSTM, {args.trials} TPE trials ({seconds:.0f} s)", *scores(actual, pred))
+    )
 
     print(f"airline, fit on 1949-1959, forecast 1960 (h = 1..{H}); test MAE and RMSE")
     print(f"{'model':<46} {'MAE':>8} {'RMSE':>8}")

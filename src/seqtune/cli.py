@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
     train.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+    predict = sub.add_parser(
+        "predict", help="forecast the horizon after the data's last row with an exported model"
+    )
+    predict.add_argument("spec", type=Path, help="an exported best.yaml (or its study folder)")
+    predict.add_argument(
+        "--csv", type=Path, help="a newer CSV with the same columns: forecast after its last row"
+    )
+    predict.add_argument(
+        "-o", "--output", type=Path, help="CSV file to write (default: print to stdout)"
+    )
+
     report = sub.add_parser("report", help="one self-contained HTML page about a study")
     report.add_argument("study_dir", type=Path)
     report.add_argument(
@@ -242,6 +253,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _report(args)
     if verb == "plot":
         return _plot(args)
+    if verb == "predict":
+        return _predict(args)
     return _train(args)
 
 
@@ -566,6 +579,31 @@ def _plot(args: argparse.Namespace) -> int:
     _load_tensorflow()
 
     print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage)}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from seqtune.search.files import write_csv
+    from seqtune.search.predict import check_predict, resolve_export
+
+    # everything is checked before TensorFlow loads: the export, its model file, the data
+    spec, values, model_path = resolve_export(args.spec)
+    if args.output is not None and args.output.is_dir():
+        raise UserError("is a folder, expected a CSV file name", str(args.output))
+    table, data = check_predict(spec, args.csv)
+    _load_tensorflow()
+    from seqtune.search.predict import forecast
+
+    header, rows = forecast(spec, values, model_path, table, data)
+    if args.output is None:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return 0
+    write_csv(args.output, header, rows)
+    print(f"wrote {args.output} ({len(rows)} steps after {data.labels_of([data.n_rows - 1])[0]})")
     return 0
 
 

@@ -612,6 +612,94 @@ CASES: list[Case] = [
         study=True,
         tf=True,
     ),
+    # ---- horizons, the time index, calendar inputs, predict (issue 14) ----------------------
+    Case("horizon_zero", ("data.horizon", "at least 1"), edits={"data.horizon": 0}),
+    Case(
+        "horizon_longer_than_validation",
+        ("data.horizon", "longer than the validation part", "19 rows"),
+        edits={"data.horizon": 20},
+    ),
+    Case(
+        "horizon_with_classify",
+        ("data.horizon", "only to task: forecast"),
+        edits={"data.task": "classify", "data.horizon": 3, "objective": "val_f1"},
+    ),
+    Case(
+        "time_column_missing",
+        ("data.time", "'Month' not found", "Date"),
+        edits={"data.time": "Month"},
+    ),
+    Case(
+        "time_column_does_not_parse",
+        ("data.time", "'Date'", "'someday'", "row 4"),
+        csv=airline_with().replace("1949-04,", "someday,"),
+        edits={"data.time": "Date"},
+    ),
+    Case(
+        "time_unsorted",
+        ("data.time", "not sorted", "row 3"),
+        csv=airline_with().replace("1949-03,", "1948-03,"),
+        edits={"data.time": "Date"},
+    ),
+    Case(
+        "time_duplicated",
+        ("data.time", "duplicate", "row 3"),
+        csv=airline_with().replace("1949-03,", "1949-02,"),
+        edits={"data.time": "Date"},
+    ),
+    Case(
+        "time_gap",
+        ("data.time", "gap", "row 3"),
+        csv="\n".join(line for line in airline_rows() if not line.startswith("1949-03")) + "\n",
+        edits={"data.time": "Date"},
+    ),
+    Case(
+        "time_frequency_without_period",
+        ("space.transform", "frequency", "set data.period"),
+        csv="Date,Passengers\n" + "".join(f"{1900 + i}-01-01,{100 + i}\n" for i in range(60)),
+        edits={"data.time": "Date", "data.period": DELETE, "space.transform": SEASONAL},
+    ),
+    Case(
+        "time_is_an_input",
+        ("data.features", "never a model input"),
+        edits={"data.time": "Date", "data.features": ["Date", "Passengers"]},
+    ),
+    Case(
+        "calendar_without_time",
+        ("data.calendar", "set data.time"),
+        edits={"data.calendar": ["month"]},
+    ),
+    Case(
+        "calendar_unknown",
+        ("data.calendar", "'weekday'", "day_of_week"),
+        edits={"data.time": "Date", "data.calendar": ["weekday"]},
+    ),
+    Case(
+        "split_rows_leave_no_training",
+        ("data.split", "no rows for training"),
+        edits={"data.split": {"val": 100, "test": 44}},
+    ),
+    Case(
+        "predict_searched_spec",
+        ("space.transform", "is searched"),
+        argv=("predict", "{spec}"),
+    ),
+    Case(
+        "predict_without_model",
+        ("{spec}", "no model spec.keras"),
+        argv=("predict", "{spec}"),
+        spec_text=yaml.safe_dump({**tiny_spec(), "space": {"look_back": 2}}),
+    ),
+    Case(
+        "predict_csv_column_differs",
+        ("{dir}/newer.csv", "column 'Passengers'", "text here but numeric"),
+        argv=("predict", "{spec}", "--csv", "{dir}/newer.csv", "-o", "{dir}/out.csv"),
+        spec_text=yaml.safe_dump({**tiny_spec(), "space": {"look_back": 2}}),
+        files={
+            "spec.keras": "not read: the CSV is refused first",
+            "newer.csv": "Date,Passengers\n1961-01,many\n1961-02,more\n",
+        },
+    ),
 ]
 
 

@@ -19,6 +19,7 @@ SCALERS = ("minmax", "standard", "none")
 LABEL_AT = ("next", "last")
 CLASS_WEIGHTS = ("none", "balanced")
 MISSING = ("error", "drop", "ffill")
+CALENDAR = ("month", "day_of_week", "hour")
 
 KEYS = (
     "csv",
@@ -33,6 +34,9 @@ KEYS = (
     "class_weight",
     "autoregressive",
     "missing",
+    "horizon",
+    "time",
+    "calendar",
 )
 SPLIT_KEYS = ("val", "test", "method")
 
@@ -71,12 +75,25 @@ def _names(raw: Any, field: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _fraction(raw: Any, field: str) -> float:
+def _fraction(raw: Any, field: str) -> float | int:
+    """A part size: a fraction of the rows in (0, 1), or a whole number of rows >= 1."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise UserError(f"must be a number between 0 and 1 (exclusive), got {raw!r}", field)
+        raise UserError(
+            f"must be a number between 0 and 1 (exclusive) or a whole number of rows, got {raw!r}",
+            field,
+        )
+    if isinstance(raw, int):
+        if raw < 1:
+            raise UserError(
+                f"must be between 0 and 1 (exclusive) or a whole number of rows >= 1, got {raw}",
+                field,
+            )
+        return raw
     value = float(raw)
     if not math.isfinite(value) or not 0.0 < value < 1.0:
-        raise UserError(f"must be between 0 and 1 (exclusive), got {raw!r}", field)
+        raise UserError(
+            f"must be between 0 and 1 (exclusive) or a whole number of rows, got {raw!r}", field
+        )
     return value
 
 
@@ -90,8 +107,8 @@ class DataSpec:
     task: str = "forecast"
     features: tuple[str, ...] | None = None
     drop: tuple[str, ...] = ()
-    val: float = DEFAULT_VAL
-    test: float = DEFAULT_TEST
+    val: float | int = DEFAULT_VAL  # a fraction of the rows, or an int: a number of rows
+    test: float | int = DEFAULT_TEST
     split_method: str = "chronological"
     scaler: str = "minmax"
     period: int | None = None
@@ -99,6 +116,9 @@ class DataSpec:
     class_weight: str = "none"
     autoregressive: bool = False
     missing: str = "error"
+    horizon: int = 1
+    time: str | None = None
+    calendar: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Any, base_dir: Path, field: str = "data") -> DataSpec:
@@ -146,7 +166,7 @@ class DataSpec:
         check_keys(split, SPLIT_KEYS, f"{field}.split")
         val = _fraction(split.get("val", DEFAULT_VAL), f"{field}.split.val")
         test = _fraction(split.get("test", DEFAULT_TEST), f"{field}.split.test")
-        if val + test >= 1.0:
+        if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
             raise UserError(
                 f"val + test must leave rows for training: {val} + {test} >= 1", f"{field}.split"
             )
@@ -174,6 +194,47 @@ class DataSpec:
                 f"must be true or false, got {autoregressive!r}", f"{field}.autoregressive"
             )
         missing = _choice(raw.get("missing", "error"), MISSING, f"{field}.missing")
+
+        horizon = raw.get("horizon", 1)
+        if isinstance(horizon, bool) or not isinstance(horizon, int):
+            raise UserError(
+                f"must be a whole number of steps to forecast, got {horizon!r}", f"{field}.horizon"
+            )
+        if horizon < 1:
+            raise UserError(f"must be at least 1, got {horizon}", f"{field}.horizon")
+        if horizon != 1 and task != "forecast":
+            raise UserError("applies only to task: forecast (classify takes 1)", f"{field}.horizon")
+        time = raw.get("time")
+        if time is not None:
+            time = _str(time, f"{field}.time")
+            if task != "forecast":
+                raise UserError("applies only to task: forecast", f"{field}.time")
+            if time == target:
+                raise UserError(f"'{time}' is the target, not a time index", f"{field}.time")
+            if features is not None and time in features:
+                raise UserError(
+                    f"'{time}' is the time index; it is never a model input (remove it from "
+                    "data.features; use data.calendar for month or day-of-week inputs)",
+                    f"{field}.features",
+                )
+        calendar_raw = raw.get("calendar", []) or []
+        if isinstance(calendar_raw, str):
+            calendar_raw = [calendar_raw]
+        if not isinstance(calendar_raw, list):
+            raise UserError(
+                f"must be a list like [month], got {calendar_raw!r}", f"{field}.calendar"
+            )
+        calendar: list[str] = []
+        for item in calendar_raw:
+            name = _choice(item, CALENDAR, f"{field}.calendar")
+            if name in calendar:
+                raise UserError(f"'{name}' is listed twice", f"{field}.calendar")
+            calendar.append(name)
+        if calendar and time is None:
+            raise UserError(
+                "calendar inputs are derived from the time index: set data.time",
+                f"{field}.calendar",
+            )
 
         if task == "forecast":
             for key, value, default in (
@@ -218,6 +279,9 @@ class DataSpec:
             class_weight=class_weight,
             autoregressive=autoregressive,
             missing=missing,
+            horizon=horizon,
+            time=time,
+            calendar=tuple(calendar),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,4 +306,11 @@ class DataSpec:
                 out["autoregressive"] = True
         if self.missing != "error":
             out["missing"] = self.missing
+        # new keys only when set: a spec without them keeps its fingerprint (resume works)
+        if self.horizon != 1:
+            out["horizon"] = self.horizon
+        if self.time is not None:
+            out["time"] = self.time
+        if self.calendar:
+            out["calendar"] = list(self.calendar)
         return out

@@ -23,14 +23,22 @@ def round_half_up(x: float) -> int:
     return math.floor(x + 0.5)
 
 
-def part_sizes(n: int, val: float, test: float) -> tuple[int, int, int]:
-    """(train, val, test) counts: test = round(n*test) last, val = round(n*val) before it."""
-    n_test = round_half_up(n * test)
-    n_val = round_half_up(n * val)
+def part_rows(n: int, size: float | int) -> int:
+    """Rows of a part: an int is a number of rows, a float a fraction of ``n``."""
+    if isinstance(size, int | np.integer) and not isinstance(size, bool):
+        return int(size)
+    return round_half_up(n * size)
+
+
+def part_sizes(n: int, val: float | int, test: float | int) -> tuple[int, int, int]:
+    """(train, val, test) counts: test = round(n*test) last, val = round(n*val) before it
+    (or the given numbers of rows when val/test are integers)."""
+    n_test = part_rows(n, test)
+    n_val = part_rows(n, val)
     return n - n_val - n_test, n_val, n_test
 
 
-def part_bounds(n: int, val: float, test: float) -> dict[str, tuple[int, int]]:
+def part_bounds(n: int, val: float | int, test: float | int) -> dict[str, tuple[int, int]]:
     """Row ranges ``[start, stop)`` of the chronological parts."""
     n_train, n_val, _ = part_sizes(n, val, test)
     return {
@@ -40,9 +48,15 @@ def part_bounds(n: int, val: float, test: float) -> dict[str, tuple[int, int]]:
     }
 
 
-def forecast_counts(bounds: dict[str, tuple[int, int]], first: int) -> dict[str, int]:
-    """Windows per part when every target row ``t >= first`` (= lost rows + look_back) is used."""
-    return {name: max(0, stop - max(start, first)) for name, (start, stop) in bounds.items()}
+def forecast_counts(
+    bounds: dict[str, tuple[int, int]], first: int, horizon: int = 1
+) -> dict[str, int]:
+    """Windows per part when every origin ``t >= first`` (= lost rows + look_back) whose
+    ``horizon`` target rows ``t .. t + horizon - 1`` all lie inside the part is used."""
+    return {
+        name: max(0, stop - horizon + 1 - max(start, first))
+        for name, (start, stop) in bounds.items()
+    }
 
 
 def classify_counts(bounds: dict[str, tuple[int, int]], span: int) -> dict[str, int]:

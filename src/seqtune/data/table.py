@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from seqtune.data.split import (
     part_bounds,
     stratified_counts,
 )
+from seqtune.data.timeindex import TimeIndex, calendar_columns, parse_time
 from seqtune.data.windows import Windows, build_classify, build_forecast
 from seqtune.errors import UserError, suggest_name
 
@@ -229,9 +231,23 @@ class Table:
         features: tuple[str, ...],
         data: np.ndarray,
         row_numbers: np.ndarray,
+        time: TimeIndex | None = None,
     ) -> None:
         self.spec = spec
         self.features = features
+        self.time = time
+        # the season length: data.period, else the one the time index's frequency implies
+        self.period: int | None = (
+            spec.period if spec.period is not None else (time.period if time is not None else None)
+        )
+        self.horizon = spec.horizon
+        self.calendar: np.ndarray | None = (
+            calendar_columns(time, spec.calendar) if time is not None and spec.calendar else None
+        )
+        #: the model's input columns: the features, then sin/cos pairs of the calendar
+        self.input_names: tuple[str, ...] = features + tuple(
+            f"{name}_{f}" for name in spec.calendar for f in ("sin", "cos")
+        )
         self.target = spec.target
         self.columns: tuple[str, ...] = (
             features if spec.target in features else (*features, spec.target)
@@ -258,13 +274,41 @@ class Table:
         return len(self.features)
 
     def feature_values(self) -> np.ndarray:
-        """Raw (unscaled) feature columns, in ``features`` order, shape (rows, features)."""
-        return self._data[:, [self.columns.index(name) for name in self.features]]
+        """Raw (unscaled) input columns, in ``input_names`` order, shape (rows, inputs): the
+        features, then the calendar columns derived from the time index."""
+        values = self._data[:, [self.columns.index(name) for name in self.features]]
+        if self.calendar is not None:
+            values = np.concatenate([values, self.calendar], axis=1)
+        return values
+
+    def labels_of(self, rows: np.ndarray) -> list[Any]:
+        """What names table rows in files: the time index as written, or the row's step
+        number (0-based position in the series) without ``data.time``."""
+        rows = np.asarray(rows)
+        if self.time is None:
+            return [int(r) for r in rows]
+        return self.time.labels(rows)
+
+    def labels_after(self, count: int) -> list[Any]:
+        """Labels of the ``count`` rows after the last one (the time index continued)."""
+        if self.time is None:
+            return list(range(self.n_rows, self.n_rows + count))
+        return self.time.labels_after(count)
 
     def check_transform(self, transform: str) -> None:
         """UserError (``space.transform``) unless ``transform`` applies to this target."""
+        if (
+            transform in target_transforms.SEASONAL
+            and self.period is None
+            and self.time is not None
+        ):
+            raise UserError(
+                f"'{transform}' needs the season length, and the frequency of "
+                f"'{self.spec.time}' ({self.time.freq_text}) implies none: set data.period",
+                "space.transform",
+            )
         target_transforms.check(
-            transform, self.task, self.y, self.spec.period, self.target, self.row_numbers
+            transform, self.task, self.y, self.period, self.target, self.row_numbers
         )
 
     def _offset(self) -> int:
@@ -274,8 +318,8 @@ class Table:
     def window_counts(self, look_back: int, transform: str = "none") -> dict[str, int]:
         """Number of windows per part for this look_back and transform."""
         if self.task == "forecast":
-            lost = target_transforms.lost_rows(transform, self.spec.period)
-            return forecast_counts(self.bounds, lost + look_back)
+            lost = target_transforms.lost_rows(transform, self.period)
+            return forecast_counts(self.bounds, lost + look_back, self.horizon)
         span = look_back + self._offset()
         if self.spec.split_method == "stratified":
             return stratified_counts(self.n_rows - span + 1, self.spec.val, self.spec.test)
@@ -291,7 +335,7 @@ class Table:
 
     def _counts_lost(self, look_back: int, lost: int) -> dict[str, int]:
         if self.task == "forecast":
-            return forecast_counts(self.bounds, lost + look_back)
+            return forecast_counts(self.bounds, lost + look_back, self.horizon)
         return self.window_counts(look_back)
 
     def check_capacity(self, max_look_back: int, transforms: Iterable[str] = ("none",)) -> None:
@@ -300,9 +344,23 @@ class Table:
         names = list(transforms) or ["none"]
         for name in names:
             self.check_transform(name)
-        lost = max(target_transforms.lost_rows(name, self.spec.period) for name in names)
-        worst = max(names, key=lambda name: target_transforms.lost_rows(name, self.spec.period))
+        lost = max(target_transforms.lost_rows(name, self.period) for name in names)
+        worst = max(names, key=lambda name: target_transforms.lost_rows(name, self.period))
         sizes = {name: stop - start for name, (start, stop) in self.bounds.items()}
+        if sizes["train"] < 1:
+            raise UserError(
+                f"val {sizes['val']} + test {sizes['test']} rows leave no rows for training "
+                f"out of {self.n_rows}",
+                "data.split",
+            )
+        for part, word in (("val", "validation"), ("test", "test")):
+            if self.horizon > sizes[part] >= 1:
+                raise UserError(
+                    f"{self.horizon} steps are longer than the {word} part ({sizes[part]} "
+                    f"rows): every {word} target must lie inside it; lower data.horizon or "
+                    f"raise data.split.{part}",
+                    "data.horizon",
+                )
         for part in ("val", "test"):
             if sizes[part] < 1:
                 fraction = getattr(self.spec, part)
@@ -354,14 +412,15 @@ class Table:
             target_col = self.features.index(self.target) if self.target in self.features else None
             built = build_forecast(
                 self.feature_values(),
-                self.features,
+                self.input_names,
                 target_col,
                 self.y,
                 transform=transform,
-                period=self.spec.period,
+                period=self.period,
                 look_back=look_back,
                 bounds=self.bounds,
                 scaler=self.spec.scaler,
+                horizon=self.horizon,
             )
         else:
             assert self.labels is not None and self.classes is not None
@@ -422,10 +481,25 @@ def load_table(spec: DataSpec) -> Table:
         if name not in columns:
             raise _missing_column(name, frame, path, "data.drop")
 
+    if spec.time is not None and spec.time not in columns:
+        raise _missing_column(spec.time, frame, path, "data.time")
+
     features = spec.features if spec.features is not None else _default_features(spec, frame)
     used = list(features) if spec.target in features else [*features, spec.target]
     data = np.column_stack([_numeric(frame, name, path) for name in used])
     row_numbers = np.arange(1, data.shape[0] + 1)
     data, row_numbers = _apply_missing(spec.missing, used, data, row_numbers, path)
     _check_target(spec, data[:, used.index(spec.target)], row_numbers)
-    return Table(spec, tuple(features), data, row_numbers)
+    time = None
+    if spec.time is not None:
+        # after the missing policy: rows it dropped leave a gap, which is refused
+        time = parse_time(
+            frame[spec.time].iloc[row_numbers - 1],
+            spec.time,
+            row_numbers,
+            path,
+            dropped=spec.missing == "drop" and row_numbers.size < frame.shape[0],
+        )
+        if spec.calendar:
+            calendar_columns(time, spec.calendar)  # refuses a calendar the index cannot give
+    return Table(spec, tuple(features), data, row_numbers, time)

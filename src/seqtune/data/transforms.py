@@ -2,7 +2,9 @@
 
 ``z = forward(name, y, period)`` has the length of ``y``; its first ``lost_rows(name, period)``
 entries are NaN (no earlier value to difference against). ``inverse`` rebuilds ``y_t`` from a
-predicted ``z_t`` and the *true* past values of ``y`` (one-step-ahead).
+predicted ``z_t`` and the *true* past values of ``y`` (one-step-ahead); over a horizon of H
+steps from an origin it uses the true values before the origin and, where a difference
+reaches past the origin (step h >= lag), the forecast of step h - lag.
 """
 
 from __future__ import annotations
@@ -79,8 +81,15 @@ def forward(name: str, y: np.ndarray, period: int | None) -> np.ndarray:
 def inverse(
     name: str, z: np.ndarray, y: np.ndarray, rows: np.ndarray, period: int | None
 ) -> np.ndarray:
-    """``y_t`` for predicted ``z`` at target rows ``rows``, from the true past values in ``y``."""
+    """``y_t`` for predicted ``z`` at target rows ``rows``, from the true past values in ``y``.
+
+    ``z`` of shape (n,): one step per row. ``z`` of shape (n, H): row ``k`` holds steps
+    ``rows[k] .. rows[k] + H - 1`` forecast from the origin before ``rows[k]``; only values of
+    ``y`` before ``rows[k]`` are read (``rows[k]`` may be ``len(y)``: a forecast past the data).
+    """
     z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 2:
+        return _inverse_horizon(name, z, y, np.asarray(rows), period)
     lag = lost_rows(name, period)
     if lag == 0:
         return np.exp(z) if name in LOGS else z.copy()
@@ -88,3 +97,20 @@ def inverse(
     if name in LOGS:
         return np.exp(np.log(past) + z)
     return past + z
+
+
+def _inverse_horizon(
+    name: str, z: np.ndarray, y: np.ndarray, rows: np.ndarray, period: int | None
+) -> np.ndarray:
+    """Multi-step inverse: a loop over the H steps, vectorised over the windows."""
+    lag = lost_rows(name, period)
+    if lag == 0:
+        return np.exp(z) if name in LOGS else z.copy()
+    y = np.asarray(y, dtype=np.float64)
+    base = np.log(y) if name in LOGS else y
+    out = np.empty_like(z)
+    for h in range(z.shape[1]):
+        # the value one lag earlier: true while it is before the origin, else forecast
+        prev = base[rows + h - lag] if h < lag else out[:, h - lag]
+        out[:, h] = prev + z[:, h]
+    return np.exp(out) if name in LOGS else out

@@ -24,9 +24,11 @@ from seqtune.errors import UserError
 class Windows:
     """Model inputs and targets of the three parts, and how to map predictions back.
 
-    Forecast: ``y_*`` is the scaled transformed target ``z_t`` (float32). Classify: ``y_*`` is
-    the class index (int32) into ``classes`` (the sorted original labels).
-    ``rows[part]`` is the 0-based table row of each window's target (or label).
+    Forecast: ``y_*`` is the scaled transformed target ``z_t`` (float32), shape (n,) for
+    ``horizon`` 1 and (n, horizon) otherwise (steps ``t .. t + horizon - 1``). Classify:
+    ``y_*`` is the class index (int32) into ``classes`` (the sorted original labels).
+    ``rows[part]`` is the 0-based table row of each window's (first) target (or label); the
+    forecast origin, the last row the inputs see, is the row before it.
     """
 
     task: str
@@ -48,6 +50,8 @@ class Windows:
     target_values: np.ndarray | None = field(default=None, repr=False)
     z: np.ndarray | None = field(default=None, repr=False)
     period: int | None = None
+    horizon: int = 1
+    target_col: int | None = None
 
     @property
     def n_classes(self) -> int | None:
@@ -69,13 +73,20 @@ class Windows:
         """Forecast: the true scaled ``z`` in float64 (``y_*`` is the same rounded to float32)."""
         if self.task != "forecast" or self.z is None or self.target_scaler is None:
             raise ValueError("target_scaled is defined for a forecast only")
-        return self.target_scaler.transform(self.z[self.target_rows(name)])
+        return self.target_scaler.transform(self.z[self._horizon_rows(self.target_rows(name))])
+
+    def _horizon_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Target rows: ``rows`` for horizon 1, else (n, H) rows ``t + h``."""
+        if self.horizon == 1:
+            return rows
+        return rows[:, None] + np.arange(self.horizon)
 
     def to_original(self, part: str, y_pred: np.ndarray) -> np.ndarray:
         """Predictions of ``part`` in original units (forecast) or original labels (classify).
 
-        Forecast: ``y_pred`` holds scaled ``z`` (any shape with one value per window); the
-        result is float64, rebuilt with the true past values (one-step-ahead).
+        Forecast: ``y_pred`` holds scaled ``z`` (any shape with one value per window, or
+        (n, horizon)); the result is float64, rebuilt with the true values before each
+        origin (and, past the origin, the window's own forecasts), of shape (n,) or (n, H).
         Classify: ``y_pred`` is either class indices (integer array, shape (n,)),
         probabilities of class index 1 (float, shape (n,) or (n, 1), binary only; >= 0.5 is
         class 1), or class probabilities of shape (n, K) (argmax). Returns ``classes[index]``.
@@ -86,6 +97,9 @@ class Windows:
             raise ValueError(f"{part}: got {pred.shape[0]} predictions for {rows.size} windows")
         if self.task == "forecast":
             assert self.target_scaler is not None and self.target_values is not None
+            if self.horizon > 1:
+                z = self.target_scaler.inverse(pred.reshape(rows.size, self.horizon))
+                return transforms.inverse(self.transform, z, self.target_values, rows, self.period)
             z = self.target_scaler.inverse(pred.reshape(rows.size))
             return transforms.inverse(self.transform, z, self.target_values, rows, self.period)
         assert self.classes is not None
@@ -109,9 +123,27 @@ class Windows:
         rows = self.target_rows(part)
         if self.task == "forecast":
             assert self.target_values is not None
-            return self.target_values[rows].copy()
+            return self.target_values[self._horizon_rows(rows)].copy()
         assert self.classes is not None
         return self.classes[getattr(self, f"y_{part}").astype(np.int64)]
+
+    def input_after(self, values: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The model input of the window after the last row of ``values`` (rows, F) with
+        target ``y``, scaled with this training's scalers: shape (1, look_back, F)."""
+        assert self.feature_scaler is not None and self.task == "forecast"
+        matrix = np.array(values, dtype=np.float64)
+        if self.target_col is not None:
+            matrix[:, self.target_col] = transforms.forward(self.transform, y, self.period)
+        last = matrix[-self.look_back :]
+        return self.feature_scaler.transform(last).astype(np.float32)[None]
+
+    def forecast_after(self, y_pred: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The ``horizon`` values in original units after the last row of ``y``, from the
+        raw model output of :meth:`input_after`'s window."""
+        assert self.target_scaler is not None
+        z = self.target_scaler.inverse(np.asarray(y_pred).reshape(1, self.horizon))
+        y = np.asarray(y, np.float64)
+        return transforms.inverse(self.transform, z, y, np.array([len(y)]), self.period)[0]
 
 
 def _views(matrix: np.ndarray, look_back: int) -> np.ndarray:
@@ -130,13 +162,15 @@ def build_forecast(
     look_back: int,
     bounds: dict[str, tuple[int, int]],
     scaler: str,
+    horizon: int = 1,
 ) -> Windows:
-    """One-step-ahead windows; ``values`` (rows, F) are the raw feature columns.
+    """Forecast windows; ``values`` (rows, F) are the raw feature columns.
 
     The target's own column (``target_col``) is replaced by the transformed ``z``. Scalers are
     fitted on the training rows only: ``z_t`` for ``d <= t < n_train``, other columns on
     ``t < n_train``. A window for target row ``t`` has inputs ``t - L .. t - 1`` (all at
-    ``>= d``) and belongs to the part holding row ``t``.
+    ``>= d``) and belongs to the part holding row ``t``. With ``horizon`` H its targets are
+    rows ``t .. t + H - 1``, all inside that part (the inputs may reach back across).
     """
     d = transforms.lost_rows(transform, period)
     z = transforms.forward(transform, y, period)
@@ -158,11 +192,15 @@ def build_forecast(
     first = d + look_back
     parts: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
+    # targets of origin t: z_scaled[t : t + H] (a strided view, like the inputs)
+    targets = sliding_window_view(z_scaled, horizon) if horizon > 1 else z_scaled
     for name, (start, stop) in bounds.items():
-        t0 = min(max(start, first), stop)
-        parts[f"x_{name}"] = views[t0 - look_back : stop - look_back]
-        parts[f"y_{name}"] = z_scaled[t0:stop]
-        rows[name] = np.arange(t0, stop)
+        end = stop - horizon + 1  # the last origin's targets end at the part's last row
+        t0 = min(max(start, first), max(end, start))
+        end = max(end, t0)
+        parts[f"x_{name}"] = views[t0 - look_back : end - look_back]
+        parts[f"y_{name}"] = targets[t0:end]
+        rows[name] = np.arange(t0, end)
     return Windows(
         task="forecast",
         look_back=look_back,
@@ -176,6 +214,8 @@ def build_forecast(
         target_values=np.asarray(y, dtype=np.float64),
         z=z,
         period=period,
+        horizon=horizon,
+        target_col=target_col,
     )
 
 

@@ -202,7 +202,13 @@ def test_report(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
     """Metrics of one set (e.g. test) for export and train: plain floats, and for
     classification the confusion matrix (rows true, columns predicted)."""
     if task == "forecast":
-        return {"rmse": m.rmse(y_true, y_pred), "mae": m.mae(y_true, y_pred)}
+        out: dict[str, Any] = {"rmse": m.rmse(y_true, y_pred), "mae": m.mae(y_true, y_pred)}
+        t, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+        if t.ndim == 2:  # a horizon of H steps: the errors of each step h = 1..H too
+            steps = range(t.shape[1])
+            out["rmse_by_step"] = [m.rmse(t[:, h], p[:, h]) for h in steps]
+            out["mae_by_step"] = [m.mae(t[:, h], p[:, h]) for h in steps]
+        return out
     k = m.n_classes_of(y_true, y_pred)
     cm = m.confusion(y_true, m.predicted_classes(y_pred), k)
     return {

@@ -77,6 +77,11 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     result = exported.result or {}
     trial = result.get("trial")
     windows = runner.windows(values)
+    if windows.task == "forecast" and windows.horizon > 1:
+        raise Unavailable(
+            f"The test-set figure shows one-step forecasts; this study forecasts "
+            f"{windows.horizon} steps: see predictions.csv beside {best_yaml.name}."
+        )
     model = _load(best_keras)
 
     from seqtune.models.builders import reshape_x
@@ -89,7 +94,7 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     y_true = truth(windows, "test")
     exported_test = dict(result.get("test") or {})
     if windows.task == "forecast":
-        return _forecast(windows, y_true, y_pred, trial, exported_test, spec.data.period)
+        return _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
     return _classify(windows, y_true, y_pred, trial, exported_test)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import keras
 
 from seqtune.errors import UserError
-from seqtune.search.files import save_model, write_yaml
+from seqtune.search.files import save_model, write_csv, write_yaml
+from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import best_of
 from seqtune.search.study import Study, prepare
 from seqtune.spec import Spec, fixed_values
@@ -26,7 +27,14 @@ REPRO_RTOL = 1e-4
 
 
 def _clean(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: (round(v, 10) if isinstance(v, float) else v) for k, v in report.items()}
+    def clean(v: Any) -> Any:
+        if isinstance(v, float):
+            return round(v, 10)
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return {k: clean(v) for k, v in report.items()}
 
 
 def check_exportable(study: Study, output: Path | None = None) -> Path:
@@ -76,8 +84,13 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         "model": out_model.name,
     }
     fixed = replace(spec, space=spec.space.fixed(best.params), seed=int(seed), result=result)
+    header, rows = (
+        prediction_rows(runner, model, windows) if windows.task == "forecast" else ([], [])
+    )
     out_yaml.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, out_model)
+    if header:  # the validation and test forecasts, step by step, beside best.yaml
+        write_csv(out_yaml.parent / PREDICTIONS_FILE, header, rows)
     write_yaml(out_yaml, fixed.to_dict(relative_to=out_yaml.resolve().parent))
     return out_yaml, out_model, result
 

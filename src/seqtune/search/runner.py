@@ -57,7 +57,7 @@ def truth(windows: Windows, part: str) -> np.ndarray:
 
 def head_of(windows: Windows) -> tuple[str, int]:
     if windows.task == "forecast":
-        return "linear", 1
+        return "linear", windows.horizon  # direct multi-output: one head of H values
     k = len(windows.classes) if windows.classes is not None else 2
     return ("sigmoid", 1) if k <= 2 else ("softmax", k)
 
@@ -192,15 +192,22 @@ class Runner:
         )
 
     def _to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
+        if windows.task == "forecast" and windows.horizon > 1:
+            return lambda raw: windows.to_original(part, raw.reshape(raw.shape[0], -1))
         if windows.task == "forecast":
             return lambda raw: windows.to_original(part, raw.reshape(-1))
         return lambda raw: raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
 
-    def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:
-        """Metrics of ``part`` in the original units (test metrics for export and train)."""
+    def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:
+        """Predictions of ``part`` in metric units: original units for a forecast, shape
+        (n,) or (n, horizon); class probabilities for classify."""
         x, _ = windows.part(part)
         raw = predictor(model)(reshape_x(x, self.spec.layout))
-        y_pred = self._to_metric_units(windows, part)(raw)
+        return self._to_metric_units(windows, part)(raw)
+
+    def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:
+        """Metrics of ``part`` in the original units (test metrics for export and train)."""
+        y_pred = self.predict(model, windows, part)
         report = test_report(windows.task, truth(windows, part), y_pred)
         if self._user_fn is not None:
             report[self.spec.objective.name] = float(self._user_fn(truth(windows, part), y_pred))

@@ -1,0 +1,144 @@
+"""Forecasts out: ``predictions.csv`` of an export, and ``seqtune predict``.
+
+``predictions.csv`` (beside best.yaml) has one row per validation and test forecast and
+step: ``time`` (or ``step`` without ``data.time``) of the forecast row, ``part``, ``origin``
+(the last row the inputs saw), ``h`` (1..horizon), ``actual`` and ``prediction`` in the
+original units.
+
+``predict`` loads the exported model (``best.keras`` beside the export; nothing is
+retrained) and forecasts the ``horizon`` steps after the last row of the data, or of a newer
+CSV with the same columns and dtypes. The inputs are scaled with the scalers of the study's
+own training rows, exactly as during the search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seqtune.data import Table, load_table
+from seqtune.data.table import _read
+from seqtune.data.transforms import lost_rows
+from seqtune.errors import UserError
+from seqtune.spec import Spec, fixed_values
+
+PREDICTIONS_FILE = "predictions.csv"
+
+
+def prediction_rows(runner: Any, model: Any, windows: Any) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of predictions.csv for the validation and test parts."""
+    table: Table = runner.table
+    label = "time" if table.time is not None else "step"
+    out: list[list[Any]] = []
+    for part in ("val", "test"):
+        pred = np.asarray(runner.predict(model, windows, part), np.float64)
+        true = np.asarray(windows.true_original(part), np.float64)
+        pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
+        first = windows.target_rows(part)
+        origins = table.labels_of(first - 1)
+        for h in range(pred.shape[1]):
+            at = table.labels_of(first + h)
+            for k in range(pred.shape[0]):
+                out.append([at[k], part, origins[k], h + 1, true[k, h], pred[k, h]])
+    # by part, origin, step
+    order = {"val": 0, "test": 1}
+    out.sort(key=lambda r: (order[r[1]], r[2], r[3]))
+    return [label, "part", "origin", "h", "actual", "prediction"], [
+        [*r[:4], float(r[4]), float(r[5])] for r in out
+    ]
+
+
+def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:
+    """The exported spec (or a study folder's best.yaml), its values and model file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.yaml"
+        if not path.is_file():
+            raise UserError("holds no best.yaml: run `seqtune export` first", str(path.parent))
+    spec = Spec.from_file(path)
+    values = fixed_values(spec)
+    if spec.data.task != "forecast":
+        raise UserError("predict forecasts; this spec classifies", "data.task")
+    name = (spec.result or {}).get("model")
+    model = path.parent / name if isinstance(name, str) else path.with_suffix(".keras")
+    if not model.is_file():
+        raise UserError(
+            f"no model {model.name} beside it: predict loads an exported model "
+            "(run `seqtune export`, or `seqtune train SPEC -o " + model.name + "`)",
+            str(path),
+        )
+    return spec, values, model
+
+
+def _kind(column: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(column):
+        return "numeric"
+    return "text"
+
+
+def check_same_columns(old: Path, new: Path) -> None:
+    """UserError naming the first column whose presence or dtype differs."""
+    a, b = _read(old), _read(new)
+    for name in a.columns:
+        if name not in b.columns:
+            raise UserError(f"column '{name}' of {old.name} is missing", str(new))
+    for name in b.columns:
+        if name not in a.columns:
+            raise UserError(f"column '{name}' is not in {old.name}", str(new))
+    for name in a.columns:
+        ka, kb = _kind(a[name]), _kind(b[name])
+        if ka != kb:
+            raise UserError(f"column '{name}' is {kb} here but {ka} in {old.name}", str(new))
+
+
+def check_predict(spec: Spec, newer: Path | None) -> tuple[Table, Table]:
+    """The study's table (for the scalers) and the one to forecast from; all checked."""
+    from seqtune.spec import validate_with_data
+
+    table = validate_with_data(spec)
+    if newer is None:
+        return table, table
+    newer = Path(newer)
+    if not newer.is_file():
+        raise UserError("file not found", str(newer))
+    check_same_columns(spec.data.csv, newer)
+    other = load_table(replace(spec.data, csv=newer.resolve()))
+    return table, other
+
+
+def forecast(
+    spec: Spec, values: dict[str, Any], model_path: Path, table: Table, data: Table
+) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the forecast past the last row of ``data``."""
+    import keras
+
+    from seqtune.models.builders import reshape_x
+    from seqtune.models.training import predictor
+    from seqtune.search.runner import Runner
+
+    runner = Runner(spec, table)
+    windows = runner.windows(values)
+    lost = windows.look_back + lost_rows(windows.transform, windows.period)
+    if data.n_rows < lost:
+        raise UserError(
+            f"has {data.n_rows} rows; the model needs the last {lost} (look_back "
+            f"{windows.look_back} and transform {windows.transform})",
+            str(data.spec.csv),
+        )
+    if windows.transform != "none" and "log" in windows.transform and np.any(data.y <= 0):
+        raise UserError(
+            f"'{windows.transform}' needs a positive target '{data.target}'", str(data.spec.csv)
+        )
+    model = keras.models.load_model(model_path, compile=False)
+    x = windows.input_after(data.feature_values(), data.y)
+    raw = predictor(model)(reshape_x(x, spec.layout))
+    y = windows.forecast_after(raw, data.y)
+    label = "time" if data.time is not None else "step"
+    at = data.labels_after(windows.horizon)
+    return [label, "h", "prediction"], [[at[h], h + 1, float(y[h])] for h in range(windows.horizon)]

@@ -1,0 +1,103 @@
+"""End to end (slow): a tiny H=3 airline study with a time index launched, exported,
+predicted from and refit; and predict with step numbers on a study without a time index."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import AIRLINE, run_cli, tiny_spec, write_spec
+
+pytestmark = pytest.mark.slow
+
+
+def rows_of(path: Path) -> list[dict[str, str]]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def h3_spec(**data: object) -> dict:
+    spec = tiny_spec(
+        data={"time": "Date", "horizon": 3, "calendar": ["month"], "split": {"val": 12, "test": 12}}
+    )
+    spec["data"].pop("period")  # inferred from the monthly index
+    spec["data"].update(data)
+    spec["space"] = {
+        "transform": {"choice": ["log_diff", "log_seasonal_diff"]},
+        "look_back": {"int": [2, 4]},
+        "units": 4,
+        "learning_rate": 0.01,
+        "batch_size": 16,
+    }
+    spec["search"] = {"backend": "tpe", "trials": 2, "max_epochs": 3, "patience": None}
+    return spec
+
+
+def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "h3.yaml", h3_spec())
+    results = tmp_path / "results"
+    proc = run_cli("launch", str(spec), "--results", str(results))
+    assert proc.returncode == 0, proc.stderr
+    study = results / "tiny"
+    proc = run_cli("export", str(study))
+    assert proc.returncode == 0, proc.stderr
+
+    best = yaml.safe_load((study / "best.yaml").read_text())
+    assert best["data"]["horizon"] == 3 and best["data"]["time"] == "Date"
+    test = best["result"]["test"]
+    assert len(test["rmse_by_step"]) == 3 and len(test["mae_by_step"]) == 3
+
+    preds = rows_of(study / "predictions.csv")
+    assert list(preds[0]) == ["time", "part", "origin", "h", "actual", "prediction"]
+    val = [r for r in preds if r["part"] == "val"]
+    tst = [r for r in preds if r["part"] == "test"]
+    assert len(val) == len(tst) == (12 - 3 + 1) * 3
+    assert tst[0]["origin"] == "1959-12" and tst[0]["time"] == "1960-01"
+    assert tst[-1]["time"] == "1960-12" and tst[-1]["h"] == "3"
+    assert all(r["time"] >= "1959-01" and r["time"] <= "1959-12" for r in val)
+    airline = {r["Date"]: float(r["Passengers"]) for r in rows_of(AIRLINE)}
+    assert all(float(r["actual"]) == airline[r["time"]] for r in preds)
+    mae = sum(abs(float(r["actual"]) - float(r["prediction"])) for r in tst) / len(tst)
+    assert mae == pytest.approx(test["mae"], rel=1e-6)
+
+    out = tmp_path / "forecast.csv"
+    proc = run_cli("predict", str(study / "best.yaml"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    forecast = rows_of(out)
+    assert [r["time"] for r in forecast] == ["1961-01", "1961-02", "1961-03"]
+    assert [r["h"] for r in forecast] == ["1", "2", "3"]
+
+    # a newer CSV: the first 132 months only, so the forecast is the test window's
+    newer = tmp_path / "newer.csv"
+    newer.write_text("\n".join(AIRLINE.read_text().splitlines()[:133]) + "\n")
+    proc = run_cli("predict", str(study), "--csv", str(newer))
+    assert proc.returncode == 0, proc.stderr
+    again = list(csv.DictReader(proc.stdout.splitlines()))
+    assert [r["time"] for r in again] == ["1960-01", "1960-02", "1960-03"]
+    first = {r["h"]: float(r["prediction"]) for r in tst if r["origin"] == "1959-12"}
+    for r in again:
+        assert float(r["prediction"]) == pytest.approx(first[r["h"]], rel=1e-5)
+
+    proc = run_cli("train", str(study / "best.yaml"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reproduced"]["within_tolerance"], report
+    assert report["test"]["mae_by_step"] == pytest.approx(test["mae_by_step"], rel=1e-4)
+
+
+def test_predict_without_time_gives_step_numbers(tmp_path: Path) -> None:
+    spec = {**tiny_spec(), "space": {"look_back": 3, "units": 4, "transform": "diff"}}
+    spec["data"] = {**spec["data"], "horizon": 2}
+    spec["search"] = {"backend": "tpe", "trials": 1, "max_epochs": 2, "patience": None}
+    path = write_spec(tmp_path / "plain.yaml", spec)
+    model = tmp_path / "plain.keras"
+    proc = run_cli("train", str(path), "-o", str(model))
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("predict", str(path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "step,h,prediction"
+    assert [line.split(",")[:2] for line in lines[1:]] == [["144", "1"], ["145", "2"]]

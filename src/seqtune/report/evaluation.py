@@ -63,13 +63,13 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         )
     if not best_keras.is_file():
         raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
-    from seqtune.search.study import _locate_data, check_digest, prepare
+    from seqtune.search.study import check_digest, locate_data, prepare
     from seqtune.spec import Spec, fixed_values
 
     try:
         exported = Spec.from_file(best_yaml)
         values = fixed_values(exported)
-        spec = _locate_data(data.spec, data.meta, data.path)
+        spec = locate_data(data.spec, data.meta, data.path)
         check_digest(spec.data.csv, data.meta.get("data_sha256"))
         _, runner = prepare(spec)
     except UserError as err:
@@ -90,7 +90,7 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
 
     x, _ = windows.part("test")
     raw = predictor(model)(reshape_x(x, spec.layout))
-    y_pred = runner._to_metric_units(windows, "test")(raw)  # export's own mapping
+    y_pred = runner.to_metric_units(windows, "test")(raw)  # export's own mapping
     y_true = truth(windows, "test")
     exported_test = dict(result.get("test") or {})
     if windows.task == "forecast":

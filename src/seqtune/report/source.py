@@ -21,9 +21,9 @@ from typing import Any
 import optuna
 
 from seqtune.errors import UserError
-from seqtune.search.files import LOCK_FILE, META_FILE, SPEC_FILE
+from seqtune.search.files import LOCK_FILE
 from seqtune.search.records import TrialRecord, best_of
-from seqtune.search.study import interrupted_launch, read_meta
+from seqtune.search.study import read_folder
 from seqtune.spaces.domains import Domain, Fixed
 from seqtune.spec import Spec
 
@@ -78,30 +78,15 @@ class StudyData:
 
 def read_study(path: Path, storage: str | None = None) -> StudyData:
     """Read the study in ``path``; UserError (one line, naming the path) if it is not one."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError("no such study folder", str(path))
-    if not path.is_dir():
-        raise UserError("is a file, expected a study folder", str(path))
-    path = path.resolve()
-    if interrupted_launch(path):
-        raise UserError("its launch was stopped before the study was created", str(path))
-    if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
-        raise UserError(
-            f"not a study folder (no {SPEC_FILE} / {META_FILE}); "
-            "launch one with `seqtune launch SPEC`",
-            str(path),
-        )
-    meta = read_meta(path / META_FILE)
-    spec = Spec.from_file(path / SPEC_FILE)
+    path, spec, meta = read_folder(path, need_data=False)  # the report draws what it can
     if spec.search.backend == "hyperband":
         records = _hyperband_records(path, spec)
         data = StudyData(path, spec, meta, records)
     else:
         trials = _optuna_trials(path, spec, storage or meta.get("storage"))
-        from seqtune.search.backends.optuna_backend import _record
+        from seqtune.search.backends.optuna_backend import to_record
 
-        data = StudyData(path, spec, meta, [_record(t) for t in trials], trials)
+        data = StudyData(path, spec, meta, [to_record(t) for t in trials], trials)
     data.running_by = running_by(path)
     return data
 

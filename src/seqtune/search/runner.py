@@ -159,7 +159,7 @@ class Runner:
             predict,
             x_val,
             truth(windows, "val"),
-            self._to_metric_units(windows, "val"),
+            self.to_metric_units(windows, "val"),
             self.metrics(batch_size),
         )
         keep = KeepBest(
@@ -191,7 +191,7 @@ class Runner:
             windows=windows,
         )
 
-    def _to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
+    def to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
         if windows.task == "forecast" and windows.horizon > 1:
             return lambda raw: windows.to_original(part, raw.reshape(raw.shape[0], -1))
         if windows.task == "forecast":
@@ -203,7 +203,7 @@ class Runner:
         (n,) or (n, horizon); class probabilities for classify."""
         x, _ = windows.part(part)
         raw = predictor(model)(reshape_x(x, self.spec.layout))
-        return self._to_metric_units(windows, part)(raw)
+        return self.to_metric_units(windows, part)(raw)
 
     def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:
         """Metrics of ``part`` in the original units (test metrics for export and train)."""

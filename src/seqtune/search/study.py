@@ -158,29 +158,7 @@ class Study:
     def open(cls, path: Path, storage: str | None = None) -> Study:
         """Open an existing study folder for reading (status, export); see :func:`resume`
         for writing. Takes no lock: reading a study that runs is safe."""
-        path = Path(path).resolve()
-        if not path.is_dir():
-            raise UserError("no such study folder", str(path))
-        if interrupted_launch(path):
-            raise UserError(
-                "its launch was stopped before the study was created; "
-                "run `seqtune launch SPEC` again (it clears this folder)",
-                str(path),
-            )
-        if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
-            raise UserError(
-                f"not a study folder (no {SPEC_FILE} / {META_FILE}); "
-                "launch one with `seqtune launch SPEC`",
-                str(path),
-            )
-        meta = read_meta(path / META_FILE)
-        spec = _locate_data(Spec.from_file(path / SPEC_FILE), meta, path)
-        if meta["backend"] != spec.search.backend:
-            raise UserError(
-                f"says backend {meta['backend']} but {SPEC_FILE} says {spec.search.backend}: "
-                "one of the two was edited; restore it",
-                str(path / META_FILE),
-            )
+        path, spec, meta = read_folder(path)
         stored = meta.get("storage")
         if storage is None and stored and "***" in stored:
             raise UserError(
@@ -396,6 +374,41 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
     return study, runner, recovered
 
 
+def read_folder(path: Path, need_data: bool = True) -> tuple[Path, Spec, dict[str, Any]]:
+    """A study folder's resolved path, spec (with its CSV found, unless ``need_data`` is
+    False) and ``study.json``; UserError, naming the folder or file, if it is not a whole
+    study. Reads only."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError("no such study folder", str(path))
+    if not path.is_dir():
+        raise UserError("is a file, expected a study folder", str(path))
+    path = path.resolve()
+    if interrupted_launch(path):
+        raise UserError(
+            "its launch was stopped before the study was created; "
+            "run `seqtune launch SPEC` again (it clears this folder)",
+            str(path),
+        )
+    if not (path / SPEC_FILE).is_file() or not (path / META_FILE).is_file():
+        raise UserError(
+            f"not a study folder (no {SPEC_FILE} / {META_FILE}); "
+            "launch one with `seqtune launch SPEC`",
+            str(path),
+        )
+    meta = read_meta(path / META_FILE)
+    spec = Spec.from_file(path / SPEC_FILE)
+    if need_data:
+        spec = locate_data(spec, meta, path)
+    if meta["backend"] != spec.search.backend:
+        raise UserError(
+            f"says backend {meta['backend']} but {SPEC_FILE} says {spec.search.backend}: "
+            "one of the two was edited; restore it",
+            str(path / META_FILE),
+        )
+    return path, spec, meta
+
+
 def read_meta(path: Path) -> dict[str, Any]:
     """``study.json``, checked for the shape seqtune writes; UserError names the file."""
     try:
@@ -443,7 +456,7 @@ def check_digest(csv: Path, digest: str | None) -> None:
         )
 
 
-def _locate_data(spec: Spec, meta: dict[str, Any], path: Path) -> Spec:
+def locate_data(spec: Spec, meta: dict[str, Any], path: Path) -> Spec:
     """The spec with its CSV found: spec.yaml names it relative to the study folder; a
     folder moved without its data still finds the CSV where it was at launch."""
     if spec.data.csv.is_file():

@@ -287,7 +287,7 @@ class OptunaBackend(Backend):
         return out
 
     def records(self) -> list[TrialRecord]:
-        return [_record(t) for t in self.study.get_trials(deepcopy=False)]
+        return [to_record(t) for t in self.study.get_trials(deepcopy=False)]
 
     def running(self) -> int:
         states = (optuna.trial.TrialState.RUNNING,)
@@ -341,7 +341,7 @@ class OptunaBackend(Backend):
                 else:
                     before_complete(trial.number, outcome)
                     study.tell(trial, outcome.value)
-            after(_record(study.get_trials(deepcopy=False)[trial.number]))
+            after(to_record(study.get_trials(deepcopy=False)[trial.number]))
 
 
 def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
@@ -351,7 +351,7 @@ def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
     trial.set_user_attr("metrics", outcome.metrics)
 
 
-def _record(t: optuna.trial.FrozenTrial) -> TrialRecord:
+def to_record(t: optuna.trial.FrozenTrial) -> TrialRecord:
     attrs = t.user_attrs
     state = _STATE.get(t.state, "failed")
     reason = attrs.get("reason")

@@ -94,6 +94,12 @@ def dispose(study: optuna.study.Study) -> None:
         inner.engine.dispose()
 
 
+def running_in(study: optuna.study.Study, pid: int) -> bool:
+    """Whether the process ``pid`` runs a trial of the study now."""
+    running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    return any(str(t.user_attrs.get("worker", "")).endswith(f":{pid}") for t in running)
+
+
 # ---- one line for every server that cannot be used (fast) --------------------------------
 
 
@@ -186,8 +192,8 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     of the CSV; two workers are SIGKILLed during a trial. Their trials are failed once
     their heartbeat is stale and run again by a live worker; the budget is met."""
     url = pg.create_database("killed")
-    budget = 10
-    search = {"backend": "tpe", "trials": budget, "max_epochs": 12, "patience": None}
+    budget = 12
+    search = {"backend": "tpe", "trials": budget, "max_epochs": 20, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "1:4"}
     launch = Proc("launch", str(spec), "--results", str(tmp_path / "results"),
@@ -201,11 +207,11 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
                  cwd=folder, env=env)
         )
     rng = random.Random()
-    for victim in workers[:2]:  # killed during its second trial, at a random moment
-        wait_until(lambda v=victim: v.trials_done() >= 1, 240, victim)
-        time.sleep(rng.uniform(0.1, 0.6))
-        victim.popen.send_signal(signal.SIGKILL)
     study = load(url, "tiny")
+    for victim in workers[:2]:  # killed during a trial, at a random moment of it
+        wait_until(lambda v=victim: running_in(study, v.popen.pid), 240, victim)
+        time.sleep(rng.uniform(0.0, 0.3))
+        victim.popen.send_signal(signal.SIGKILL)
     kept = {t.number: t.value for t in study.get_trials() if t.state.is_finished()}
     assert launch.finish() == 0, launch.stderr
     assert workers[2].finish() == 0, workers[2].stderr

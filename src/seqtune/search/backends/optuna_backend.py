@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import queue
+import socket
 import sqlite3
 import threading
 import time
@@ -551,6 +552,8 @@ class OptunaBackend(Backend):
         values = call(suggest_optuna, trial, self.spec.space)
         call(trial.set_user_attr, "params", values)
         call(trial.set_user_attr, "seed", seed)
+        if self.server:  # which machine and process runs it, for a look at a shared study
+            call(trial.set_user_attr, "worker", f"{socket.gethostname()}:{os.getpid()}")
         pruning = PruningCallback(trial, self.spec.objective.name, self.url, self.spec.study)
         try:
             try:

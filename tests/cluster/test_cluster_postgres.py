@@ -273,3 +273,32 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     assert out.returncode == 0, out.stderr
     assert (other / "best.yaml").is_file() and (other / "best.keras").is_file()
     assert pg.password not in (other / "best.yaml").read_text()
+
+
+def test_resume_on_a_server_recovers_only_trials_without_a_heartbeat(
+    pg: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A worker elsewhere is alive while its heartbeat is fresh: recover (what resume
+    runs) leaves its trial running and fails only the stale one, which is queued again."""
+    from seqtune.search.backends.optuna_backend import OptunaBackend, open_storage
+    from seqtune.spec import Spec
+
+    monkeypatch.setenv("SEQTUNE_HEARTBEAT", "1:3")
+    url = pg.create_database("recover")
+    spec = Spec.from_dict(tiny_spec(), AIRLINE.parent)
+    backend = OptunaBackend(tmp_path, spec, url)
+    backend.create()
+    storage = open_storage(url)
+    alive, dead = backend.study.ask(), backend.study.ask()
+    storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    for _ in range(8):  # the live worker keeps beating; the dead one stopped
+        storage.record_heartbeat(alive._trial_id)  # type: ignore[attr-defined]
+        time.sleep(0.5)
+    assert backend.recover() == [dead.number]
+    states = {t.number: t.state for t in backend.study.get_trials()}
+    assert states[alive.number] == optuna.trial.TrialState.RUNNING
+    assert optuna.trial.TrialState.WAITING in states.values()  # the lost trial, queued again
+    records = {r.number: r for r in backend.records()}
+    assert records[dead.number].state == "interrupted"
+    backend.close()
+    storage.engine.dispose()  # type: ignore[attr-defined]

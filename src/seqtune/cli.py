@@ -366,6 +366,7 @@ def _spawn_workers(
 
     cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study_dir)]
     env = dict(os.environ)
+    env.pop("SEQTUNE_STORAGE", None)  # the study folder's own storage unless given
     if storage:  # in the environment, not the command line: a password stays out of `ps`
         env["SEQTUNE_STORAGE"] = storage
     if launched_by is not None:

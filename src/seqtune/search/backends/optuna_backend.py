@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime
 import math
 import os
 import queue
@@ -439,12 +441,34 @@ class OptunaBackend(Backend):
         if not before:
             return []
         optuna.storages.fail_stale_trials(self.study)
+        self._fail_never_beaten()
         still = {t.number for t in self.study.get_trials(deepcopy=False, states=running)}
         return sorted(before - still)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """A storage call, retried through a server's short outages."""
         return retrying(fn, *args, **kwargs) if self.server else fn(*args, **kwargs)
+
+    def _fail_never_beaten(self) -> None:
+        """A worker killed between asking for a trial and its first heartbeat (a few
+        milliseconds) leaves a trial that Optuna never finds stale. Such a trial has no
+        `worker` attribute, which every live trial gets at once: fail it (and queue it
+        again) once it is older than two grace periods (a margin for clocks that differ)."""
+        storage = self.study._storage
+        grace = heartbeat_settings()[1]
+        cutoff = datetime.datetime.now() - datetime.timedelta(seconds=2 * grace)
+        running = (optuna.trial.TrialState.RUNNING,)
+        for t in self.study.get_trials(deepcopy=False, states=running):
+            if "worker" in t.user_attrs or t.datetime_start is None or t.datetime_start > cutoff:
+                continue
+            try:
+                if not storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            callback = storage.get_heartbeat_stale_trial_callback()
+            if callback is not None:
+                callback(self.study, copy.deepcopy(storage.get_trial(t._trial_id)))
 
     def records(self) -> list[TrialRecord]:
         trials = self._call(self.study.get_trials, deepcopy=False)

@@ -58,7 +58,10 @@ def write_spec(path: Path, spec: dict[str, Any]) -> Path:
 
 
 def run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 600
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``seqtune`` as a user would, in a fresh process."""
     return subprocess.run(
@@ -67,7 +70,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env_extra or {})},
     )
 
 

@@ -79,17 +79,26 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--storage", help="storage URL, if the study was launched with one")
     resume.add_argument("--workers", type=_positive, default=1, help="worker processes")
 
-    worker = sub.add_parser("worker")  # started by launch/resume --workers; not for users
-    worker.add_argument("study_dir", type=Path)
-    worker.add_argument("--storage")
+    worker = sub.add_parser(
+        "worker", help="run trials of a study on a database server, from any machine"
+    )
+    # STUDY_DIR: started by launch/resume --workers on the study's machine
+    worker.add_argument("study_dir", type=Path, nargs="?")
+    _remote_options(worker)
+    worker.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait for an unreachable server at start (default 60)",
+    )
     # started by launch before the study exists: load TensorFlow meanwhile, then wait for
     # the launching process (this pid) to create the study
     worker.add_argument("--launched-by", type=int)
 
     status = sub.add_parser("status", help="trials table and best trial")
-    status.add_argument("study_dir", type=Path)
+    status.add_argument("study_dir", type=Path, nargs="?")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    status.add_argument("--storage")
+    _remote_options(status)
     status.add_argument(
         "--watch",
         nargs="?",
@@ -100,11 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     export = sub.add_parser("export", help="write best.yaml and best.keras")
-    export.add_argument("study_dir", type=Path)
+    export.add_argument("study_dir", type=Path, nargs="?")
     export.add_argument(
         "-o", "--output", type=Path, help="spec file to write (default STUDY/best.yaml)"
     )
-    export.add_argument("--storage")
+    _remote_options(export)
 
     train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
     train.add_argument("spec", type=Path)
@@ -143,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--rows", type=_positive, default=22000)
     ds.add_argument("--seed", type=int, default=0)
     return p
+
+
+def _remote_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--storage",
+        help="storage URL (default for a study given by --study: $SEQTUNE_STORAGE, which "
+        "keeps a password out of the process list)",
+    )
+    p.add_argument("--study", help="the study's name on a database server (no STUDY_DIR)")
+    p.add_argument("--data", type=Path, help="this machine's copy of the study's data file")
+    p.add_argument(
+        "--artifacts", type=Path, help="Optuna artifact store folder for trial checkpoints"
+    )
 
 
 def _quiet_libraries() -> None:
@@ -213,6 +235,8 @@ def runtime_failure(exc: BaseException, args: argparse.Namespace) -> str:
             return "no space left for the study's database: what finished is kept; free space" + (
                 resume or " and resume the study"
             )
+        if type(cause).__name__ == "StorageLost":
+            return f"{cause}" + (resume or "; start the workers again once it is back")
         if isinstance(cause, MemoryError):
             return "out of memory outside a trial: what finished is kept" + resume
     first = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -274,9 +298,16 @@ def _launch(args: argparse.Namespace) -> int:
         raise UserError("is a file, not a folder for study results", str(args.results))
     if args.storage and spec.search.backend == "hyperband":
         raise UserError(
-            "hyperband keeps its state in the study folder; drop --storage", "--storage"
+            "keras-tuner's Hyperband runs in one study folder; for many workers or machines "
+            "use `backend: tpe` with `pruner: hyperband` (Optuna's Hyperband pruner)",
+            "--storage",
         )
     storage = args.storage
+    if storage:
+        from seqtune.search.server import is_server, probe_server
+
+        if is_server(storage):  # a wrong URL, password or database: refused here, at once
+            probe_server(storage)
     if args.workers > 1:
         # SQLite does not take concurrent writers well; Optuna's journal file does
         storage = storage or "journal:optuna.journal"
@@ -365,13 +396,15 @@ def _spawn_workers(
     import subprocess
 
     cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study_dir)]
-    if storage:
-        cmd += ["--storage", storage]
+    env = dict(os.environ)
+    env.pop("SEQTUNE_STORAGE", None)  # the study folder's own storage unless given
+    if storage:  # in the environment, not the command line: a password stays out of `ps`
+        env["SEQTUNE_STORAGE"] = storage
     if launched_by is not None:
         cmd += ["--launched-by", str(launched_by)]
     fds = (lock.inheritable(),) if lock is not None else ()
     # SEQTUNE_THREADS is inherited
-    return [subprocess.Popen(cmd, pass_fds=fds) for _ in range(count)]
+    return [subprocess.Popen(cmd, pass_fds=fds, env=env) for _ in range(count)]
 
 
 def _stop_workers(children: list[Any]) -> None:
@@ -415,23 +448,122 @@ def _run(
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """One more process running trials of an existing study (see --workers)."""
+    """One more process running trials: of a study folder (started by --workers), or of
+    a study on a database server joined by URL and name (``--storage URL --study NAME``)."""
+    remote = _remote_request(args)
+    if remote is not None:  # before TensorFlow loads: a wrong URL is refused at once
+        _probe_waiting(remote, args)
     _load_tensorflow()  # first: seqtune.search imports TensorFlow, whose start-up chatter
     from seqtune.search.signals import Interrupted  # only _load_tensorflow keeps quiet
     from seqtune.search.study import Study
 
-    if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
-        return 0  # the launch failed and said why; nothing to do
-
-    study = Study.open(args.study_dir, args.storage)
+    if remote is None:
+        if args.launched_by is not None and not _wait_for_launch(
+            args.study_dir, args.launched_by
+        ):
+            return 0  # the launch failed and said why; nothing to do
+        study = Study.open(args.study_dir, args.storage or os.environ.get("SEQTUNE_STORAGE"))
+    else:
+        study = _open_remote_waiting(remote, args)
+        print(f"worker on {study.where}: {study.backend.finished()}/"
+              f"{study.backend.budget()} trials finished", file=sys.stderr)
     try:
         _, runner = study.prepare()  # refuses data that changed since the launch
         study.run(runner)
+        if remote is not None:
+            _print_best(study.status())
     except Interrupted as stop:
         return 128 + stop.signum
     finally:
         study.close()
     return 0
+
+
+def _remote_request(args: argparse.Namespace) -> str | None:
+    """The storage URL of a study named by --study (no folder), or None for a folder."""
+    if args.study_dir is not None:
+        if args.study is not None:
+            raise UserError("give a study folder or --study NAME, not both", "--study")
+        return None
+    if args.study is None:
+        raise UserError("give the study folder, or --storage URL --study NAME", args.verb)
+    url = args.storage or os.environ.get("SEQTUNE_STORAGE")
+    if not url:
+        raise UserError(
+            "a study given by name needs --storage URL (or $SEQTUNE_STORAGE)", "--study"
+        )
+    return str(url)
+
+
+def _probe_waiting(url: str, args: argparse.Namespace) -> None:
+    """Check the server and the study name; a worker started before its server waits for
+    it (up to --wait seconds, one line saying so), then gives up in one line."""
+    import time
+
+    from seqtune.search.server import probe_server
+
+    deadline = time.monotonic() + max(0.0, getattr(args, "wait", 0.0) or 0.0)
+    said = False
+    while True:
+        try:
+            return probe_server(url, args.study)
+        except UserError as err:
+            if "unreachable" not in str(err) or time.monotonic() >= deadline:
+                raise
+            if not said:
+                print(
+                    f"seqtune {args.verb}: {err}; waiting up to "
+                    f"{deadline - time.monotonic():.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            time.sleep(1.0)
+
+
+def _open_remote_waiting(url: str, args: argparse.Namespace) -> Any:
+    """Join a study on a server; a worker started before its server waits for it (up to
+    --wait seconds, one line saying so), then gives up in one line."""
+    import time
+
+    from seqtune.search.study import open_remote
+
+    deadline = time.monotonic() + max(0.0, getattr(args, "wait", 0.0) or 0.0)
+    said = False
+    while True:
+        try:
+            return open_remote(url, args.study, args.data, args.artifacts)
+        except UserError as err:
+            if "unreachable" not in str(err) or time.monotonic() >= deadline:
+                raise
+            if not said:
+                print(
+                    f"seqtune {args.verb}: {err}; waiting up to "
+                    f"{deadline - time.monotonic():.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            time.sleep(2.0)
+
+
+def _open_any(args: argparse.Namespace) -> Any:
+    from seqtune.search.study import Study
+
+    remote = _remote_request(args)
+    if remote is not None:
+        return _open_remote_waiting(remote, args)
+    return Study.open(args.study_dir, args.storage)
+
+
+def _probe_remote(args: argparse.Namespace) -> None:
+    """status/export of a study given by name: the server and the name are checked
+    before TensorFlow loads."""
+    from seqtune.search.server import probe_server
+
+    remote = _remote_request(args)
+    if remote is not None:
+        probe_server(remote, args.study)
 
 
 def _wait_for_launch(study_dir: Path, parent: int) -> bool:
@@ -459,12 +591,13 @@ def _print_best(status: dict[str, Any]) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    _probe_remote(args)
     _load_tensorflow()
     if args.watch is not None:
         if args.json:
             raise UserError("--watch shows the table; leave out --json", "--watch")
         return _watch(args)
-    status = _read_status(args.study_dir, args.storage)
+    status = _read_status(args)
     if args.json:
         print(json.dumps(status, indent=2, default=str))
         return 0
@@ -472,16 +605,16 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_status(study_dir: Path, storage: str | None) -> dict[str, Any]:
+def _read_status(args: argparse.Namespace) -> dict[str, Any]:
     from seqtune.search.lock import holder
-    from seqtune.search.study import Study
 
-    study = Study.open(study_dir, storage)
+    study = _open_any(args)
     try:
         status = study.status()
     finally:
         study.close()
-    status["running_by"] = holder(study.path)  # "pid N (seqtune launch)" while it runs
+    # "pid N (seqtune launch)" while it runs
+    status["running_by"] = holder(study.path) if study.path is not None else None
     return status
 
 
@@ -493,7 +626,7 @@ def _watch(args: argparse.Namespace) -> int:
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
     try:
         while True:
-            status = _read_status(args.study_dir, args.storage)
+            status = _read_status(args)
             stamp = time.strftime("%H:%M:%S")
             running = status["running_by"] or "no process"
             print(f"{clear}{format_status(status)}\n\n{stamp} · run by {running}", flush=True)
@@ -535,19 +668,23 @@ def format_status(status: dict[str, Any]) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _probe_remote(args)
     _load_tensorflow()
     from seqtune.search.export import check_exportable, export
     from seqtune.search.lock import StudyLock, holder
-    from seqtune.search.study import Study
 
-    study = Study.open(args.study_dir, args.storage)
+    study = _open_any(args)
     try:
         check_exportable(study, args.output)  # refused before anything is written
-        # one export at a time (best.yaml and best.keras come from the same one); a study
-        # that is still running is read, not stopped: its best trial so far is exported
-        with StudyLock.acquire(study.path, "seqtune export", name=EXPORT_LOCK_FILE):
-            running = holder(study.path)
+        if study.path is None:  # a study on a server, exported where this runs
+            running = None
             out_yaml, out_model, result = export(study, args.output)
+        else:
+            # one export at a time (best.yaml and best.keras come from the same one); a
+            # study that is still running is read, not stopped: its best trial so far
+            with StudyLock.acquire(study.path, "seqtune export", name=EXPORT_LOCK_FILE):
+                running = holder(study.path)
+                out_yaml, out_model, result = export(study, args.output)
     finally:
         study.close()
     if running:

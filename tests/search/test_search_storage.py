@@ -16,7 +16,7 @@ from seqtune.search.study import interrupted_launch
 
 def test_the_sqlite_storage_is_opened_in_wal_mode(tmp_path: Path) -> None:
     db = tmp_path / "optuna.db"
-    storage = open_storage(f"sqlite:///{db}", create_tables=True)
+    storage = open_storage(f"sqlite:///{db}", create_tables=True)  # as launch opens it
     study = optuna.create_study(study_name="s", storage=storage)
     study.add_trial(optuna.trial.create_trial(value=1.0, params={}, distributions={}))
     with sqlite3.connect(db) as conn:

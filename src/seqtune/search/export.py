@@ -41,8 +41,10 @@ def check_exportable(study: Study, output: Path | None = None) -> Path:
     """The spec file an export would write; UserError if there is nothing to export or
     the output is unusable. Writes nothing."""
     if best_of(study.backend.records(), study.spec.objective.direction) is None:
-        raise UserError("has no complete trial yet: nothing to export", str(study.path))
-    out_yaml = Path(output) if output is not None else study.path / "best.yaml"
+        raise UserError("has no complete trial yet: nothing to export", study.where)
+    # a study without a folder exports into the current one
+    default = (study.path or Path.cwd()) / "best.yaml"
+    out_yaml = Path(output) if output is not None else default
     if out_yaml.suffix not in (".yaml", ".yml"):
         raise UserError("the exported spec must end in .yaml or .yml", "-o")
     if out_yaml.exists() and out_yaml.is_dir():
@@ -59,7 +61,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     spec = study.spec
     _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
-    model = _load_checkpoint(study.checkpoint(best.number))
+    checkpoint = study.checkpoint_file(best.number)
+    model = _load_checkpoint(checkpoint) if checkpoint is not None else None
     if model is not None:
         windows = runner.windows(best.params)
     else:  # another worker's trial, or a damaged file: refit deterministically from its seed

@@ -21,6 +21,7 @@ class TrialRecord:
     seed: int | None = None
     reason: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    retry_of: int | None = None  # run again after the worker of that trial was lost
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

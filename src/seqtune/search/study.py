@@ -59,11 +59,30 @@ def file_digest(path: Path) -> str:
 
 
 class Study:
-    """An open study folder."""
+    """An open study: a study folder, or (``path`` None) a study on a database server
+    joined by URL and name from a machine that has only its data (see :func:`open_remote`).
+    """
 
-    def __init__(self, path: Path, spec: Spec, meta: dict[str, Any], backend: Backend) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        spec: Spec,
+        meta: dict[str, Any],
+        backend: Backend,
+        artifacts: Path | None = None,
+    ) -> None:
         self.path, self.spec, self.meta, self.backend = path, spec, meta, backend
         self.lock: StudyLock | None = None  # held by launch/resume (the study's writer)
+        # an Optuna artifact store for checkpoints (workers without a study folder)
+        self.artifacts = artifacts
+        self._scratch: Path | None = None
+
+    @property
+    def where(self) -> str:
+        """The study folder, or the study's name on its server, for messages."""
+        if self.path is not None:
+            return str(self.path)
+        return f"study '{self.spec.study}' on {self.meta.get('storage')}"
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
@@ -124,6 +143,16 @@ class Study:
             # spec.yaml first, study.json last: study.json marks a study that exists
             write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
             backend.create(replace_empty=bool(leftover))
+            publish = getattr(backend, "publish", None)
+            if publish is not None:  # a server: what a worker on another machine needs
+                publish(
+                    {
+                        "spec": spec.to_dict(),
+                        "data_sha256": digest,
+                        "data_file": spec.data.csv.name,
+                        "seqtune": __version__,
+                    }
+                )
             meta = {
                 "seqtune": __version__,
                 "backend": spec.search.backend,
@@ -202,6 +231,36 @@ class Study:
         self.check_data()
         return prepare(self.spec)
 
+    def save_checkpoint(self, number: int, model: Any) -> None:
+        """The model of a trial that is the best so far: into the artifact store when the
+        process was given one, else into the study folder, else (a worker without either)
+        nowhere: export refits such a trial from its seed."""
+        if self.artifacts is not None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="seqtune-ckpt-") as tmp:
+                file = Path(tmp) / f"trial_{number}.keras"
+                save_model(model, file)
+                self.backend.upload_checkpoint(  # type: ignore[attr-defined]
+                    number, file, artifact_store(self.artifacts)
+                )
+        elif self.path is not None:
+            save_model(model, self.checkpoint(number))
+
+    def checkpoint_file(self, number: int) -> Path | None:
+        """A readable copy of the trial's checkpoint, from the folder or the artifact store."""
+        if self.path is not None and self.checkpoint(number).is_file():
+            return self.checkpoint(number)
+        download = getattr(self.backend, "download_checkpoint", None)
+        if self.artifacts is None or download is None:
+            return None
+        import tempfile
+
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="seqtune-ckpt-"))
+        file = self._scratch / f"trial_{number}.keras"
+        return file if download(number, file, artifact_store(self.artifacts)) else None
+
     def close(self) -> None:
         """Close the storage (a SQLite study is left whole in ``optuna.db``, its
         write-ahead log merged) and release the folder's lock. Idempotent."""
@@ -210,6 +269,9 @@ class Study:
         finally:
             if self.lock is not None:
                 self.lock.release()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
     # ---- running -------------------------------------------------------------------
     def run(self, runner: Runner, out: TextIO = sys.stderr) -> None:
@@ -229,7 +291,7 @@ class Study:
                 float(outcome.value),  # type: ignore[arg-type]
                 current_best(),
             ):
-                save_model(outcome.model, self.checkpoint(number))
+                self.save_checkpoint(number, outcome.model)
 
         progress = Progress(
             out, budget, name, self.spec.search.max_epochs, done=self.backend.finished()
@@ -242,8 +304,13 @@ class Study:
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
 
+            if self.path is None:
+                import tempfile
+
+                self._scratch = self._scratch or Path(tempfile.mkdtemp(prefix="seqtune-"))
+            scratch = (self.path or self._scratch) / "checkpoints"  # type: ignore[operator]
             runner = IsolatedRunner(  # type: ignore[assignment]
-                runner, self.path / "checkpoints", self.meta.get("data_sha256")
+                runner, scratch, self.meta.get("data_sha256")
             )
         elif progress.live:  # the running trial's epoch on the status line
             runner.callbacks = [progress.callback()]
@@ -256,9 +323,12 @@ class Study:
                 self.write_trials()
 
     def checkpoint(self, number: int) -> Path:
+        assert self.path is not None
         return self.path / "checkpoints" / f"trial_{number}.keras"
 
     def write_trials(self) -> None:
+        if self.path is None:  # a worker without a folder: the storage holds everything
+            return
         header, rows = csv_rows(self.backend.records())
         write_csv(self.path / TRIALS_FILE, header, rows)
 
@@ -268,7 +338,7 @@ class Study:
         best = best_of(records, self.spec.objective.direction)
         return {
             "study": self.spec.study,
-            "path": str(self.path),
+            "path": None if self.path is None else str(self.path),
             "backend": self.spec.search.backend,
             "objective": {
                 "name": self.spec.objective.name,
@@ -310,6 +380,93 @@ def interrupted_launch(path: Path) -> list[Path]:
     if not entries or not all(e.name in ours or e.name.startswith(temporary) for e in entries):
         return []
     return entries
+
+
+def artifact_store(folder: Path) -> Any:
+    import optuna
+
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the artifacts folder: {exc.strerror}", str(folder)
+        ) from None
+    return optuna.artifacts.FileSystemArtifactStore(str(folder))
+
+
+def open_remote(
+    url: str, name: str, data: Path | None = None, artifacts: Path | None = None
+) -> Study:
+    """A study on a database server, by URL and name, from any machine that has its data:
+    the spec, the data's checksum and the seqtune version are in the study's attributes
+    (written by ``launch --storage``). Refuses, in one line, data with another checksum."""
+    import optuna
+
+    from seqtune.search.backends.optuna_backend import (
+        OptunaBackend,
+        is_server,
+        mask_url,
+        open_storage,
+    )
+
+    if not is_server(url):
+        raise UserError(
+            "a study without a folder lives on a database server (postgresql://...); "
+            "for a study folder give its path instead",
+            "--storage",
+        )
+    storage = open_storage(url)
+    try:
+        try:
+            attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+        except KeyError:
+            names = optuna.get_all_study_names(storage)
+            known = f" (it holds: {', '.join(names[:8])})" if names else " (it holds none)"
+            raise UserError(
+                f"storage {mask_url(url)} holds no study named '{name}'{known}", "--study"
+            ) from None
+        info = attrs.get("seqtune")
+        if not isinstance(info, dict) or not isinstance(info.get("spec"), dict):
+            raise UserError(
+                f"study '{name}' was not launched by `seqtune launch --storage`: its "
+                "attributes hold no seqtune spec",
+                "--study",
+            )
+        raw = json.loads(json.dumps(info["spec"]))
+        csv = Path(data) if data is not None else Path(raw["data"]["csv"])
+        if not csv.is_file():
+            raise UserError(
+                "no such data file on this machine: give the study's data "
+                f"({info.get('data_file')}) with --data PATH",
+                str(csv),
+            )
+        csv = csv.resolve()
+        raw["data"]["csv"] = str(csv)
+        now, digest = file_digest(csv), info.get("data_sha256")
+        if digest and now != digest:
+            raise UserError(
+                f"is not the study's data (sha256 {now[:12]}…, the launch's {digest[:12]}…): "
+                "give a copy of the launch's data file with --data",
+                str(csv),
+            )
+        spec = Spec.from_dict(raw, csv.parent)
+        if spec.search.backend == "hyperband":
+            raise UserError("hyperband studies run in one study folder", "--study")
+        backend = OptunaBackend(Path.cwd(), spec, url)
+        backend._opened = storage
+        backend.load()
+    except BaseException:
+        if isinstance(storage, optuna.storages.RDBStorage):
+            storage.engine.dispose()
+        raise
+    meta = {
+        "seqtune": info.get("seqtune"),
+        "backend": spec.search.backend,
+        "storage": mask_url(url),
+        "data_sha256": digest,
+        "data_path": str(csv),
+    }
+    return Study(None, spec, meta, backend, artifacts)
 
 
 def prepare(spec: Spec) -> tuple[Table, Runner]:

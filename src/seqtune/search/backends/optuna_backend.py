@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import datetime
 import math
 import os
 import queue
-import re
+import socket
 import sqlite3
 import threading
 import time
@@ -23,6 +26,12 @@ from seqtune.models.training import Diverged
 from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
 from seqtune.search.records import TrialRecord
 from seqtune.search.runner import Runner, TrialFailed, derive_seed
+from seqtune.search.server import (  # noqa: F401  (mask_url: re-exported)
+    database_name,
+    is_server,
+    mask_url,
+    server_problem,
+)
 from seqtune.search.signals import check_stop
 from seqtune.spaces import suggest_optuna
 from seqtune.spec import Spec
@@ -38,9 +47,133 @@ _STATE = {
 }
 
 
-def mask_url(url: str) -> str:
-    """The storage URL with any password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(interval, grace period) in seconds for trials on a server storage.
+
+    A running trial writes a heartbeat every 20 s; one whose last heartbeat is older than
+    120 s is failed by the next worker that looks and run again once. 120 s is six missed
+    beats: a server restart, a network hiccup or a long garbage collection do not fail a
+    live trial, while a killed worker's trial is taken over within about two minutes,
+    short beside the trials this is for. ``SEQTUNE_HEARTBEAT=INTERVAL:GRACE`` changes
+    both (the tests use seconds)."""
+    raw = os.environ.get("SEQTUNE_HEARTBEAT", "")
+    if raw:
+        try:
+            interval, grace = (int(x) for x in raw.split(":"))
+            if 1 <= interval < grace:
+                return interval, grace
+        except ValueError:
+            pass
+        raise UserError("expected INTERVAL:GRACE in seconds, interval < grace", "SEQTUNE_HEARTBEAT")
+    return 20, 120
+
+
+def storage_wait() -> float:
+    """How long a storage call on a server is retried while the server is unreachable."""
+    try:
+        return max(0.0, float(os.environ.get("SEQTUNE_STORAGE_WAIT", "120")))
+    except ValueError:
+        raise UserError("expected seconds", "SEQTUNE_STORAGE_WAIT") from None
+
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def transient(exc: BaseException) -> bool:
+    """A failure worth retrying on a server: a lost or refused connection, a
+    serialization failure or a deadlock (the server rolled the transaction back)."""
+    for cause in _chain(exc):
+        if getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            return True
+        if getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+            text = str(cause).lower()
+            return not ("password" in text or "does not exist" in text)
+        if isinstance(cause, ConnectionError | TimeoutError):
+            return True
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+class StorageLost(Exception):
+    """The server stayed unreachable longer than :func:`storage_wait`."""
+
+
+def retrying(fn: Any, *args: Any, wait: float | None = None, **kwargs: Any) -> Any:
+    """Call ``fn``; on a transient server failure try again with growing pauses, for up
+    to ``wait`` seconds (default :func:`storage_wait`), saying so once on stderr."""
+    import sys
+
+    deadline = time.monotonic() + (storage_wait() if wait is None else wait)
+    pause, said = 0.25, False
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise StorageLost(
+                    f"the storage server stayed unreachable ({type(exc).__name__}); what "
+                    "finished is kept in it"
+                ) from None
+            if not said:
+                print(
+                    "seqtune: the storage server does not answer; retrying "
+                    f"for up to {deadline - time.monotonic():.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said = True
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
+class Heartbeat:
+    """Writes the running trial's heartbeat every interval from a thread (Optuna does
+    this only inside ``study.optimize``; seqtune asks and tells itself). A failed write
+    is skipped: the grace period covers a few."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, interval: int) -> None:
+        self.storage, self.interval = storage, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, trial_id: int) -> None:
+        self.stop()
+        self._stop = threading.Event()
+        self._beat(trial_id)  # at once: a trial without a heartbeat is never found stale
+        self._thread = threading.Thread(
+            target=self._run, args=(trial_id, self._stop), name="seqtune-heartbeat", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, trial_id: int) -> None:
+        with contextlib.suppress(Exception):
+            self.storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+
+    def _run(self, trial_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            self._beat(trial_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 class PruningCallback(keras.callbacks.Callback):
@@ -78,6 +211,7 @@ class PruningCallback(keras.callbacks.Callback):
         self.error: BaseException | None = None  # a report the writer could not store
         # where the trial lives, so that a trial run in another process can report to it
         self.storage, self.study_name = storage, study_name
+        self.server = is_server(storage)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         value = (logs or {}).get(self.monitor)
@@ -106,7 +240,9 @@ class PruningCallback(keras.callbacks.Callback):
         while (item := self._writes.get()) is not None:
             if self.error is None:
                 try:
-                    self.trial.report(*item)
+                    retrying(self.trial.report, *item) if self.server else self.trial.report(
+                        *item
+                    )
                 except BaseException as exc:  # surfaced by raise_if_failed
                     self.error = exc
 
@@ -122,12 +258,13 @@ class PruningCallback(keras.callbacks.Callback):
             raise self.error
 
     def should_prune(self) -> bool:
+        call = retrying if self.server else (lambda fn, *a, **k: fn(*a, **k))
         if not self._local:
-            return self.trial.should_prune()
+            return bool(call(self.trial.should_prune))
         study = self.trial.study
         if time.monotonic() - self._read_at > self.refresh_seconds:
             complete = (optuna.trial.TrialState.COMPLETE,)
-            self._complete = study.get_trials(deepcopy=False, states=complete)
+            self._complete = call(study.get_trials, deepcopy=False, states=complete)
             self._read_at = time.monotonic()
         now = optuna.trial.FrozenTrial(
             number=self.trial.number,
@@ -180,6 +317,7 @@ class OptunaBackend(Backend):
         self.name = spec.search.backend
         self._study: optuna.study.Study | None = None
         self._opened: optuna.storages.BaseStorage | None = None
+        self.server = is_server(storage)
 
     @property
     def url(self) -> str:
@@ -197,7 +335,11 @@ class OptunaBackend(Backend):
         seed = derive_seed(self.spec.seed, 10_000 + n_existing)
         if self.spec.search.backend == "random":
             return optuna.samplers.RandomSampler(seed=seed)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+        # on a server many workers ask at once: each pretends the others' running trials
+        # scored badly, so that they do not all draw the same promising point
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=self.server
+        )
 
     def _storage(self, create_tables: bool = False) -> optuna.storages.BaseStorage:
         if self._opened is None:
@@ -237,6 +379,13 @@ class OptunaBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._study.set_metric_names([self.spec.objective.name])
+
+    def publish(self, info: dict[str, Any]) -> None:
+        """On a server, keep in the study's attributes what a worker on another machine
+        needs to join it (the spec, the data's checksum, the seqtune version). Never the
+        storage URL: it may hold a password."""
+        if self.server:
+            self.study.set_user_attr("seqtune", info)
 
     def _delete_if_empty(self, storage: optuna.storages.BaseStorage) -> None:
         try:
@@ -278,6 +427,8 @@ class OptunaBackend(Backend):
         return self._study
 
     def recover(self) -> list[int]:
+        if self.server:  # workers elsewhere may be alive: only trials without a heartbeat
+            return self.fail_stale()
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             live = optuna.trial.Trial(self.study, t._trial_id)
@@ -286,62 +437,201 @@ class OptunaBackend(Backend):
             out.append(t.number)
         return out
 
+    def fail_stale(self) -> list[int]:
+        """Fail the running trials whose worker stopped sending heartbeats (each is run
+        again once, see open_storage); return their numbers."""
+        running = (optuna.trial.TrialState.RUNNING,)
+        before = {t.number for t in self.study.get_trials(deepcopy=False, states=running)}
+        if not before:
+            return []
+        optuna.storages.fail_stale_trials(self.study)
+        self._fail_never_beaten()
+        still = {t.number for t in self.study.get_trials(deepcopy=False, states=running)}
+        return sorted(before - still)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A storage call, retried through a server's short outages."""
+        return retrying(fn, *args, **kwargs) if self.server else fn(*args, **kwargs)
+
+    def _fail_never_beaten(self) -> None:
+        """A worker killed between asking for a trial and its first heartbeat (a few
+        milliseconds) leaves a trial that Optuna never finds stale. Such a trial has no
+        `worker` attribute, which every live trial gets at once: fail it (and queue it
+        again) once it is older than two grace periods (a margin for clocks that differ)."""
+        storage = self.study._storage
+        grace = heartbeat_settings()[1]
+        cutoff = datetime.datetime.now() - datetime.timedelta(seconds=2 * grace)
+        running = (optuna.trial.TrialState.RUNNING,)
+        for t in self.study.get_trials(deepcopy=False, states=running):
+            if "worker" in t.user_attrs or t.datetime_start is None or t.datetime_start > cutoff:
+                continue
+            try:
+                if not storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            callback = storage.get_heartbeat_stale_trial_callback()
+            if callback is not None:
+                callback(self.study, copy.deepcopy(storage.get_trial(t._trial_id)))
+
     def records(self) -> list[TrialRecord]:
-        return [to_record(t) for t in self.study.get_trials(deepcopy=False)]
+        trials = self._call(self.study.get_trials, deepcopy=False)
+        retried = {
+            t.system_attrs["failed_trial"]: t.number
+            for t in trials
+            if "failed_trial" in t.system_attrs
+        }
+        return [to_record(t, retried.get(t.number)) for t in trials]
 
     def running(self) -> int:
         states = (optuna.trial.TrialState.RUNNING,)
-        return len(self.study.get_trials(deepcopy=False, states=states))
+        return len(self._call(self.study.get_trials, deepcopy=False, states=states))
+
+    def _progress(self) -> tuple[int, int]:
+        """(finished, running) in one read."""
+        records = self.records()
+        done = sum(1 for r in records if r.counts_toward_budget)
+        running = (optuna.trial.TrialState.RUNNING,)
+        return done, len(self.study.get_trials(deepcopy=False, states=running))
+
+    def upload_checkpoint(self, number: int, path: Path, store: Any) -> None:
+        """Keep a trial's model in an Optuna artifact store (a worker without a folder)."""
+        storage = self.study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(
+            self.study._study_id, number
+        )
+        artifact = retrying(
+            optuna.artifacts.upload_artifact,
+            artifact_store=store,
+            file_path=str(path),
+            study_or_trial=storage.get_trial(trial_id),
+            storage=storage,
+        )
+        retrying(storage.set_trial_user_attr, trial_id, "checkpoint", artifact)
+
+    def download_checkpoint(self, number: int, path: Path, store: Any) -> bool:
+        """Fetch a trial's model from the artifact store; False when it is not there."""
+        trial = self.study.get_trials(deepcopy=False)[number]
+        artifact = trial.user_attrs.get("checkpoint")
+        if not artifact:
+            return False
+        try:
+            optuna.artifacts.download_artifact(
+                artifact_store=store, file_path=str(path), artifact_id=artifact
+            )
+        except Exception:  # another machine's unshared folder: refit from the seed
+            return False
+        return path.is_file()
 
     def optimize(
         self, runner: Runner, budget: int, before_complete: BeforeComplete, after: AfterTrial
     ) -> None:
         study = self.study
-        # in-flight trials of other workers count, so N workers stop at the budget together
-        while self.finished() + self.running() < budget:
+        server = self.server
+        call = retrying if server else (lambda fn, *a, **k: fn(*a, **k))
+        beat = Heartbeat(study._storage, heartbeat_settings()[0]) if server else None
+        while True:
             check_stop()
-            trial = study.ask()
-            seed = derive_seed(self.spec.seed, trial.number)
-            values = suggest_optuna(trial, self.spec.space)
-            trial.set_user_attr("params", values)
-            trial.set_user_attr("seed", seed)
-            pruning = PruningCallback(trial, self.spec.objective.name, self.url, self.spec.study)
+            if server:
+                call(self.fail_stale)
+            done, running = call(self._progress)
+            # in-flight trials of other workers count, so N workers stop at the budget
+            # together (two that look at once may both start one: at most N - 1 over)
+            if done + running >= budget:
+                if server and done < budget:
+                    # a running trial may belong to a worker that died: wait for it to
+                    # finish or to be found stale (then it is run again)
+                    _sleep(min(5.0, heartbeat_settings()[0]))
+                    continue
+                break
+            trial = call(study.ask)
+            if beat is not None:
+                beat.start(trial._trial_id)
             try:
-                try:
-                    outcome = runner.run(values, seed, extra_callbacks=[pruning])
-                finally:
-                    pruning.close()  # every epoch's report stored before the trial is told
-                pruning.raise_if_failed()
-            except Diverged as exc:
-                trial.set_user_attr("reason", f"diverged: {exc}")
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            except TrialFailed as exc:
-                trial.set_user_attr("reason", str(exc))
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            except UserError as exc:  # a broken user objective: the study stops, one line;
-                # recorded as interrupted, so that resume (once it is fixed) runs it again
-                trial.set_user_attr("interrupted", f"stopped: {exc}"[:300])
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                self._run_trial(study, trial, runner, before_complete, after, call)
+            finally:
+                if beat is not None:
+                    beat.stop()
+
+    def _run_trial(
+        self,
+        study: optuna.study.Study,
+        trial: optuna.trial.Trial,
+        runner: Runner,
+        before_complete: BeforeComplete,
+        after: AfterTrial,
+        call: Any,
+    ) -> None:
+        def tell(*args: Any, **kwargs: Any) -> None:
+            try:
+                call(study.tell, trial, *args, **kwargs)
+            except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+                # told already (an answer lost with a connection), or failed as stale by
+                # another worker meanwhile (then it runs again): nothing to add
+                if call(study._storage.get_trial, trial._trial_id).state.is_finished():
+                    return
                 raise
-            except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
-                reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+
+        # a trial run again after its worker was lost keeps its parameters and seed
+        asked = call(study._storage.get_trial, trial._trial_id)
+        seed = asked.user_attrs.get("seed") if "failed_trial" in asked.system_attrs else None
+        if seed is None:
+            seed = derive_seed(self.spec.seed, trial.number)
+        values = call(suggest_optuna, trial, self.spec.space)
+        call(trial.set_user_attr, "params", values)
+        call(trial.set_user_attr, "seed", seed)
+        if self.server:  # which machine and process runs it, for a look at a shared study
+            call(trial.set_user_attr, "worker", f"{socket.gethostname()}:{os.getpid()}")
+        pruning = PruningCallback(trial, self.spec.objective.name, self.url, self.spec.study)
+        try:
+            try:
+                outcome = runner.run(values, seed, extra_callbacks=[pruning])
+            finally:
+                pruning.close()  # every epoch's report stored before the trial is told
+            pruning.raise_if_failed()
+        except Diverged as exc:
+            call(trial.set_user_attr, "reason", f"diverged: {exc}")
+            tell(state=optuna.trial.TrialState.FAIL)
+        except TrialFailed as exc:
+            call(trial.set_user_attr, "reason", str(exc))
+            tell(state=optuna.trial.TrialState.FAIL)
+        except UserError as exc:  # a broken user objective: the study stops, one line;
+            # recorded as interrupted, so that resume (once it is fixed) runs it again
+            trial.set_user_attr("interrupted", f"stopped: {exc}"[:300])
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+            try:
                 trial.set_user_attr(
                     "interrupted" if reason == "interrupted" else "reason",
                     f"{reason}: {type(exc).__name__}: {exc}"[:300],
                 )
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                raise
+            except Exception:
+                if not self.server:  # on a server, its heartbeat stops: found stale later
+                    raise
+            raise
+        else:
+            call(_set_outcome, trial, outcome)
+            if pruning.pruned_at is not None:
+                tell(state=optuna.trial.TrialState.PRUNED)
+            elif outcome.value is None:
+                call(trial.set_user_attr, "reason", "objective was never finite")
+                tell(state=optuna.trial.TrialState.FAIL)
             else:
-                _set_outcome(trial, outcome)
-                if pruning.pruned_at is not None:
-                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                elif outcome.value is None:
-                    trial.set_user_attr("reason", "objective was never finite")
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                else:
-                    before_complete(trial.number, outcome)
-                    study.tell(trial, outcome.value)
-            after(to_record(study.get_trials(deepcopy=False)[trial.number]))
+                before_complete(trial.number, outcome)
+                tell(outcome.value)
+        frozen = call(study._storage.get_trial, trial._trial_id)
+        retry_of = frozen.system_attrs.get("failed_trial")
+        after(to_record(frozen, None, retry_of))
+
+
+def _sleep(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        check_stop()
+        time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
 
 def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
@@ -351,12 +641,22 @@ def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
     trial.set_user_attr("metrics", outcome.metrics)
 
 
-def to_record(t: optuna.trial.FrozenTrial) -> TrialRecord:
+def to_record(
+    t: optuna.trial.FrozenTrial, retried_as: int | None = None, retry_of: int | None = None
+) -> TrialRecord:
     attrs = t.user_attrs
     state = _STATE.get(t.state, "failed")
     reason = attrs.get("reason")
     if state == "failed" and "interrupted" in attrs:
         state, reason = "interrupted", attrs["interrupted"]
+    elif state == "failed" and reason is None:
+        # seqtune gives every trial it fails a reason: this one was failed by a worker
+        # that found its heartbeat stale (its own worker was killed or lost)
+        state, reason = "interrupted", "its worker stopped sending heartbeats"
+    if retried_as is not None:
+        reason = f"{reason or 'lost'}; run again as trial {retried_as}"
+    if retry_of is None:
+        retry_of = t.system_attrs.get("failed_trial")
     seconds = attrs.get("seconds")
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
@@ -371,6 +671,7 @@ def to_record(t: optuna.trial.FrozenTrial) -> TrialRecord:
         seed=attrs.get("seed"),
         reason=reason,
         metrics=attrs.get("metrics", {}),
+        retry_of=retry_of,
     )
 
 
@@ -405,6 +706,8 @@ def open_storage(
             return optuna.storages.JournalStorage(
                 optuna.storages.journal.JournalFileBackend(str(path))
             )
+        if is_server(url):
+            return _server_storage(url, create_tables)
         return optuna.storages.RDBStorage(
             url, engine_kwargs=_engine_kwargs(url), skip_table_creation=not create_tables
         )
@@ -425,6 +728,35 @@ def open_storage(
         ) from None
 
 
+def _server_storage(url: str, create_tables: bool) -> optuna.storages.RDBStorage:
+    interval, grace = heartbeat_settings()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+        storage = optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=_engine_kwargs(url),
+            skip_table_creation=not create_tables,
+            heartbeat_interval=interval,
+            grace_period=grace,
+            heartbeat_stale_trial_callback=retry,
+        )
+        if not create_tables:  # status, export, a worker: the tables must be there
+            with storage.engine.connect() as conn:
+                if not sqlalchemy.inspect(conn).has_table("studies"):
+                    raise UserError(
+                        f"database {database_name(url)!r} holds no Optuna study: launch one with "
+                        "`seqtune launch SPEC --storage URL`",
+                        "--storage",
+                    )
+        return storage
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(server_problem(exc, url), "--storage") from None
+
+
 def _engine_kwargs(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         database = sqlalchemy.engine.make_url(url).database
@@ -434,7 +766,18 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
                 return {"creator": lambda: _sqlite_immutable(database)}
             return {"creator": lambda: _sqlite_connect(database)}
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    # many workers, one server: each keeps a small pool (the trial loop and the heartbeat
+    # and report threads), checks a connection before use (a server restarted meanwhile),
+    # and gives up connecting after 10 s (then seqtune's retries take over)
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": 2,
+        "max_overflow": 2,
+        "pool_recycle": 1800,
+    }
+    if url.startswith("postgresql"):
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    return kwargs
 
 
 def checkpoint_sqlite(database: Path) -> None:

@@ -1,0 +1,124 @@
+"""Database servers as study storage: URL handling, and the one line for a server that
+cannot be used. Imports neither Optuna nor TensorFlow, so that a wrong URL, password or
+database is refused in well under a second."""
+
+from __future__ import annotations
+
+import re
+
+from seqtune.errors import UserError
+
+
+def mask_url(url: str) -> str:
+    """The storage URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def is_server(url: str | None) -> bool:
+    """A database server (PostgreSQL, MySQL), as opposed to the study folder's own SQLite
+    file or a journal file: many machines, heartbeats, retries."""
+    return bool(url) and not url.startswith(("sqlite", "journal:"))  # type: ignore[union-attr]
+
+
+def database_name(url: str) -> str:
+    import sqlalchemy
+
+    try:
+        return sqlalchemy.engine.make_url(url).database or "?"
+    except Exception:
+        return "?"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def server_problem(exc: BaseException, url: str) -> str:
+    """The one line for a database server that cannot be used, never with the password."""
+    import sqlalchemy
+
+    try:
+        parsed = sqlalchemy.engine.make_url(url)
+        where = f"{parsed.host or 'localhost'}:{parsed.port or 'default port'}"
+        user = parsed.username
+    except Exception:
+        return "not a database URL (e.g. postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
+    password = parsed.password
+    text = " ".join(mask_url(str(c)) for c in _chain(exc)).lower()
+    if isinstance(exc, ModuleNotFoundError) or "no module named" in text:
+        return (
+            f"no database driver for {parsed.drivername}: install seqtune[postgres] (psycopg)"
+        )
+    if "password authentication failed" in text or "access denied" in text:
+        return f"the server at {where} refused user {user!r}: wrong password (or user)"
+    if "no password supplied" in text:
+        return f"the server at {where} asks user {user!r} for a password: give it in the URL"
+    if "does not exist" in text and "database" in text:
+        return (
+            f"database {database_name(url)!r} does not exist on the server at {where}: "
+            "create it (createdb) or fix the URL"
+        )
+    if "optuna storage upgrade" in text or ("schema" in text and "optuna" in text):
+        return (
+            f"the Optuna tables in database {database_name(url)!r} were made by another "
+            "Optuna version: run `optuna storage upgrade --storage URL` once, with every "
+            "worker stopped"
+        )
+    reach = (
+        "connection refused", "could not connect", "timeout", "timed out", "no route",
+        "name or service not known", "connection failed", "unreachable", "server closed",
+    )
+    if any(k in text for k in reach):
+        return (
+            f"the database server at {where} is unreachable (is it running, and does it "
+            "listen there?)"
+        )
+    first = (mask_url(str(exc)).splitlines() or [""])[0][:200]
+    if password:
+        first = first.replace(password, "***")
+    return f"cannot open storage {mask_url(url)}: {type(exc).__name__}: {first}"
+
+
+def probe_server(url: str, study: str | None = None) -> None:
+    """Connect once (and, given ``study``, look its name up) before anything slow runs;
+    raise UserError with :func:`server_problem`'s line. Writes nothing."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(
+            url,
+            poolclass=sqlalchemy.pool.NullPool,
+            connect_args={"connect_timeout": 10} if url.startswith("postgresql") else {},
+        )
+    except Exception as exc:
+        raise UserError(server_problem(exc, url), "--storage") from None
+    try:
+        with engine.connect() as conn:
+            if study is None:
+                return
+            if not sqlalchemy.inspect(conn).has_table("studies"):
+                raise UserError(
+                    f"database {database_name(url)!r} holds no Optuna study: launch one "
+                    "with `seqtune launch SPEC --storage URL`",
+                    "--storage",
+                )
+            names = [
+                row[0]
+                for row in conn.execute(sqlalchemy.text("SELECT study_name FROM studies"))
+            ]
+            if study not in names:
+                known = f" (it holds: {', '.join(sorted(names)[:8])})" if names else ""
+                raise UserError(
+                    f"storage {mask_url(url)} holds no study named '{study}'{known}", "--study"
+                )
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(server_problem(exc, url), "--storage") from None
+    finally:
+        engine.dispose()

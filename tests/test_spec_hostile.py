@@ -245,8 +245,32 @@ def test_user_error_line_escapes_line_breaks() -> None:
     assert err.message == "column 'a\nb' not found\r\u2028"  # the raw text stays available
 
 
-def test_no_tensorflow_imported() -> None:
-    assert "tensorflow" not in sys.modules
+def test_refusing_a_hostile_spec_imports_no_tensorflow(tmp_path: Path) -> None:
+    """In a fresh process: these checks run before TensorFlow would load (this test
+    process may have loaded it for other tests)."""
+    import subprocess
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+                    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+                    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
+                    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n'
+                    'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'
+                    'study: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n')
+    code = (
+        "import sys\n"
+        "from seqtune.errors import UserError\n"
+        "from seqtune.spec import Spec\n"
+        "try:\n"
+        f"    Spec.from_file({str(bomb)!r})\n"
+        "except UserError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('accepted')\n"
+        "assert 'tensorflow' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 # ---- hostile CSVs -------------------------------------------------------------------------------

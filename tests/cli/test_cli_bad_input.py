@@ -532,7 +532,7 @@ CASES: list[Case] = [
     # ---- storage and results folder ----------------------------------------------------------
     Case(
         "storage_unreachable_postgres",
-        ("--storage", "cannot open storage"),
+        ("--storage", "database server at 127.0.0.1:1 is unreachable"),
         args=("--storage", "postgresql://user:s3cret@127.0.0.1:1/db"),
         forbidden=("s3cret",),
         tf=True,
@@ -545,7 +545,7 @@ CASES: list[Case] = [
     ),
     Case(
         "storage_not_a_url",
-        ("--storage", "cannot open storage"),
+        ("--storage", "not a database URL"),
         args=("--storage", "nowhere"),
         tf=True,
     ),

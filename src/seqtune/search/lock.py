@@ -28,8 +28,15 @@ from seqtune.search.files import LOCK_FILE
 class StudyLock:
     """An acquired lock on a study folder (see the module docstring)."""
 
-    def __init__(self, folder: Path, fd: int, created: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        fd: int,
+        created: list[Path] | None = None,
+        created_file: Path | None = None,
+    ) -> None:
         self.folder, self.fd = folder, fd
+        self.created_file = created_file  # the lock file, if this acquire made it
         # the folders acquire(create=True) made, outermost first: a launch that fails
         # removes them again (see remove_created)
         self.created = created or []
@@ -39,9 +46,15 @@ class StudyLock:
         return bool(self.created)
 
     def remove_created(self) -> None:
-        """Remove the study folder and the parents that acquire() created, while still
-        holding the lock (a process that opened the lock file meanwhile starts over)."""
-        if not self.created or self.fd < 0:  # never once released: it may be another's now
+        """Remove the study folder and the parents that acquire() created — or, in a folder
+        that was there before, the lock file if acquire() created it — while still holding
+        the lock (a process that opened the lock file meanwhile starts over)."""
+        if self.fd < 0:  # never once released: it may be another's now
+            return
+        if not self.created:  # a folder that was there: only the lock file, if ours
+            if self.created_file is not None:
+                self.created_file.unlink(missing_ok=True)
+                self.created_file = None
             return
         created, self.created = self.created, []
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -73,6 +86,7 @@ class StudyLock:
                         f"cannot create the study folder: {exc.strerror}", str(folder)
                     ) from None
             path = folder / name
+            made = not path.exists()
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except FileNotFoundError:
@@ -102,7 +116,7 @@ class StudyLock:
                 os.close(fd)
                 continue
             _write_holder(fd, command)
-            return cls(folder, fd, created)
+            return cls(folder, fd, created, path if made else None)
         raise UserError(
             "the study folder keeps disappearing; is another launch running?", str(folder)
         )

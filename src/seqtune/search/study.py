@@ -108,6 +108,8 @@ class Study:
         try:
             study = cls._create(spec, path, storage, overrides, lock, digest)
         except BaseException:
+            if not (path / META_FILE).exists():  # refused or failed: leave nothing of ours
+                lock.remove_created()
             lock.release()
             raise
         return study, runner

@@ -76,8 +76,8 @@ def test_two_launches_at_once_leave_one_whole_study(tmp_path: Path) -> None:
         conn.close()
 
 
-def test_resume_during_a_launch_is_refused_and_the_launch_finishes(tmp_path: Path) -> None:
-    search = {"backend": "tpe", "trials": 1, "max_epochs": 700, "patience": None}
+def test_resume_during_a_launch_is_refused_and_disturbs_nothing(tmp_path: Path) -> None:
+    search = {"backend": "tpe", "trials": 50, "max_epochs": 5000, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     results = tmp_path / "results"
     study_dir = results / "tiny"
@@ -90,11 +90,14 @@ def test_resume_during_a_launch_is_refused_and_the_launch_finishes(tmp_path: Pat
     status = run_cli("status", "--json", str(study_dir))  # reading a running study is fine
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["running_by"] == f"pid {launch.pid} (seqtune launch)"
-    _, err = launch.communicate(timeout=600)
-    assert launch.returncode == 0, err
+    assert launch.poll() is None  # the launch goes on, its trial untouched
+    launch.send_signal(signal.SIGTERM)
+    _, err = launch.communicate(timeout=300)
+    assert launch.returncode == 143, err
     no_traceback(err)
     status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
-    assert status["trials"]["complete"] == 1 and status["trials"]["interrupted"] == 0
+    # the trial was stopped by its own launch, not by the resume that was refused
+    assert status["trials"]["interrupted"] == 1 and status["trials"]["running"] == 0
 
 
 def test_data_rewritten_under_an_isolated_study_stops_it(tmp_path: Path) -> None:
@@ -167,7 +170,7 @@ def test_a_full_disk_stops_the_study_in_one_line_and_resume_continues(tmp_path: 
 
 def test_sigterm_to_a_launch_with_workers_releases_the_study(tmp_path: Path) -> None:
     """The workers inherit the launch's lock: the study is free once all of them ended."""
-    search = {"backend": "tpe", "trials": 20, "max_epochs": 200, "patience": None}
+    search = {"backend": "tpe", "trials": 500, "max_epochs": 100, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     results = tmp_path / "results"
     study_dir = results / "tiny"

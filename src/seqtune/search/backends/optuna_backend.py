@@ -487,12 +487,14 @@ class OptunaBackend(Backend):
         states = (optuna.trial.TrialState.RUNNING,)
         return len(self._call(self.study.get_trials, deepcopy=False, states=states))
 
-    def _progress(self) -> tuple[int, int]:
-        """(finished, running) in one read."""
+    def _progress(self) -> tuple[int, int, int]:
+        """(finished, running, waiting) in one read; a waiting trial is a lost trial queued
+        again (heartbeats), run once whatever the budget says (it replaces the lost one)."""
         records = self.records()
         done = sum(1 for r in records if r.counts_toward_budget)
-        running = (optuna.trial.TrialState.RUNNING,)
-        return done, len(self.study.get_trials(deepcopy=False, states=running))
+        states = [t.state for t in self.study.get_trials(deepcopy=False)]
+        running = states.count(optuna.trial.TrialState.RUNNING)
+        return done, running, states.count(optuna.trial.TrialState.WAITING)
 
     def upload_checkpoint(self, number: int, path: Path, store: Any) -> None:
         """Keep a trial's model in an Optuna artifact store (a worker without a folder)."""
@@ -534,10 +536,11 @@ class OptunaBackend(Backend):
             check_stop()
             if server:
                 call(self.fail_stale)
-            done, running = call(self._progress)
+            done, running, waiting = call(self._progress)
             # in-flight trials of other workers count, so N workers stop at the budget
-            # together (two that look at once may both start one: at most N - 1 over)
-            if done + running >= budget:
+            # together (two that look at once may both start one: at most N - 1 over);
+            # a queued retry is always run (ask() hands out waiting trials first)
+            if not waiting and done + running >= budget:
                 if server and done < budget:
                     # a running trial may belong to a worker that died: wait for it to
                     # finish or to be found stale (then it is run again)

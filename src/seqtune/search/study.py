@@ -495,11 +495,14 @@ def resume(path: Path, storage: str | None, trials: int | None) -> tuple[Study, 
     # read-only look: nothing, not even the lock file, is written into such a folder
     Study.open(path, storage).close()
     lock = StudyLock.acquire(path, "seqtune resume")
+    study: Study | None = None
     try:
         study = Study.open(path, storage)
         study.lock = lock
         return _resume_open(study, trials)
     except BaseException:
+        if study is not None:
+            study.close()  # a refused resume leaves the storage as it found it
         lock.release()
         raise
 

@@ -224,7 +224,9 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     assert optuna.trial.TrialState.WAITING not in states
     for number, value in kept.items():  # every finished trial kept as it was
         assert trials[number].value == value
-    status = run_cli("status", "--json", "--storage", url, "--study", "tiny")
+    status = run_cli(
+        "status", "--json", "--storage", url, "--study", "tiny", "--data", str(data)
+    )
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert budget <= report["finished"] <= budget + 3  # at most workers - 1 over

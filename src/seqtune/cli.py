@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtune import __version__
-from seqtune.errors import UserError
+from seqtune.errors import UserError, exception_chain
 from seqtune.search.files import EXPORT_LOCK_FILE, META_FILE
 
 EXIT_RUNTIME, EXIT_USAGE = 1, 2
@@ -225,7 +225,7 @@ def runtime_failure(exc: BaseException, args: argparse.Namespace) -> str:
     """The one line for a failure after the input was accepted."""
     study = getattr(args, "study_dir", None)
     resume = f"; then `seqtune resume {study}` continues" if study else ""
-    for cause in _chain(exc):
+    for cause in exception_chain(exc):
         if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT):
             where = f" (writing {cause.filename})" if cause.filename else ""
             return f"no space left on the device{where}: what finished is kept; free space" + (
@@ -244,15 +244,6 @@ def runtime_failure(exc: BaseException, args: argparse.Namespace) -> str:
         f"failed: {type(exc).__name__}: {first} (what finished is kept; "
         "SEQTUNE_DEBUG=1 shows the traceback)"
     )
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in out and len(out) < 20:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -498,41 +489,31 @@ def _remote_request(args: argparse.Namespace) -> str | None:
 def _probe_waiting(url: str, args: argparse.Namespace) -> None:
     """Check the server and the study name; a worker started before its server waits for
     it (up to --wait seconds, one line saying so), then gives up in one line."""
-    import time
-
     from seqtune.search.server import probe_server
 
-    deadline = time.monotonic() + max(0.0, getattr(args, "wait", 0.0) or 0.0)
-    said = False
-    while True:
-        try:
-            return probe_server(url, args.study)
-        except UserError as err:
-            if "unreachable" not in str(err) or time.monotonic() >= deadline:
-                raise
-            if not said:
-                print(
-                    f"seqtune {args.verb}: {err}; waiting up to "
-                    f"{deadline - time.monotonic():.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                said = True
-            time.sleep(1.0)
+    return _waiting_for_server(lambda: probe_server(url, args.study), args, 1.0)
 
 
 def _open_remote_waiting(url: str, args: argparse.Namespace) -> Any:
     """Join a study on a server; a worker started before its server waits for it (up to
     --wait seconds, one line saying so), then gives up in one line."""
-    import time
-
     from seqtune.search.study import open_remote
+
+    return _waiting_for_server(
+        lambda: open_remote(url, args.study, args.data, args.artifacts), args, 2.0
+    )
+
+
+def _waiting_for_server(call: Any, args: argparse.Namespace, interval: float) -> Any:
+    """``call()``, retried every ``interval`` s while the server is unreachable, for up to
+    --wait seconds (one line saying so), then its one-line error."""
+    import time
 
     deadline = time.monotonic() + max(0.0, getattr(args, "wait", 0.0) or 0.0)
     said = False
     while True:
         try:
-            return open_remote(url, args.study, args.data, args.artifacts)
+            return call()
         except UserError as err:
             if "unreachable" not in str(err) or time.monotonic() >= deadline:
                 raise
@@ -544,7 +525,7 @@ def _open_remote_waiting(url: str, args: argparse.Namespace) -> Any:
                     flush=True,
                 )
                 said = True
-            time.sleep(2.0)
+            time.sleep(interval)
 
 
 def _open_any(args: argparse.Namespace) -> Any:

@@ -50,3 +50,13 @@ def check_keys(raw: dict, known: list[str] | tuple[str, ...], field: str) -> Non
                 f"unknown key{suggest_name(str(key), known)}; expected one of: {', '.join(known)}",
                 where,
             )
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during (at most 20, no cycles)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 20:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out

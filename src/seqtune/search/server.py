@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from seqtune.errors import UserError
+from seqtune.errors import UserError, exception_chain
 
 
 def mask_url(url: str) -> str:
@@ -29,15 +29,6 @@ def database_name(url: str) -> str:
         return "?"
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in out and len(out) < 20:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
-
-
 def server_problem(exc: BaseException, url: str) -> str:
     """The one line for a database server that cannot be used, never with the password."""
     import sqlalchemy
@@ -49,7 +40,7 @@ def server_problem(exc: BaseException, url: str) -> str:
     except Exception:
         return "not a database URL (e.g. postgresql://USER:PASSWORD@HOST:PORT/DATABASE)"
     password = parsed.password
-    text = " ".join(mask_url(str(c)) for c in _chain(exc)).lower()
+    text = " ".join(mask_url(str(c)) for c in exception_chain(exc)).lower()
     if isinstance(exc, ModuleNotFoundError) or "no module named" in text:
         return (
             f"no database driver for {parsed.drivername}: install seqtune[postgres] (psycopg)"

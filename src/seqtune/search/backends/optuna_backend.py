@@ -21,7 +21,7 @@ import keras
 import optuna
 import sqlalchemy
 
-from seqtune.errors import UserError
+from seqtune.errors import UserError, exception_chain
 from seqtune.models.training import Diverged
 from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
 from seqtune.search.records import TrialRecord
@@ -84,7 +84,7 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock det
 def transient(exc: BaseException) -> bool:
     """A failure worth retrying on a server: a lost or refused connection, a
     serialization failure or a deadlock (the server rolled the transaction back)."""
-    for cause in _chain(exc):
+    for cause in exception_chain(exc):
         if getattr(cause, "sqlstate", None) in _RETRYABLE_SQLSTATES:
             return True
         if getattr(cause, "pgcode", None) in _RETRYABLE_SQLSTATES:
@@ -97,15 +97,6 @@ def transient(exc: BaseException) -> bool:
         if isinstance(cause, ConnectionError | TimeoutError):
             return True
     return False
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    out: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and cur not in out and len(out) < 20:
-        out.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    return out
 
 
 class StorageLost(Exception):

@@ -59,8 +59,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def epoch_timer() -> Any:
-    """A Keras callback recording the wall time of each epoch's end (works under both
-    ``model.fit`` and seqtune's loop)."""
+    """A Keras callback recording the wall time of each epoch's end; also callable with
+    the epoch's index, as seqtune's ``Runner.on_epoch`` (then the clock starts when the
+    timer is made, just before the trial: "first" includes building the model)."""
     import keras
 
     class EpochTimer(keras.callbacks.Callback):
@@ -73,6 +74,9 @@ def epoch_timer() -> Any:
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.ends.append(time.perf_counter())
+
+        def __call__(self, epoch: int) -> None:
             self.ends.append(time.perf_counter())
 
         @property

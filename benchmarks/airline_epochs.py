@@ -35,7 +35,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 def seqtune_trial(runner: Any, values: dict[str, Any], seed: int, epochs: int) -> dict[str, float]:
     timer = epoch_timer()
     start = time.perf_counter()
-    out = runner.run(values, seed, epochs=epochs, extra_callbacks=[timer])
+    runner.on_epoch = timer
+    out = runner.run(values, seed, epochs=epochs)
     return {
         "epoch": median(timer.steady),
         "first": timer.first,

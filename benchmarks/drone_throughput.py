@@ -76,7 +76,8 @@ def make_runner(csv: Path, units: int, epochs: int) -> tuple[Any, dict[str, Any]
 
 def seqtune_epochs(runner: Any, values: dict[str, Any], epochs: int) -> tuple[float, float]:
     timer = epoch_timer()
-    runner.run(values, 0, epochs=epochs, extra_callbacks=[timer])
+    runner.on_epoch = timer
+    runner.run(values, 0, epochs=epochs)
     return median(timer.steady), timer.first
 
 

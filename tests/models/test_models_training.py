@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from seqtune.models.training import Diverged, fit, predictor, should_unroll
+from seqtune.models.training import Diverged, fit, predictor, should_unroll, train_epochs
 
 RTOL, ATOL = 1e-4, 1e-5
 LOOK_BACK, N = 3, 24
@@ -183,33 +183,34 @@ def test_validation_predictions_come_from_the_epoch_call() -> None:
     x, y = data()
     x_val = data(seed=5)[0][:7]
     model = lstm()
-    predict = predictor(model)
     seen: list[tuple[np.ndarray, np.ndarray]] = []
-
-    class Check(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            fused = predict(x_val)
-            fresh = np.asarray(model(x_val, training=False))
-            seen.append((fused, fresh))
-
-    fit(
-        model,
-        x,
-        y,
-        head="linear",
-        learning_rate=0.01,
-        batch_size=5,
-        epochs=3,
-        seed=0,
-        callbacks=[Check()],
+    for epoch in train_epochs(
+        model, x, y, head="linear", learning_rate=0.01, batch_size=5, epochs=3, seed=0,
         validation_x=x_val,
-    )
+    ):
+        assert epoch.predictions is not None
+        seen.append((epoch.predictions, np.asarray(model(x_val, training=False))))
     assert len(seen) == 3
     for fused, fresh in seen:
         assert fused.shape == (7, 1)
         np.testing.assert_allclose(fused, fresh, rtol=1e-5, atol=1e-6)
     assert not np.allclose(seen[0][0], seen[-1][0])  # each epoch's own predictions
-    # outside the fit, the predictor runs the model
     np.testing.assert_allclose(
-        predict(x_val), np.asarray(model(x_val, training=False)), rtol=1e-5, atol=1e-6
+        predictor(model)(x_val), np.asarray(model(x_val, training=False)), rtol=1e-5, atol=1e-6
     )
+
+
+def test_leaving_the_loop_stops_training_and_restores_the_unroll_setting() -> None:
+    x, y = data()
+    model = lstm()
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.RNN))
+    assert not layer.unroll
+    records = train_epochs(
+        model, x, y, head="linear", learning_rate=0.01, batch_size=5, epochs=10, seed=0
+    )
+    for epoch in records:
+        assert layer.unroll  # short windows are unrolled while training
+        if epoch.index == 1:
+            break
+    records.close()
+    assert not layer.unroll

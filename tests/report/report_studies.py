@@ -43,7 +43,7 @@ class CurveRunner:
         epochs: int | None = None,
         initial_epoch: int = 0,
         weights_from: str | None = None,
-        extra_callbacks: list[Any] | None = None,
+        report: Any = None,
     ) -> Outcome:
         if self.fail is not None and self.fail(values):
             raise TrialFailed("the formula says fail")
@@ -51,23 +51,17 @@ class CurveRunner:
         model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
         value = float(values["look_back"]) + 10 * float(values["dropout"])
         last = EPOCHS if epochs is None else epochs
-        callbacks = extra_callbacks or []
-        for cb in callbacks:
-            cb.set_model(model)
-        ran = 0
+        ran, pruned_at = 0, None
         for epoch in range(initial_epoch, last):
             ran += 1
-            logs = {"val_rmse": value + 0.5 * (last - 1 - epoch)}
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            if report is not None:
+                report(epoch, value + 0.5 * (last - 1 - epoch))
             if self.prune is not None and self.prune(values) and ran == 2:
-                for cb in callbacks:
-                    if hasattr(cb, "pruned_at"):
-                        cb.pruned_at = epoch
+                pruned_at = epoch
                 break
-        for cb in callbacks:
-            cb.on_train_end()
-        return Outcome(value, last - 1, max(1, ran), 0.25, {"val_rmse": value}, model, None)
+        return Outcome(
+            value, last - 1, max(1, ran), 0.25, {"val_rmse": value}, model, None, pruned_at
+        )
 
 
 def make_spec(tmp_path: Path, backend: str, trials: int) -> Spec:

@@ -182,7 +182,9 @@ def test_hyperband_runs_exactly_the_schedule_it_announces(tmp_path: Path) -> Non
     plan = schedule(9, 3, 1)
     assert study.backend.budget() == sum(size for _, _, size, _ in plan)
     assert len(runner.seen) == study.backend.budget()
-    assert "3 brackets" in (study.backend.plan() or "")
+    text = study.backend.plan() or ""
+    assert "bracket 2: 9×1 → 3×3 → 1×9; bracket 1: 5×3 → 2×9; bracket 0: 3×9" in text
+    assert "13 + 7 + 3" not in text and "23 models" in text
 
 
 def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_path: Path) -> None:

@@ -20,17 +20,15 @@ dashboard = pytest.importorskip("optuna_dashboard")
 
 
 class ReportingRunner(FormulaRunner):
-    """The formula runner, also reporting three epochs to the study's callbacks (the
-    pruning callback writes them to the storage as intermediate values)."""
+    """The formula runner, also reporting three epochs to the backend (stored as the
+    trial's intermediate values)."""
 
     def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
         outcome = super().run(values, seed, **kwargs)
-        model = outcome.model
-        for callback in kwargs.get("extra_callbacks") or []:
-            callback.set_model(model)
+        report = kwargs.get("report")
+        if report is not None:
             for epoch in range(3):
-                callback.on_epoch_end(epoch, {"val_rmse": float(outcome.value) + 2 - epoch})
-            callback.on_train_end()
+                report(epoch, float(outcome.value) + 2 - epoch)
         return outcome
 
 

@@ -1,5 +1,5 @@
-"""The study folder's storage and launch bookkeeping: WAL SQLite, the pruner callback,
-and what a launch killed half-way leaves behind."""
+"""The study folder's storage and launch bookkeeping: WAL SQLite, the epoch reports
+that feed the pruner, and what a launch killed half-way leaves behind."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import optuna
 import pytest
 
-from seqtune.search.backends.optuna_backend import PruningCallback, open_storage
+from seqtune.search.backends.optuna_backend import EpochReports, open_storage
 from seqtune.search.study import interrupted_launch
 
 
@@ -26,8 +26,10 @@ def test_the_sqlite_storage_is_opened_in_wal_mode(tmp_path: Path) -> None:
     assert [t.value for t in again.trials] == [1.0]
 
 
-class _Model:
-    stop_training = False
+def reports_of(study: optuna.Study, trial: optuna.trial.Trial) -> EpochReports:
+    storage = study._storage  # a test may look inside
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, trial.number)
+    return EpochReports(trial, trial_id)
 
 
 @pytest.mark.parametrize(
@@ -40,14 +42,12 @@ def test_the_pruner_is_fed_every_epoch_and_asked_unless_it_is_none(
     study = optuna.create_study(pruner=pruner)
     trial = study.ask()
     asked: list[int] = []
-    callback = PruningCallback(trial, "val_rmse")
-    monkeypatch.setattr(callback, "should_prune", lambda: asked.append(1) or False)
-    callback.set_model(_Model())
+    reports = reports_of(study, trial)
+    monkeypatch.setattr(reports, "should_prune", lambda: asked.append(1) or False)
     for epoch in range(3):
-        callback.on_epoch_end(epoch, {"val_rmse": 3.0 - epoch})
-    callback.on_epoch_end(3, {"val_rmse": float("nan")})  # NaN: nothing reported
-    callback.on_train_end({})  # waits for the reports being written
-    frozen = study._storage.get_trial(trial._trial_id)
+        assert reports.report(epoch, 3.0 - epoch) is False
+    reports.close()  # waits for the reports being written
+    frozen = study._storage.get_trial(reports.trial_id)
     assert frozen.intermediate_values == {0: 3.0, 1: 2.0, 2: 1.0}
     assert len(asked) == (3 if asks else 0)
 
@@ -61,7 +61,7 @@ def test_the_pruner_is_fed_every_epoch_and_asked_unless_it_is_none(
         optuna.pruners.PercentilePruner(60.0, n_startup_trials=2, interval_steps=3),
     ],
 )
-def test_the_callback_decides_exactly_as_optuna_would(
+def test_the_local_decision_is_exactly_optunas(
     pruner: optuna.pruners.BasePruner, direction: str
 ) -> None:
     rng = np.random.default_rng(3)
@@ -78,12 +78,11 @@ def test_the_callback_decides_exactly_as_optuna_would(
             )
         )
         trial = study.ask()
-        callback = PruningCallback(trial, "val_rmse")
-        callback.set_model(_Model())
+        reports = reports_of(study, trial)
         for epoch, value in enumerate(np.cumsum(rng.normal(0, 1, 20)) + rng.normal(0, 4)):
-            callback.on_epoch_end(epoch, {"val_rmse": float(value)})
-            callback.close()  # the report is in the storage, where Optuna reads it
-            decisions.append((callback.should_prune(), trial.should_prune()))
+            mine = reports.report(epoch, float(value))
+            reports.close()  # the report is in the storage, where Optuna reads it
+            decisions.append((mine, trial.should_prune()))
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
     assert [mine for mine, _ in decisions] == [theirs for _, theirs in decisions]
     assert {mine for mine, _ in decisions} == {True, False}  # both answers were exercised
@@ -92,13 +91,12 @@ def test_the_callback_decides_exactly_as_optuna_would(
 def test_a_report_the_storage_refuses_is_raised_after_the_writer_stops() -> None:
     study = optuna.create_study()
     trial = study.ask()
-    callback = PruningCallback(trial, "val_rmse")
-    callback.set_model(_Model())
+    reports = EpochReports(trial, 0)
     study.tell(trial, 1.0)  # finished: Optuna refuses further reports
-    callback.on_epoch_end(0, {"val_rmse": 2.0})
-    callback.close()
+    reports.report(0, 2.0)
+    reports.close()
     with pytest.raises(RuntimeError):
-        callback.raise_if_failed()
+        reports.raise_if_failed()
 
 
 def test_what_an_interrupted_launch_left_is_recognised(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
 from seqtune.search.signals import (
     Interrupted,
-    StopCheck,
     check_stop,
     signals_as_interrupt,
     stop_requested,
@@ -31,12 +31,27 @@ def test_a_signal_is_raised_at_the_next_check_not_where_it_lands(signum: int) ->
     assert isinstance(caught.value, KeyboardInterrupt)  # keras-tuner must not swallow it
 
 
-def test_the_epoch_callback_raises_a_pending_stop() -> None:
-    callback = StopCheck()
-    callback.on_epoch_end(0, {})  # nothing pending: nothing happens
+def test_a_trial_raises_a_pending_stop_at_the_end_of_the_epoch_it_arrived_in(
+    tmp_path: Path,
+) -> None:
+    from conftest import tiny_spec
+
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    spec = Spec.from_dict(tiny_spec(search={"max_epochs": 50}), ROOT, ROOT / "spec.yaml")
+    _, runner = prepare(spec)
+    epochs: list[int] = []
+
+    def report(epoch: int, value: float) -> bool:
+        epochs.append(epoch)
+        if epoch == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # lands while the epoch is handled
+        return False
+
     with signals_as_interrupt(), pytest.raises(Interrupted):
-        os.kill(os.getpid(), signal.SIGTERM)
-        callback.on_epoch_begin(1, {})
+        runner.run({}, seed=1, report=report)
+    assert epochs == [0, 1]  # no epoch trained after the request
 
 
 def test_handlers_and_pending_request_are_restored_after_the_block() -> None:

@@ -3,17 +3,18 @@ pass, in one call.
 
 Keras' ``fit`` spends 60–80 ms of per-epoch machinery even when an epoch is one step; on
 airline-sized data that, not the arithmetic, is what a trial costs. This loop keeps the data
-as tensors, runs every batch of an epoch inside one ``tf.function`` and speaks the ordinary
-Keras callback protocol (``on_epoch_end(epoch, logs)``, ``model.stop_training``), so
-objective, early-stopping and pruning callbacks work here and under ``model.fit`` alike.
+as tensors, runs every batch of an epoch inside one ``tf.function`` and yields one record
+per epoch (:func:`train_epochs`): the caller scores it, keeps the best, asks the pruner and
+stops by leaving the loop. :func:`fit` puts the Keras callback protocol on top, for code
+written against ``model.fit``.
 
 What makes an epoch cheap (measured in ``benchmarks/``, see ``docs/benchmarks.md``): on models
 this small a step costs the number of TensorFlow kernels it launches, not their arithmetic.
 
 - one call per epoch: every batch runs in an in-graph loop (no loop at all for a full batch);
 - ``validation_x``: the same call also predicts the validation inputs after the epoch's
-  updates, and :func:`predictor` hands those predictions to the objective callback instead
-  of making a second call (and tracing a second function) per trial;
+  updates, handed out in the epoch's record instead of making a second call (and tracing a
+  second function) per trial;
 - Adam as one fused kernel per variable (``ResourceApplyAdam``) instead of about twenty
   small ones; same formula and defaults as ``keras.optimizers.Adam``;
 - recurrent layers over short windows are unrolled while training (``unroll``): a symbolic
@@ -26,7 +27,6 @@ stated and tested in ``tests/models/test_models_training.py`` (rtol 1e-4 over 4 
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -179,13 +179,19 @@ def _unrolled(model: keras.Model, unroll: bool | None, batches: int, epochs: int
             layer.unroll = False
 
 
-# The validation predictions of the current epoch, per model: set by ``fit`` just before the
-# callbacks' ``on_epoch_end`` and dropped right after, so a predictor called from a callback
-# on that exact array reuses them instead of running the model again.
-_FRESH: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch of :func:`train_epochs`: its 0-based index, the mean training loss, and the
+    raw model outputs on ``validation_x`` after this epoch's updates (``None`` without
+    validation inputs). While the record is being handled the model holds this epoch's
+    weights."""
+
+    index: int
+    loss: float
+    predictions: np.ndarray | None
 
 
-def fit(
+def train_epochs(
     model: keras.Model,
     x: np.ndarray,
     y: np.ndarray,
@@ -196,22 +202,22 @@ def fit(
     epochs: int,
     seed: int,
     sample_weight: np.ndarray | None = None,
-    callbacks: list[keras.callbacks.Callback] | None = None,
     initial_epoch: int = 0,
     validation_x: np.ndarray | None = None,
     unroll: bool | None = None,
-) -> FitLog:
-    """Train ``model`` with Adam for epochs ``initial_epoch .. epochs-1``.
+) -> Iterator[Epoch]:
+    """Train ``model`` with Adam for epochs ``initial_epoch .. epochs-1``, yielding one
+    :class:`Epoch` record after each; stop early by leaving the loop (``break``).
 
     Batches are drawn from a seeded shuffle of the training windows each epoch, so the
     same seed gives the same run. The epoch's ``loss`` is the mean over samples of the batch
     losses (as Keras reports it). Raises :class:`Diverged` when the loss stops being finite.
 
     ``validation_x``: inputs predicted (inference mode) in the same compiled call as each
-    epoch; during the callbacks' ``on_epoch_end`` a :func:`predictor` of this model called on
-    this very array returns those predictions without running the model again.
+    epoch, handed out as :attr:`Epoch.predictions`.
     ``unroll``: unroll recurrent layers while training — ``None`` (default) when their
-    windows are short, see :func:`should_unroll`. The model's own setting is restored.
+    windows are short, see :func:`should_unroll`. The model's own setting is restored when
+    the iteration ends, however it ends.
     """
     n = int(x.shape[0])
     bs = max(1, min(int(batch_size), n))
@@ -267,54 +273,62 @@ def fit(
     # TensorFlow warn about "frequent retracing" of this code.
     run_epoch._omit_frequent_tracing_warning = True
 
-    callbacks = callbacks or []
-    for cb in callbacks:
-        cb.set_model(model)
-    model.stop_training = False
     rng = np.random.default_rng(seed)
-    log = FitLog()
     with _unrolled(model, unroll, n_batches, epochs - initial_epoch):
-        for cb in callbacks:
-            cb.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             order = rng.permutation(n).astype(np.int32)
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch, {})
             loss_t, pred_t = run_epoch(tf.constant(order))
             loss = float(loss_t)
             if not math.isfinite(loss):
                 raise Diverged(epoch, loss)
-            logs: dict[str, Any] = {"loss": loss}
-            if validation_x is not None:
-                _FRESH[model] = (validation_x, pred_t.numpy())
-            try:
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, logs)
-            finally:
-                _FRESH.pop(model, None)
+            yield Epoch(epoch, loss, None if xv is None else pred_t.numpy())
+
+
+def fit(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    **options: Any,
+) -> FitLog:
+    """:func:`train_epochs` behind the Keras callback protocol (``on_epoch_end(epoch,
+    logs)`` with ``logs["loss"]``, ``model.stop_training``), for code written against
+    ``model.fit`` — the benchmarks and the tests that compare the two loops. The trial loop
+    reads the epoch records directly."""
+    callbacks = callbacks or []
+    for cb in callbacks:
+        cb.set_model(model)
+    model.stop_training = False
+    log = FitLog()
+    for cb in callbacks:
+        cb.on_train_begin({})
+    epochs = train_epochs(model, x, y, **options)
+    try:
+        for record in epochs:
+            for cb in callbacks:
+                cb.on_epoch_begin(record.index, {})
+            logs: dict[str, Any] = {"loss": record.loss}
+            for cb in callbacks:
+                cb.on_epoch_end(record.index, logs)
             log.epochs.append({k: float(v) for k, v in logs.items()})
             if model.stop_training:
                 break
-        for cb in callbacks:
-            cb.on_train_end({})
+    finally:
+        epochs.close()
+    for cb in callbacks:
+        cb.on_train_end({})
     return log
 
 
 def predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled forward pass (inference mode) returning numpy.
-
-    Called from a callback's ``on_epoch_end`` inside :func:`fit` on the array passed as
-    ``fit(validation_x=...)``, it returns the predictions that epoch's call already made.
-    """
+    """A compiled forward pass (inference mode) returning numpy."""
 
     @tf.function(reduce_retracing=True)
     def forward(x: tf.Tensor) -> tf.Tensor:
         return model(x, training=False)
 
     def predict(x: np.ndarray) -> np.ndarray:
-        fresh = _FRESH.get(model)
-        if fresh is not None and fresh[0] is x:
-            return fresh[1]
         return forward(tf.constant(x, dtype=tf.float32)).numpy()
 
     return predict

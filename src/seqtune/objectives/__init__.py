@@ -1,7 +1,6 @@
 """Objectives: registry (name → computation, direction) and whole-set metrics.
 
-The Keras callbacks live in ``seqtune.objectives.callbacks`` (imported on demand, so that
-validating a spec never loads TensorFlow).
+Scoring an epoch and keeping the best one live in ``seqtune.objectives.epochs``.
 """
 
 from seqtune.objectives.registry import (

@@ -1,8 +1,9 @@
 """Each trial in a fresh process (``search: {isolation: process}``), for hard isolation.
 
 The parent keeps the backend's bookkeeping; a spawned child loads the data, trains one
-trial with the same runner, reports every epoch to the Optuna pruner itself, saves the
-best model to a scratch file, and sends back a summary. A child that dies (out of memory,
+trial with the same runner, sends every epoch's objective to the parent (which asks the
+backend whether to stop and answers), saves the best model to a scratch file, and sends
+back a summary. A child that dies (out of memory,
 a crash in native code) fails its trial with the exit code and the study goes on; a stop
 request terminates the child. The price: each trial starts Python and TensorFlow again
 (a few seconds).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import keras
 
 from seqtune.errors import UserError
 from seqtune.models.training import Diverged
-from seqtune.search.runner import Outcome, Runner, TrialFailed
+from seqtune.search.runner import Outcome, Report, Runner, TrialFailed
 from seqtune.search.signals import check_stop
 from seqtune.spec import Spec
 
@@ -31,7 +33,6 @@ def _child(
     values: dict[str, Any],
     seed: int,
     options: dict[str, Any],
-    pruning: dict[str, Any] | None,
     model_path: str,
     conn: Connection,
     data_sha256: str | None = None,
@@ -49,65 +50,33 @@ def _child(
         conn.send({"data_changed": (exc.message, exc.field)})
         return
 
+    def report(epoch: int, value: float) -> bool:  # the parent asks the backend
+        conn.send({"epoch": (epoch, value)})
+        return bool(conn.recv())
+
     try:
-        _train(spec, values, seed, options, pruning, model_path, conn, load_table)
+        runner = Runner(spec, load_table(spec.data))
+        try:
+            outcome = runner.run(values, seed, report=report, **options)
+        except Diverged as exc:
+            conn.send({"diverged": (exc.epoch, exc.loss)})
+            return
+        if outcome.model is not None and outcome.value is not None:
+            outcome.model.save(model_path)
+        conn.send(
+            {
+                "value": outcome.value,
+                "best_epoch": outcome.best_epoch,
+                "epochs_run": outcome.epochs_run,
+                "seconds": outcome.seconds,
+                "metrics": outcome.metrics,
+                "pruned_at": outcome.pruned_at,
+            }
+        )
     except TrialFailed as exc:  # out of memory, ...: the trial fails alone
         conn.send({"failed": str(exc)})
     except UserError as exc:  # e.g. a broken user objective: the parent stops the study
         conn.send({"user_error": (exc.message, exc.field)})
-
-
-def _train(
-    spec: Spec,
-    values: dict[str, Any],
-    seed: int,
-    options: dict[str, Any],
-    pruning: dict[str, Any] | None,
-    model_path: str,
-    conn: Connection,
-    load_table: Any,
-) -> None:
-    runner = Runner(spec, load_table(spec.data))
-    callbacks: list[Any] = []
-    if pruning is not None:
-        import optuna
-
-        from seqtune.search.backends.optuna_backend import (
-            PruningCallback,
-            make_pruner,
-            open_storage,
-        )
-
-        study = optuna.load_study(  # the spec's pruner, not Optuna's default
-            study_name=pruning["study_name"],
-            storage=open_storage(pruning["storage"]),
-            pruner=make_pruner(spec.search.pruner, spec),
-        )
-        trial = optuna.trial.Trial(study, pruning["trial_id"])
-        callbacks.append(PruningCallback(trial, pruning["monitor"]))
-    try:
-        try:
-            outcome = runner.run(values, seed, extra_callbacks=callbacks, **options)
-        finally:
-            for callback in callbacks:
-                callback.close()  # the epoch reports stored before the parent tells the trial
-        for callback in callbacks:
-            callback.raise_if_failed()
-    except Diverged as exc:
-        conn.send({"diverged": (exc.epoch, exc.loss)})
-        return
-    if outcome.model is not None and outcome.value is not None:
-        outcome.model.save(model_path)
-    conn.send(
-        {
-            "value": outcome.value,
-            "best_epoch": outcome.best_epoch,
-            "epochs_run": outcome.epochs_run,
-            "seconds": outcome.seconds,
-            "metrics": outcome.metrics,
-            "pruned_at": callbacks[0].pruned_at if callbacks else None,
-        }
-    )
 
 
 def died(exitcode: int | None) -> str:
@@ -124,50 +93,33 @@ class IsolatedRunner:
 
     def __init__(self, runner: Runner, scratch: Path, data_sha256: str | None = None) -> None:
         self.runner = runner
-        self.spec = runner.spec
         self.scratch = scratch
         self.data_sha256 = data_sha256  # what each child checks its CSV against
-
-    def windows(self, values: dict[str, Any]) -> Any:
-        return self.runner.windows(values)
+        self.on_epoch: Callable[[int], None] | None = None
 
     def run(
         self,
         values: dict[str, Any],
         seed: int,
         *,
-        extra_callbacks: list[keras.callbacks.Callback] | None = None,
+        report: Report | None = None,
         **options: Any,
     ) -> Outcome:
-        pruner = next((c for c in extra_callbacks or [] if hasattr(c, "study_name")), None)
-        pruning = None
-        if pruner is not None:
-            pruning = {
-                "storage": pruner.storage,  # journal paths are absolute here (see url)
-                "study_name": pruner.study_name,
-                "trial_id": pruner.trial._trial_id,
-                "monitor": pruner.monitor,
-            }
         self.scratch.mkdir(parents=True, exist_ok=True)
         model_path = self.scratch / f".isolated-{os.getpid()}.keras"
         ctx = multiprocessing.get_context("spawn")
-        receive, send = ctx.Pipe(duplex=False)
+        conn, child_end = ctx.Pipe(duplex=True)
         child = ctx.Process(
             target=_child,
             args=(
-                self.spec, values, seed, options, pruning, str(model_path), send, self.data_sha256
+                self.runner.spec, values, seed, options, str(model_path), child_end,
+                self.data_sha256,
             ),
         )
         child.start()
-        send.close()
+        child_end.close()
         try:
-            try:
-                while not receive.poll(0.2):  # True on data or on the child's end closing
-                    check_stop()  # a stop request ends the wait (and the child, below)
-                result = receive.recv()
-            except EOFError:
-                child.join()
-                raise TrialFailed(died(child.exitcode)) from None
+            result = self._wait(conn, child, report)
             child.join()
         except BaseException:
             if child.is_alive():
@@ -187,8 +139,6 @@ class IsolatedRunner:
         if model_path.is_file():
             model = keras.models.load_model(model_path, compile=False)
             model_path.unlink()
-        if pruner is not None:
-            pruner.pruned_at = result["pruned_at"]
         return Outcome(
             value=result["value"],
             best_epoch=result["best_epoch"],
@@ -196,4 +146,26 @@ class IsolatedRunner:
             seconds=result["seconds"],
             metrics=result["metrics"],
             model=model,
+            pruned_at=result["pruned_at"],
         )
+
+    def _wait(
+        self, conn: Connection, child: Any, report: Report | None
+    ) -> dict[str, Any]:
+        """The child's final message; each epoch message on the way is answered with the
+        backend's decision. Raises TrialFailed when the child dies first."""
+        try:
+            while True:
+                while not conn.poll(0.2):  # True on data or on the child's end closing
+                    check_stop()  # a stop request ends the wait (and the child)
+                message: dict[str, Any] = conn.recv()
+                if "epoch" not in message:
+                    return message
+                epoch, value = message["epoch"]
+                stop = report(epoch, value) if report is not None else False
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch)
+                conn.send(stop)
+        except (EOFError, BrokenPipeError):
+            child.join()
+            raise TrialFailed(died(child.exitcode)) from None

@@ -11,9 +11,7 @@ second, from the training loop's epoch boundary: nothing of it runs while a mode
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
-
-import keras
+from typing import TextIO
 
 from seqtune.search.records import TrialRecord
 
@@ -96,19 +94,6 @@ class Progress:
         self.out.flush()
         self._bar = True
         self._drawn_at = time.monotonic()
-
-    def callback(self) -> keras.callbacks.Callback:
-        """A Keras callback that reports each epoch boundary to this progress line."""
-        return _EpochReporter(self)
-
-
-class _EpochReporter(keras.callbacks.Callback):
-    def __init__(self, progress: Progress) -> None:
-        super().__init__()
-        self.progress = progress
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.progress.epoch_ended(epoch)
 
 
 def _is_terminal(out: TextIO) -> bool:

@@ -1,7 +1,9 @@
 """One trial, the same on every backend: windows → model → compiled fit → best epoch.
 
-The objective callback writes the validation objective into the epoch logs; the best
-epoch's weights are kept; the trial's value is that epoch's objective.
+The compiled fit yields one record per epoch; each is scored on the whole validation set
+(in metric units), offered to the best-epoch tracker, reported to the backend (which may
+prune), and checked for a stop request and for patience — in that order, here and
+nowhere else. The best epoch's weights are restored; the trial's value is its objective.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ import tensorflow as tf
 from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.params import resolve
-from seqtune.models.training import fit, predictor
+from seqtune.models.training import predictor, train_epochs
 from seqtune.objectives import load_user_function, task_metrics, test_report
-from seqtune.objectives.callbacks import KeepBest, ObjectiveCallback
+from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
-from seqtune.search.signals import StopCheck, check_stop
+from seqtune.search.signals import check_stop
 from seqtune.spec import Spec
+
+#: Told each epoch's objective value: ``report(epoch, value)`` returns True to stop the
+#: trial there (pruned). NaN values are not reported.
+Report = Callable[[int, float], bool]
 
 
 @dataclass
@@ -38,16 +44,12 @@ class Outcome:
     metrics: dict[str, float] = field(default_factory=dict)  # validation metrics at best epoch
     model: keras.Model | None = None
     windows: Windows | None = None
+    pruned_at: int | None = None  # the epoch after which the backend stopped it (0-based)
 
 
 class TrialFailed(RuntimeError):
     """A trial that could not finish for a reason of its own (its process died, ...):
     recorded as failed with this message, and the study goes on."""
-
-
-def derive_seed(seed: int, number: int) -> int:
-    """A trial's seed from the study seed and the trial number (stable across runs)."""
-    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0] % (2**31 - 1))
 
 
 def truth(windows: Windows, part: str) -> np.ndarray:
@@ -76,7 +78,7 @@ class Runner:
     def __init__(self, spec: Spec, table: Table) -> None:
         self.spec = spec
         self.table = table
-        self.callbacks: list[keras.callbacks.Callback] = []  # added to every trial's fit
+        self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
         self._user_fn = None
         if spec.objective.function is not None:
             # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
@@ -120,15 +122,17 @@ class Runner:
         epochs: int | None = None,
         initial_epoch: int = 0,
         weights_from: str | None = None,
-        extra_callbacks: list[keras.callbacks.Callback] | None = None,
+        report: Report | None = None,
     ) -> Outcome:
         """Train one configuration, from scratch or from saved weights (Hyperband's next
-        round). Raises :class:`~seqtune.models.training.Diverged` on a NaN loss and
+        round); ``report`` is told every epoch's objective and may stop the trial.
+
+        Raises :class:`~seqtune.models.training.Diverged` on a NaN loss and
         :class:`TrialFailed` when memory runs out (this configuration fails alone, on every
-        backend: they all record TrialFailed and go on)."""
+        backend)."""
         check_stop()
         try:
-            return self._run(values, seed, epochs, initial_epoch, weights_from, extra_callbacks)
+            return self._run(values, seed, epochs, initial_epoch, weights_from, report)
         except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
             raise out_of_memory(exc) from None
 
@@ -139,7 +143,7 @@ class Runner:
         epochs: int | None,
         initial_epoch: int,
         weights_from: str | None,
-        extra_callbacks: list[keras.callbacks.Callback] | None,
+        report: Report | None,
     ) -> Outcome:
         start = time.perf_counter()
         keras.backend.clear_session()
@@ -152,22 +156,14 @@ class Runner:
         layout = self.spec.layout
         x_train, y_train = windows.part("train")
         x_val, _ = windows.part("val")
-        x_val = reshape_x(x_val, layout)
-        predict = predictor(model)
         batch_size = int(values.get("batch_size", 32))
-        objective = ObjectiveCallback(
-            predict,
-            x_val,
-            truth(windows, "val"),
-            self.to_metric_units(windows, "val"),
-            self.metrics(batch_size),
-        )
-        keep = KeepBest(
-            self.spec.objective.name,
-            self.spec.objective.direction,
-            self.spec.search.patience,
-        )
-        log = fit(
+        y_true, to_units = truth(windows, "val"), self.to_metric_units(windows, "val")
+        metrics = self.metrics(batch_size)
+        best = BestEpoch(self.spec.objective, self.spec.search.patience)
+        name = self.spec.objective.name
+        variables = list(model.weights)  # listed once: model.weights walks the layers
+        pruned_at, epochs_run = None, 0
+        records = train_epochs(
             model,
             reshape_x(x_train, layout),
             y_train,
@@ -177,18 +173,38 @@ class Runner:
             epochs=epochs if epochs is not None else self.spec.search.max_epochs,
             seed=seed,
             sample_weight=windows.sample_weight_train,
-            callbacks=[objective, keep, *(extra_callbacks or []), *self.callbacks, StopCheck()],
             initial_epoch=initial_epoch,
-            validation_x=x_val,  # predicted in the epoch's own call; the objective reuses it
+            validation_x=reshape_x(x_val, layout),  # predicted in the epoch's own call
         )
+        try:
+            for epoch in records:
+                epochs_run += 1
+                scores = {"loss": epoch.loss}
+                if epoch.predictions is not None:
+                    scores.update(score(y_true, to_units(epoch.predictions), metrics))
+                best.offer(epoch.index, scores, variables)
+                value = scores.get(name, float("nan"))
+                stop = report is not None and value == value and report(epoch.index, value)
+                if self.on_epoch is not None:
+                    self.on_epoch(epoch.index)
+                check_stop()
+                if stop:
+                    pruned_at = epoch.index
+                    break
+                if best.exhausted(epoch.index):
+                    break
+        finally:
+            records.close()
+        best.restore(variables)
         return Outcome(
-            value=keep.best_value,
-            best_epoch=keep.best_epoch,
-            epochs_run=log.epochs_run,
+            value=best.value,
+            best_epoch=best.epoch,
+            epochs_run=epochs_run,
             seconds=time.perf_counter() - start,
-            metrics={k: v for k, v in keep.best_logs.items() if k != "loss"},
+            metrics={k: v for k, v in best.scores.items() if k != "loss"},
             model=model,
             windows=windows,
+            pruned_at=pruned_at,
         )
 
     def to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:

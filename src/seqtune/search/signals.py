@@ -24,8 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import keras
-
 from seqtune.objectives.guard import in_user_code, real_exit
 
 _pending: list[int] = []  # the signal numbers received while the block runs
@@ -47,16 +45,6 @@ def check_stop() -> None:
 
 def stop_requested() -> bool:
     return bool(_pending)
-
-
-class StopCheck(keras.callbacks.Callback):
-    """Honours a stop request at every epoch boundary."""
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        check_stop()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        check_stop()
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 from seqtune import __version__
 from seqtune.data import Table, load_table
 from seqtune.errors import UserError
-from seqtune.search.backends.base import Backend
+from seqtune.models.training import Diverged
+from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, backend_class
 from seqtune.search.files import (
     LOCK_FILES,
     META_FILE,
@@ -35,19 +36,13 @@ from seqtune.search.files import (
 from seqtune.search.lock import StudyLock
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Outcome, Runner
-from seqtune.search.signals import signals_as_interrupt
+from seqtune.search.runner import Runner, TrialFailed
+from seqtune.search.signals import check_stop, signals_as_interrupt
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:
-    if spec.search.backend == "hyperband":
-        from seqtune.search.backends.hyperband import HyperbandBackend
-
-        return HyperbandBackend(study_dir, spec, storage)
-    from seqtune.search.backends.optuna_backend import OptunaBackend
-
-    return OptunaBackend(study_dir, spec, storage)
+    return backend_class(spec.search.backend)(study_dir, spec, storage)
 
 
 def file_digest(path: Path) -> str:
@@ -277,32 +272,18 @@ class Study:
 
     # ---- running -------------------------------------------------------------------
     def run(self, runner: Runner, out: TextIO = sys.stderr) -> None:
-        """Run until the budget is reached. Raises :class:`Interrupted` on SIGINT/SIGTERM."""
+        """The trial loop, the only one: ask the backend for a plan, train it, tell the
+        backend how it ended, write the records; until the backend has nothing more to
+        run. Raises :class:`Interrupted` on SIGINT/SIGTERM (the running trial is told
+        interrupted first)."""
         budget = self.backend.budget()
         plan = self.backend.plan()
         if plan:
             print(plan, file=out)
-        name, direction = self.spec.objective.name, self.spec.objective.direction
-
-        def current_best() -> float | None:  # from the storage: other workers' trials count
-            best = best_of(self.backend.records(), direction)
-            return best.value if best else None
-
-        def before_complete(number: int, outcome: Outcome) -> None:
-            if outcome.model is not None and self.spec.objective.better(
-                float(outcome.value),  # type: ignore[arg-type]
-                current_best(),
-            ):
-                self.save_checkpoint(number, outcome.model)
-
         progress = Progress(
-            out, budget, name, self.spec.search.max_epochs, done=self.backend.finished()
+            out, budget, self.spec.objective.name, self.spec.search.max_epochs,
+            done=self.backend.finished(),
         )
-
-        def after(record: TrialRecord) -> None:
-            self.write_trials()
-            progress.trial_finished(record, self.backend.finished(), current_best())
-
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
 
@@ -314,15 +295,74 @@ class Study:
             runner = IsolatedRunner(  # type: ignore[assignment]
                 runner, scratch, self.meta.get("data_sha256")
             )
-        elif progress.live:  # the running trial's epoch on the status line
-            runner.callbacks = [progress.callback()]
+        if progress.live:  # the running trial's epoch on the status line
+            runner.on_epoch = progress.epoch_ended
         freeze_startup_objects()
         with signals_as_interrupt():
             try:
-                self.backend.optimize(runner, budget, before_complete, after)
+                while True:
+                    check_stop()
+                    trial = self.backend.ask(budget)
+                    if trial is None:
+                        break
+                    record = self.run_trial(runner, trial)
+                    self.write_trials()
+                    progress.trial_finished(record, self.backend.finished(), self._best())
             finally:
                 progress.close()
                 self.write_trials()
+
+    def run_trial(self, runner: Runner, plan: TrialPlan) -> TrialRecord:
+        """Train one plan and tell the backend how it ended. A trial that fails for a
+        reason of its own (diverged, out of memory, its process died) is told failed and
+        the study goes on; anything that stops the study (a stop request, a broken user
+        objective, a bug) is told interrupted — never left running — and raised."""
+        backend = self.backend
+        try:
+            outcome = runner.run(
+                plan.values,
+                plan.seed,
+                epochs=plan.epochs,
+                initial_epoch=plan.initial_epoch,
+                weights_from=None if plan.warm_start is None else str(plan.warm_start),
+                report=lambda epoch, value: backend.report(plan.number, epoch, value),
+            )
+        except Diverged as exc:
+            return backend.tell(plan.number, TrialResult("failed", reason=f"diverged: {exc}"))
+        except TrialFailed as exc:
+            return backend.tell(plan.number, TrialResult("failed", reason=str(exc)))
+        except BaseException as exc:
+            if isinstance(exc, UserError):  # e.g. a broken user objective
+                reason = f"stopped: {exc}"
+            elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM
+                reason = f"interrupted: {type(exc).__name__}: {exc}"
+            else:
+                reason = f"error: {type(exc).__name__}: {exc}"
+            backend.tell(plan.number, TrialResult("interrupted", reason=reason[:300]))
+            raise
+        result = TrialResult(
+            "complete",
+            value=outcome.value,
+            epochs=plan.initial_epoch + outcome.epochs_run,
+            best_epoch=outcome.best_epoch,
+            seconds=outcome.seconds,
+            metrics=outcome.metrics,
+        )
+        if outcome.pruned_at is not None:
+            result.state = "pruned"
+        elif outcome.value is None or outcome.model is None:
+            result.state, result.reason = "failed", "objective was never finite"
+        else:
+            if plan.keep_weights is not None:  # a later trial may continue from these
+                outcome.model.save_weights(str(plan.keep_weights))
+            if self.spec.objective.better(float(outcome.value), self._best()):
+                self.save_checkpoint(plan.number, outcome.model)
+        return backend.tell(plan.number, result)
+
+    def _best(self) -> float | None:
+        """The best value so far, from the storage: other workers' trials count."""
+        best = best_of(self.backend.records(), self.spec.objective.direction)
+        return best.value if best else None
 
     def checkpoint(self, number: int) -> Path:
         assert self.path is not None
@@ -452,8 +492,8 @@ def open_remote(
                 str(csv),
             )
         spec = Spec.from_dict(raw, csv.parent)
-        if spec.search.backend == "hyperband":
-            raise UserError("hyperband studies run in one study folder", "--study")
+        if not backend_class(spec.search.backend).server_storage:
+            raise UserError(f"{spec.search.backend} studies run in one study folder", "--study")
         backend = OptunaBackend(Path.cwd(), spec, url)
         backend._opened = storage
         backend.load()

@@ -1,36 +1,39 @@
-"""Hyperband on keras-tuner: the same spec, objective, trial runner and result files.
+"""Hyperband on keras-tuner's Oracle: the same spec, objective, trial loop and result files.
 
-keras-tuner owns the schedule (brackets, rounds, which trial continues from which
-checkpoint); seqtune's runner trains each trial, so data parameters (``look_back``,
-``batch_size``, ``transform``) are searched like any other and the objective is the same
-number as on TPE. State lives in ``<study>/keras_tuner/``; oracle and trial files are
-written atomically so a kill never leaves half a JSON file behind.
+keras-tuner's ``HyperbandOracle`` owns the schedule (brackets, rounds, which trial
+continues from which checkpoint) and is driven through its public seam — ``create_trial``,
+``update_trial``, ``end_trial`` — by seqtune's trial loop; no keras-tuner ``Tuner`` runs.
+Data parameters (``look_back``, ``batch_size``, ``transform``) are searched like any other
+and the objective is the same number as on TPE. State lives in ``<study>/keras_tuner/``
+with keras-tuner's own layout (so studies of earlier seqtune versions load unchanged);
+oracle and trial files are written atomically so a kill never leaves half a JSON file.
+
+Where keras-tuner has no public seam, the private member used sits in one function of
+:mod:`seqtune.search.backends.kt_seams` (checked against keras-tuner 1.4.8, with a test).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
+import math
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import keras_tuner as kt
-from keras_tuner.src import config as kt_config
-
 from seqtune.errors import UserError
-from seqtune.models.training import Diverged
-from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
+from seqtune.search.backends import kt_seams
+from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
 from seqtune.search.files import write_text
 from seqtune.search.records import TrialRecord
-from seqtune.search.runner import Runner, TrialFailed, derive_seed
 from seqtune.spaces import declare_keras_tuner
 from seqtune.spec import Spec
 
 PROJECT = "hyperband"
 SIDECAR = "seqtune.json"
+#: seqtune's choice of brackets for this study, fixed at launch (see :func:`choose`)
+SCHEDULE = "schedule.json"
+CHECKPOINT = "checkpoint.weights.h5"
 _STATE = {
     "COMPLETED": "complete",
     "RUNNING": "running",
@@ -41,173 +44,228 @@ _STATE = {
 }
 
 
-def schedule(max_epochs: int, factor: int, iterations: int) -> list[tuple[int, int, int, int]]:
-    """keras-tuner's Hyperband plan as (bracket, round, models, epochs each model reaches)."""
-    oracle = kt.oracles.HyperbandOracle(
-        objective=kt.Objective("x", "min"), max_epochs=max_epochs, factor=factor
+# ---- the schedule ----------------------------------------------------------------------
+# keras-tuner 1.4.8's formulas (HyperbandOracle._get_size/_get_epochs/_get_num_brackets),
+# written out so that a plan can be printed before any oracle exists; a test checks them
+# against the oracle's own methods.
+def num_brackets(max_epochs: int, factor: int) -> int:
+    epochs, brackets = float(max_epochs), 0
+    while epochs >= 1:
+        epochs /= factor
+        brackets += 1
+    return brackets
+
+
+def round_size(max_epochs: int, factor: int, bracket: int, rnd: int) -> int:
+    end_size = math.ceil(1 + math.log(max_epochs, factor)) / (bracket + 1)
+    return math.ceil(end_size * factor ** (bracket - rnd))
+
+
+def round_epochs(max_epochs: int, factor: int, bracket: int, rnd: int) -> int:
+    return math.ceil(max_epochs / factor ** (bracket - rnd))
+
+
+def schedule(
+    max_epochs: int, factor: int, iterations: int, brackets: int | None = None
+) -> list[tuple[int, int, int, int]]:
+    """The Hyperband plan as (bracket, round, models, epochs each model reaches), in the
+    order keras-tuner runs it; ``brackets``: only the that many least aggressive ones."""
+    n = num_brackets(max_epochs, factor)
+    top = n if brackets is None else min(n, brackets)
+    return [
+        (b, r, round_size(max_epochs, factor, b, r), round_epochs(max_epochs, factor, b, r))
+        for _ in range(iterations)
+        for b in reversed(range(top))
+        for r in range(b + 1)
+    ]
+
+
+def models_of(plan: list[tuple[int, int, int, int]]) -> int:
+    return sum(size for _, _, size, _ in plan)
+
+
+def choose(
+    max_epochs: int, factor: int, iterations: int, trials: int | None
+) -> tuple[int, int]:
+    """(brackets, iterations) a study runs. Without ``search.trials``: every bracket, the
+    spec's iterations. With it, ``trials`` is the budget of models, honoured exactly: the
+    most aggressive brackets are dropped until one iteration fits in it (at least bracket
+    0, plain random search at full epochs), and the iterations are raised until the budget
+    is used (the last one may be cut short by the cap).
+
+    Why: keras-tuner runs its most aggressive bracket first (many models, a few epochs
+    each); a cap inside it trains every trial for those few epochs and never runs a second
+    round — what a TPE spec (``trials: 20``) reused with ``--backend hyperband`` did before.
+    Dropping brackets keeps every trial on a real schedule."""
+    n = num_brackets(max_epochs, factor)
+    if trials is None:
+        return n, iterations
+    brackets = next(
+        (b for b in range(n, 0, -1) if models_of(schedule(max_epochs, factor, 1, b)) <= trials),
+        1,
     )
-    plan = []
-    for _ in range(iterations):
-        for bracket in reversed(range(oracle._get_num_brackets())):
-            for rnd in range(oracle._get_num_rounds(bracket)):
-                plan.append(
-                    (bracket, rnd, oracle._get_size(bracket, rnd), oracle._get_epochs(bracket, rnd))
-                )
-    return plan
+    per_iteration = models_of(schedule(max_epochs, factor, 1, brackets))
+    return brackets, max(iterations, math.ceil(trials / per_iteration))
 
 
-class _SpaceModel(kt.HyperModel):
-    """Declares the spec's space on keras-tuner's HyperParameters (no model is built here:
-    seqtune's runner builds and trains each trial)."""
-
-    def __init__(self, spec: Spec) -> None:
-        super().__init__()
-        self.spec = spec
-
-    def build(self, hp: kt.HyperParameters) -> None:  # type: ignore[override]
-        declare_keras_tuner(hp, self.spec.space)
-
-
-class _Oracle(kt.oracles.HyperbandOracle):
-    """Hyperband's oracle with atomic state files and an optional cap on trials."""
-
-    cap: int | None = None
-
-    def save(self) -> None:
-        write_text(Path(self._get_oracle_fname()), json.dumps(self.get_state()))
-
-    def _save_trial(self, trial: kt.engine.trial.Trial) -> None:
-        path = Path(self._get_trial_dir(trial.trial_id)) / "trial.json"
-        write_text(path, json.dumps(trial.get_state()))
-
-    def populate_space(self, trial_id: str) -> dict[str, Any]:
-        if self.cap is not None:
-            finished = sum(
-                1 for t in self.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")
-            )
-            if finished >= self.cap:
-                return {"status": "STOPPED"}
-        return super().populate_space(trial_id)
-
-
-class _Tuner(kt.Hyperband):
-    """keras-tuner's Hyperband whose trials run on seqtune's runner."""
-
-    def __init__(self, backend: HyperbandBackend, oracle: _Oracle, **kwargs: Any) -> None:
-        self.backend = backend
-        self.seqtune_runner: Runner | None = None
-        self.before_complete: BeforeComplete | None = None
-        self.after: AfterTrial | None = None
-        kt.Tuner.__init__(self, oracle=oracle, hypermodel=_SpaceModel(backend.spec), **kwargs)
-
-    def run_trial(
-        self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any
-    ) -> dict[str, float]:
-        assert self.seqtune_runner is not None and self.before_complete is not None
-        spec = self.backend.spec
-        hp = trial.hyperparameters
-        values = declare_keras_tuner(hp, spec.space)
-        number = int(trial.trial_id)
-        seed = derive_seed(spec.seed, number)
-        epochs = int(hp.values.get("tuner/epochs", spec.search.max_epochs))
-        initial = int(hp.values.get("tuner/initial_epoch", 0))
-        sidecar: dict[str, Any] = {
-            "params": values,
-            "seed": seed,
-            "state": "running",
-            "continues": hp.values.get("tuner/trial_id"),
-        }
-        self.backend.write_sidecar(trial.trial_id, sidecar)
-        previous = hp.values.get("tuner/trial_id")
-        weights = self._get_checkpoint_fname(previous) if previous is not None else None
-        try:
-            outcome = self.seqtune_runner.run(
-                values, seed, epochs=epochs, initial_epoch=initial, weights_from=weights
-            )
-        except TrialFailed as exc:
-            sidecar.update(state="failed", reason=str(exc))
-            self.backend.write_sidecar(trial.trial_id, sidecar)
-            raise kt.errors.FailedTrialError(str(exc)) from None
-        except Diverged as exc:
-            sidecar.update(state="failed", reason=f"diverged: {exc}")
-            self.backend.write_sidecar(trial.trial_id, sidecar)
-            raise kt.errors.FailedTrialError(str(exc)) from None
-        except UserError as exc:  # keras-tuner would record it and go on: stop instead
-            # (e.g. a broken user objective); resume runs this trial again
-            sidecar.update(state="interrupted", reason=f"stopped: {exc}"[:300])
-            self.backend.write_sidecar(trial.trial_id, sidecar)
-            self.backend.fatal = exc
-            raise kt.errors.FatalError(str(exc)) from None
-        except KeyboardInterrupt:
-            sidecar.update(state="interrupted", reason="interrupted")
-            self.backend.write_sidecar(trial.trial_id, sidecar)
-            raise
-        sidecar.update(
-            state="done",
-            epochs=initial + outcome.epochs_run,
-            best_epoch=outcome.best_epoch,
-            seconds=round(outcome.seconds, 3),
-            metrics=outcome.metrics,
-            initial_epoch=initial,
+def describe(
+    max_epochs: int, factor: int, iterations: int, brackets: int, trials: int | None
+) -> str:
+    """The line printed before a Hyperband study runs: the real schedule."""
+    plan = schedule(max_epochs, factor, iterations, brackets)
+    models = models_of(plan)
+    left = models if trials is None else min(models, trials)
+    epochs, prev = 0, {}
+    for b, r, size, ep in plan:  # the epochs of the models run before the cap
+        take = min(size, left)
+        epochs += take * (ep - (prev.get(b, 0) if r > 0 else 0))
+        prev[b], left = ep, left - take
+    n = num_brackets(max_epochs, factor)
+    one = schedule(max_epochs, factor, 1, brackets)
+    rounds = "; ".join(
+        f"bracket {b}: " + " → ".join(f"{size}×{ep}" for bb, _, size, ep in one if bb == b)
+        for b in sorted({b for b, _, _, _ in one}, reverse=True)
+    )
+    text = (
+        f"hyperband: max_epochs {max_epochs}, factor {factor}, {iterations} iteration(s); "
+        f"models×epochs {rounds} → {models} models, about {epochs} epochs"
+    )
+    if min(n, brackets) < n:
+        text += (
+            f"; search.trials {trials} fits {min(n, brackets)} of the {n} brackets (the most "
+            "aggressive are dropped; remove search.trials to run all of them)"
         )
-        if outcome.value is None or outcome.model is None:
-            sidecar.update(state="failed", reason="objective was never finite")
-            self.backend.write_sidecar(trial.trial_id, sidecar)
-            raise kt.errors.FailedTrialError("objective was never finite")
-        outcome.model.save_weights(self._get_checkpoint_fname(trial.trial_id))
-        self.before_complete(number, outcome)
-        self.backend.write_sidecar(trial.trial_id, sidecar)
-        return {spec.objective.name: float(outcome.value)}
+    if trials is not None and trials < models:
+        text += f"; capped at {trials} trials by search.trials"
+    return text
 
-    def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
-        super().on_trial_end(trial)
-        if self.after is not None:
-            self.after(self.backend.record(self.oracle.get_trial(trial.trial_id)))
 
-    def _get_checkpoint_fname(self, trial_id: str) -> str:
-        return os.path.join(self.get_trial_dir(trial_id), "checkpoint.weights.h5")
+# ---- the oracle ------------------------------------------------------------------------
+@cache
+def oracle_class() -> type:
+    """Hyperband's oracle with atomic state files and a cap on trials (``populate_space``
+    is keras-tuner's public hook for what comes next). Made on first use: importing
+    keras-tuner loads TensorFlow, which asking what this backend supports must not."""
+    import keras_tuner as kt
+
+    class Oracle(kt.oracles.HyperbandOracle):  # type: ignore[misc]
+        cap: int | None = None
+        state_file: Path | None = None
+
+        def save(self) -> None:
+            assert self.state_file is not None
+            write_text(self.state_file, json.dumps(self.get_state()))
+
+        def populate_space(self, trial_id: str) -> dict[str, Any]:
+            if self.cap is not None:
+                finished = sum(
+                    1
+                    for t in self.trials.values()
+                    if t.status in ("COMPLETED", "FAILED", "INVALID")
+                )
+                if finished >= self.cap:
+                    return {"status": "STOPPED"}
+            result: dict[str, Any] = super().populate_space(trial_id)
+            return result
+
+    return Oracle
 
 
 class HyperbandBackend(Backend):
     name = "hyperband"
+    warm_starts = True
+    ignored_settings = ("pruner",)
 
     def __init__(self, study_dir: Path, spec: Spec, storage: str | None = None) -> None:
         super().__init__(study_dir, spec, storage)
-        self._tuner: _Tuner | None = None
-        self.fatal: UserError | None = None
+        self._oracle: Any = None
+        self._running: dict[int, Any] = {}
+        self._recovered: list[str] = []
 
     @property
     def directory(self) -> Path:
         return self.study_dir / "keras_tuner"
 
-    def _open(self, overwrite: bool) -> None:
+    @property
+    def project(self) -> Path:
+        return self.directory / PROJECT
+
+    @property
+    def oracle(self) -> Any:
+        assert self._oracle is not None, "create() or load() first"
+        return self._oracle
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.project / f"trial_{trial_id}"
+
+    # ---- state -----------------------------------------------------------------------
+    def layout(self) -> tuple[int, int]:
+        """The study's (brackets, iterations): fixed at launch in ``schedule.json``
+        (see :func:`choose`); a study of an earlier seqtune (no such file) runs every
+        bracket and the spec's iterations, as it did."""
         s = self.spec.search
-        oracle = _Oracle(
+        path = self.directory / SCHEDULE
+        if path.is_file():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                return int(saved["brackets"]), int(saved["iterations"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(
+                    "is damaged; restore it from a copy of the study", str(path)
+                ) from None
+        if not self.project.exists():  # a launch, before its state is created
+            return choose(s.max_epochs, s.factor, s.hyperband_iterations, s.trials)
+        return num_brackets(s.max_epochs, s.factor), s.hyperband_iterations
+
+    def _open(self, create: bool) -> None:
+        s = self.spec.search
+        brackets, iterations = (
+            choose(s.max_epochs, s.factor, s.hyperband_iterations, s.trials)
+            if create
+            else self.layout()
+        )
+        import keras_tuner as kt
+
+        oracle = kt_seams.limited_brackets(oracle_class(), brackets)(
             objective=kt.Objective(self.spec.objective.name, _kt_direction(self.spec)),
             max_epochs=s.max_epochs,
             factor=s.factor,
-            hyperband_iterations=s.hyperband_iterations,
+            hyperband_iterations=iterations,
             seed=self.spec.seed,
             max_consecutive_failed_trials=10**9,
         )
+        oracle.verbose = 0  # seqtune prints its own progress
         oracle.cap = s.trials
-        with contextlib.redirect_stdout(io.StringIO()):  # "Reloading Tuner from ..." on stdout
-            self._tuner = _Tuner(
-                self,
-                oracle,
-                directory=str(self.directory),
-                project_name=PROJECT,
-                overwrite=overwrite,
+        oracle.state_file = self.project / "oracle.json"
+        kt_seams.set_project_dir(oracle, self.directory, PROJECT)
+        kt_seams.save_trials_atomically(oracle, self.trial_dir)
+        if create:
+            if self.directory.exists():
+                shutil.rmtree(self.directory)
+            self.project.mkdir(parents=True)
+            write_text(
+                self.directory / SCHEDULE,
+                json.dumps({"brackets": brackets, "iterations": iterations}),
             )
-        self._recovered = [t for t in oracle._retry_queue]
+            space = kt.HyperParameters()
+            declare_keras_tuner(space, self.spec.space)
+            oracle.update_space(space)
+        elif oracle.state_file.is_file():
+            oracle.reload()  # ongoing trials (a dead process's) go back into its retry queue
+        else:  # stopped before its first trial was created
+            space = kt.HyperParameters()
+            declare_keras_tuner(space, self.spec.space)
+            oracle.update_space(space)
+        self._oracle = oracle
+        self._recovered = list(kt_seams.retry_queue(oracle))
 
     def create(self, replace_empty: bool = False) -> None:
-        self._open(overwrite=True)  # the state lives in the study folder, cleared by launch
+        self._open(create=True)  # the state lives in the study folder, cleared by launch
 
     def load(self) -> None:
         self.check_state_files()
         try:
-            self._open(overwrite=False)
+            self._open(create=False)
         except UserError:
             raise
         except Exception as exc:  # a file keras-tuner could not make sense of
@@ -215,14 +273,14 @@ class HyperbandBackend(Backend):
                 f"keras-tuner could not reload this study ({type(exc).__name__}: "
                 f"{(str(exc).splitlines() or [''])[0][:150]}); restore the folder from a copy "
                 "of the study",
-                str(self.directory / PROJECT),
+                str(self.project),
             ) from None
 
     def check_state_files(self) -> None:
         """Refuse, naming the file, state that keras-tuner would fail on with a traceback
         or, worse, silently start over from: a missing, empty or damaged ``oracle.json`` or
         ``trial.json``. Checked against keras-tuner 1.4.8's layout."""
-        project = self.directory / PROJECT
+        project = self.project
         trials = sorted(project.glob("trial_*/trial.json")) if project.is_dir() else []
         oracle = project / "oracle.json"
         restore = "restore it from a copy of the study (the trials in it are lost otherwise)"
@@ -250,83 +308,39 @@ class HyperbandBackend(Backend):
                     trial = project / f"trial_{trial_id}" / "trial.json"
                     if not trial.is_file():
                         raise UserError(f"is missing; {restore}", str(trial))
-        self._repair_tuner_file(project)
 
-    def _repair_tuner_file(self, project: Path) -> None:
-        """keras-tuner reloads its oracle only if ``tuner0.json`` exists, and otherwise
-        starts a new search that overwrites ``oracle.json``: every trial lost. That file is
-        written only when a trial ends (a study stopped in its first trial has none) and
-        always holds ``{}`` (keras-tuner 1.4.8's ``BaseTuner.get_state``), so it is
-        written again here when it is missing or damaged."""
-        tuner = project / "tuner0.json"
-        try:
-            if isinstance(json.loads(tuner.read_text(encoding="utf-8")), dict):
-                return
-        except (OSError, ValueError):
-            pass
-        try:
-            write_text(tuner, "{}")
-        except OSError:
-            raise UserError(
-                "is missing or damaged and the folder cannot be written: copy the study "
-                "somewhere writable (seqtune restores this file there)",
-                str(tuner),
-            ) from None
-
-    @property
-    def tuner(self) -> _Tuner:
-        assert self._tuner is not None, "create() or load() first"
-        return self._tuner
-
+    # ---- budget ----------------------------------------------------------------------
     def budget(self) -> int:
-        total = sum(
-            size
-            for _, _, size, _ in schedule(
-                self.spec.search.max_epochs,
-                self.spec.search.factor,
-                self.spec.search.hyperband_iterations,
-            )
-        )
-        return min(total, self.spec.search.trials) if self.spec.search.trials else total
+        s = self.spec.search
+        brackets, iterations = self.layout()
+        total = models_of(schedule(s.max_epochs, s.factor, iterations, brackets))
+        return min(total, s.trials) if s.trials else total
 
     def plan(self) -> str:
         s = self.spec.search
-        plan = schedule(s.max_epochs, s.factor, s.hyperband_iterations)
-        brackets = len({b for b, _, _, _ in plan})
-        models = sum(size for _, _, size, _ in plan)
-        epochs, prev = 0, {}
-        for b, r, size, ep in plan:
-            epochs += size * (ep - (prev.get(b, 0) if r > 0 else 0))
-            prev[b] = ep
-        text = (
-            f"hyperband: max_epochs {s.max_epochs}, factor {s.factor}, "
-            f"{s.hyperband_iterations} iteration(s) → {brackets} brackets, "
-            f"{models} models, about {epochs} epochs in all"
-        )
-        if s.trials and s.trials < models:
-            text += f"; capped at {s.trials} trials by search.trials"
-        return text
+        brackets, iterations = self.layout()
+        return describe(s.max_epochs, s.factor, iterations, brackets, s.trials)
 
     def recover(self) -> list[int]:
-        """Trials a dead process left running: keras-tuner retries those its oracle file
-        lists as ongoing. One more kind is dropped here: keras-tuner writes a new trial's
-        file before the oracle file, so a kill between the two leaves a trial that is
-        "RUNNING" but unknown to the oracle (and never started: seqtune writes its sidecar
-        first thing in the trial). It would stay running forever; it is removed, as if the
-        oracle had never created it."""
-        oracle = self.tuner.oracle
-        queued = set(oracle._retry_queue)
+        """Trials a dead process left running: the oracle queues those its file lists as
+        ongoing for a retry. One more kind is dropped here: keras-tuner writes a new
+        trial's file before the oracle file, so a kill between the two leaves a trial that
+        is "RUNNING" but unknown to the oracle (and never started: seqtune writes its
+        sidecar first thing in the trial). It would stay running forever; it is removed,
+        as if the oracle had never created it."""
+        oracle = self.oracle
+        queue = kt_seams.retry_queue(oracle)
         stray = [
             trial_id
             for trial_id, trial in oracle.trials.items()
-            if str(trial.status) in ("RUNNING", "IDLE") and trial_id not in queued
+            if str(trial.status) in ("RUNNING", "IDLE") and trial_id not in queue
         ]
         for trial_id in stray:
             if self.sidecar_path(trial_id).exists():  # it did start: run it again
-                oracle._retry_queue.append(trial_id)
+                queue.append(trial_id)
                 self._recovered.append(trial_id)
                 continue
-            shutil.rmtree(oracle._get_trial_dir(trial_id), ignore_errors=True)
+            shutil.rmtree(self.trial_dir(trial_id), ignore_errors=True)
             del oracle.trials[trial_id]
             if trial_id in oracle.start_order:
                 oracle.start_order.remove(trial_id)
@@ -334,20 +348,83 @@ class HyperbandBackend(Backend):
             oracle.save()
         return [int(t) for t in self._recovered]
 
+    # ---- ask / report / tell ---------------------------------------------------------
+    def ask(self, budget: int) -> TrialPlan | None:
+        oracle = self.oracle
+        oracle.cap = budget
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            return None
+        if trial.status != "RUNNING":  # IDLE: waiting for trials that nobody runs
+            raise RuntimeError(
+                f"keras-tuner's Hyperband oracle answered {trial.status} with no trial "
+                "running; restore the study from a copy"
+            )
+        hp = trial.hyperparameters
+        values = declare_keras_tuner(hp, self.spec.space)
+        number = int(trial.trial_id)
+        seed = derive_seed(self.spec.seed, number)
+        previous = hp.values.get("tuner/trial_id")
+        self.write_sidecar(
+            trial.trial_id,
+            {"params": values, "seed": seed, "state": "running", "continues": previous},
+        )
+        self._running[number] = trial
+        return TrialPlan(
+            number=number,
+            values=values,
+            seed=seed,
+            epochs=int(hp.values.get("tuner/epochs", self.spec.search.max_epochs)),
+            initial_epoch=int(hp.values.get("tuner/initial_epoch", 0)),
+            warm_start=None if previous is None else self.trial_dir(previous) / CHECKPOINT,
+            keep_weights=self.trial_dir(trial.trial_id) / CHECKPOINT,
+        )
+
+    def report(self, number: int, epoch: int, value: float) -> bool:
+        return False  # keras-tuner's Hyperband stops trials only between rounds
+
+    def tell(self, number: int, result: TrialResult) -> TrialRecord:
+        trial = self._running.pop(number)
+        path = self.sidecar_path(trial.trial_id)
+        sidecar = _read_json(path)
+        if result.state == "interrupted":
+            # left running in the oracle: a resume runs it again (its retry queue)
+            sidecar.update(state="interrupted", reason=result.reason)
+            self.write_sidecar(trial.trial_id, sidecar)
+            return self.record(self.oracle.trials[trial.trial_id])
+        sidecar.update(
+            state="done" if result.state == "complete" else "failed",
+            epochs=result.epochs,
+            best_epoch=result.best_epoch,
+            seconds=None if result.seconds is None else round(result.seconds, 3),
+            metrics=result.metrics,
+        )
+        if result.reason is not None:
+            sidecar["reason"] = result.reason
+        if result.state == "complete":
+            self.oracle.update_trial(
+                trial.trial_id, {self.spec.objective.name: float(result.value)}  # type: ignore[arg-type]
+            )
+            trial.status = "COMPLETED"
+        else:
+            trial.status = "FAILED"
+            trial.message = result.reason
+        self.write_sidecar(trial.trial_id, sidecar)
+        self.oracle.end_trial(trial)
+        # end_trial saves before it drops the trial from the ongoing ones (a Tuner saves
+        # again after it): saved here, or a resume would run this finished trial again
+        self.oracle.save()
+        return self.record(self.oracle.trials[trial.trial_id])
+
+    # ---- records ---------------------------------------------------------------------
     def sidecar_path(self, trial_id: str) -> Path:
-        return Path(self.tuner.get_trial_dir(trial_id)) / SIDECAR
+        return self.trial_dir(trial_id) / SIDECAR
 
     def write_sidecar(self, trial_id: str, data: dict[str, Any]) -> None:
         write_text(self.sidecar_path(trial_id), json.dumps(data))
 
-    def record(self, trial: kt.engine.trial.Trial) -> TrialRecord:
-        path = self.sidecar_path(trial.trial_id)
-        side: dict[str, Any] = {}
-        if path.is_file():
-            try:
-                side = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError:
-                side = {}
+    def record(self, trial: Any) -> TrialRecord:
+        side = _read_json(self.sidecar_path(trial.trial_id))
         state = _STATE.get(str(trial.status), "failed")
         if state == "running" and side.get("state") == "interrupted":
             state = "interrupted"
@@ -372,28 +449,18 @@ class HyperbandBackend(Backend):
         )
 
     def records(self) -> list[TrialRecord]:
-        trials = self.tuner.oracle.trials
+        trials = self.oracle.trials
         return [self.record(trials[k]) for k in sorted(trials, key=int)]
 
-    def optimize(
-        self, runner: Runner, budget: int, before_complete: BeforeComplete, after: AfterTrial
-    ) -> None:
-        tuner = self.tuner
-        tuner.seqtune_runner, tuner.before_complete, tuner.after = runner, before_complete, after
-        tuner.oracle.cap = budget
-        # keras-tuner prints the traceback of every failed trial while its DEBUG flag is
-        # on (the default): a trial that failed alone (out of memory, diverged) is
-        # recorded with its one-line reason instead
-        debug = kt_config.DEBUG
-        kt_config.DEBUG = False
-        try:
-            tuner.search(verbose=0)
-        except kt.errors.FatalError:
-            if self.fatal is not None:
-                raise self.fatal from None
-            raise
-        finally:
-            kt_config.DEBUG = debug
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _kt_direction(spec: Spec) -> str:

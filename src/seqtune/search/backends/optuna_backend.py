@@ -14,18 +14,16 @@ import threading
 import time
 import urllib.parse
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import optuna
 import sqlalchemy
 
 from seqtune.errors import UserError, exception_chain
-from seqtune.models.training import Diverged
-from seqtune.search.backends.base import AfterTrial, Backend, BeforeComplete
+from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
 from seqtune.search.records import TrialRecord
-from seqtune.search.runner import Runner, TrialFailed, derive_seed
 from seqtune.search.server import (  # noqa: F401  (mask_url: re-exported)
     database_name,
     is_server,
@@ -167,30 +165,26 @@ class Heartbeat:
             self._thread = None
 
 
-class PruningCallback(keras.callbacks.Callback):
-    """Report the objective to Optuna every epoch; stop the fit when the pruner says so.
+class EpochReports:
+    """One running trial's epoch values: stored in the storage, and the pruner asked.
 
     Asking Optuna (``trial.should_prune()``) re-reads the running trial and the study from
     the storage: about 14 ms per epoch on SQLite, longer than an epoch of a small model. For
-    the median and percentile pruners, which only read, the callback asks the same pruner
-    itself with the values it reported and the study's complete trials, re-read when they
-    are older than ``refresh_seconds`` (a trial another worker completes meanwhile counts
-    from then on). Other pruners (successive halving, hyperband) keep state in the storage
-    and are asked through Optuna. ``pruner: none`` is never asked.
+    the median and percentile pruners, which only read, the pruner is asked here with the
+    values reported and the study's complete trials, re-read when they are older than
+    ``refresh_seconds`` (a trial another worker completes meanwhile counts from then on).
+    Other pruners (successive halving, hyperband) keep state in the storage and are asked
+    through Optuna. ``pruner: none`` is never asked.
 
-    When the decision does not read the storage (those pruners, or none), the reports are
+    When the decision does not read the storage (those pruners, or none), the values are
     written by a background thread (1–2 ms each on SQLite, while the model trains on its
     one TensorFlow thread); :meth:`close` waits for them and runs before the trial is told.
     """
 
     refresh_seconds = 5.0
 
-    def __init__(
-        self, trial: optuna.trial.Trial, monitor: str, storage: str = "", study_name: str = ""
-    ) -> None:
-        super().__init__()
-        self.trial, self.monitor = trial, monitor
-        self.pruned_at: int | None = None
+    def __init__(self, trial: optuna.trial.Trial, trial_id: int, server: bool = False) -> None:
+        self.trial, self.trial_id, self.server = trial, trial_id, server
         pruner = trial.study.pruner
         self.asks = not isinstance(pruner, optuna.pruners.NopPruner)
         self._local = isinstance(pruner, optuna.pruners.PercentilePruner)  # median included
@@ -199,25 +193,15 @@ class PruningCallback(keras.callbacks.Callback):
         self._read_at = -math.inf
         self._writes: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self.error: BaseException | None = None  # a report the writer could not store
-        # where the trial lives, so that a trial run in another process can report to it
-        self.storage, self.study_name = storage, study_name
-        self.server = is_server(storage)
+        self.error: BaseException | None = None  # a value the writer could not store
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        value = (logs or {}).get(self.monitor)
-        if value is None or value != value:  # NaN: nothing to report
-            return
-        self._report(float(value), epoch)
+    def report(self, epoch: int, value: float) -> bool:
+        """Store ``value`` as the trial's value after ``epoch``; True to prune it."""
+        self._store(float(value), epoch)
         self._reported.setdefault(epoch, float(value))  # Optuna keeps the first report too
-        if self.asks and self.should_prune():
-            self.pruned_at = epoch
-            self.model.stop_training = True
+        return self.asks and self.should_prune()
 
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self.close()
-
-    def _report(self, value: float, step: int) -> None:
+    def _store(self, value: float, step: int) -> None:
         if self.asks and not self._local:  # the pruner reads this trial from the storage
             self.trial.report(value, step)
             return
@@ -238,7 +222,7 @@ class PruningCallback(keras.callbacks.Callback):
                     self.error = exc
 
     def close(self) -> None:
-        """Wait until every report is stored. Never raises: see :meth:`raise_if_failed`."""
+        """Wait until every value is stored. Never raises: see :meth:`raise_if_failed`."""
         if self._writer is not None:
             self._writes.put(None)
             self._writer.join()
@@ -268,7 +252,7 @@ class PruningCallback(keras.callbacks.Callback):
             user_attrs={},
             system_attrs={},
             intermediate_values=dict(self._reported),
-            trial_id=self.trial._trial_id,
+            trial_id=self.trial_id,
         )
         return study.pruner.prune(_CompleteTrials(study.direction, self._complete), now)
 
@@ -300,14 +284,31 @@ def make_pruner(name: str, spec: Spec) -> optuna.pruners.BasePruner:
     return optuna.pruners.HyperbandPruner(max_resource=spec.search.max_epochs)
 
 
+@dataclass
+class _Running:
+    """A trial this process asked for and has not told yet."""
+
+    trial: optuna.trial.Trial
+    trial_id: int
+    reports: EpochReports
+
+
 class OptunaBackend(Backend):
-    """``tpe`` (TPESampler) or ``random`` (RandomSampler), both seeded from the study seed."""
+    """``tpe`` (TPESampler) or ``random`` (RandomSampler), both seeded from the study seed,
+    through Optuna's public ask/tell interface."""
+
+    server_storage = True
+    parallel_workers = True
+    ignored_settings = ("factor", "hyperband_iterations")
 
     def __init__(self, study_dir: Path, spec: Spec, storage: str | None = None) -> None:
         super().__init__(study_dir, spec, storage)
         self.name = spec.search.backend
         self._study: optuna.study.Study | None = None
         self._opened: optuna.storages.BaseStorage | None = None
+        self._study_id: int | None = None
+        self._running: dict[int, _Running] = {}
+        self._beat: Heartbeat | None = None
         self.server = is_server(storage)
 
     @property
@@ -337,11 +338,26 @@ class OptunaBackend(Backend):
             self._opened = open_storage(self.url, self.study_dir, create_tables)
         return self._opened
 
+    @property
+    def storage_object(self) -> optuna.storages.BaseStorage:
+        """The storage this backend opened (Optuna keeps its own reference private)."""
+        return self._storage()
+
+    def trial_id(self, number: int) -> int:
+        """The storage's id of trial ``number`` of this study."""
+        storage = self._storage()
+        if self._study_id is None:
+            self._study_id = storage.get_study_id_from_name(self.spec.study)
+        return storage.get_trial_id_from_study_id_trial_number(self._study_id, number)
+
     def close(self) -> None:
         """Close the storage's connections. On SQLite, merge the write-ahead log into
         ``optuna.db`` first, so that the file alone holds the whole study (a copy or an
         archive of it carries every trial) and ``-wal``/``-shm`` disappear."""
+        if self._beat is not None:
+            self._beat.stop()
         storage, self._opened, self._study = self._opened, None, None
+        self._study_id = None
         if isinstance(storage, optuna.storages.RDBStorage):
             storage.remove_session()
             storage.engine.dispose()
@@ -421,9 +437,11 @@ class OptunaBackend(Backend):
         if self.server:  # workers elsewhere may be alive: only trials without a heartbeat
             return self.fail_stale()
         out = []
+        storage = self._storage()
         for t in self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            live = optuna.trial.Trial(self.study, t._trial_id)
-            live.set_user_attr("interrupted", "the process running it died")
+            storage.set_trial_user_attr(
+                self.trial_id(t.number), "interrupted", "the process running it died"
+            )
             self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
             out.append(t.number)
         return out
@@ -449,21 +467,22 @@ class OptunaBackend(Backend):
         milliseconds) leaves a trial that Optuna never finds stale. Such a trial has no
         `worker` attribute, which every live trial gets at once: fail it (and queue it
         again) once it is older than two grace periods (a margin for clocks that differ)."""
-        storage = self.study._storage
+        storage = self._storage()
         grace = heartbeat_settings()[1]
         cutoff = datetime.datetime.now() - datetime.timedelta(seconds=2 * grace)
         running = (optuna.trial.TrialState.RUNNING,)
         for t in self.study.get_trials(deepcopy=False, states=running):
             if "worker" in t.user_attrs or t.datetime_start is None or t.datetime_start > cutoff:
                 continue
+            trial_id = self.trial_id(t.number)
             try:
-                if not storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL):
+                if not storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL):
                     continue
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
-            callback = storage.get_heartbeat_stale_trial_callback()
+            callback = storage.get_heartbeat_stale_trial_callback()  # type: ignore[attr-defined]
             if callback is not None:
-                callback(self.study, copy.deepcopy(storage.get_trial(t._trial_id)))
+                callback(self.study, copy.deepcopy(storage.get_trial(trial_id)))
 
     def records(self) -> list[TrialRecord]:
         trials = self._call(self.study.get_trials, deepcopy=False)
@@ -489,10 +508,8 @@ class OptunaBackend(Backend):
 
     def upload_checkpoint(self, number: int, path: Path, store: Any) -> None:
         """Keep a trial's model in an Optuna artifact store (a worker without a folder)."""
-        storage = self.study._storage
-        trial_id = storage.get_trial_id_from_study_id_trial_number(
-            self.study._study_id, number
-        )
+        storage = self._storage()
+        trial_id = retrying(self.trial_id, number)
         artifact = retrying(
             optuna.artifacts.upload_artifact,
             artifact_store=store,
@@ -516,109 +533,108 @@ class OptunaBackend(Backend):
             return False
         return path.is_file()
 
-    def optimize(
-        self, runner: Runner, budget: int, before_complete: BeforeComplete, after: AfterTrial
-    ) -> None:
-        study = self.study
-        server = self.server
-        call = retrying if server else (lambda fn, *a, **k: fn(*a, **k))
-        beat = Heartbeat(study._storage, heartbeat_settings()[0]) if server else None
+    # ---- ask / report / tell ---------------------------------------------------------
+    def ask(self, budget: int) -> TrialPlan | None:
+        study, call = self.study, self._call
         while True:
             check_stop()
-            if server:
+            if self.server:
                 call(self.fail_stale)
             done, running, waiting = call(self._progress)
             # in-flight trials of other workers count, so N workers stop at the budget
             # together (two that look at once may both start one: at most N - 1 over);
             # a queued retry is always run (ask() hands out waiting trials first)
-            if not waiting and done + running >= budget:
-                if server and done < budget:
-                    # a running trial may belong to a worker that died: wait for it to
-                    # finish or to be found stale (then it is run again)
-                    _sleep(min(5.0, heartbeat_settings()[0]))
-                    continue
+            if waiting or done + running < budget:
                 break
-            trial = call(study.ask)
-            if beat is not None:
-                beat.start(trial._trial_id)
-            try:
-                self._run_trial(study, trial, runner, before_complete, after, call)
-            finally:
-                if beat is not None:
-                    beat.stop()
-
-    def _run_trial(
-        self,
-        study: optuna.study.Study,
-        trial: optuna.trial.Trial,
-        runner: Runner,
-        before_complete: BeforeComplete,
-        after: AfterTrial,
-        call: Any,
-    ) -> None:
-        def tell(*args: Any, **kwargs: Any) -> None:
-            try:
-                call(study.tell, trial, *args, **kwargs)
-            except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
-                # told already (an answer lost with a connection), or failed as stale by
-                # another worker meanwhile (then it runs again): nothing to add
-                if call(study._storage.get_trial, trial._trial_id).state.is_finished():
-                    return
-                raise
-
-        # a trial run again after its worker was lost keeps its parameters and seed
-        asked = call(study._storage.get_trial, trial._trial_id)
-        seed = asked.user_attrs.get("seed") if "failed_trial" in asked.system_attrs else None
-        if seed is None:
-            seed = derive_seed(self.spec.seed, trial.number)
-        values = call(suggest_optuna, trial, self.spec.space)
-        call(trial.set_user_attr, "params", values)
-        call(trial.set_user_attr, "seed", seed)
-        if self.server:  # which machine and process runs it, for a look at a shared study
-            call(trial.set_user_attr, "worker", f"{socket.gethostname()}:{os.getpid()}")
-        pruning = PruningCallback(trial, self.spec.objective.name, self.url, self.spec.study)
+            if not (self.server and done < budget):
+                return None
+            # a running trial may belong to a worker that died: wait for it to finish or
+            # to be found stale (then it is run again)
+            _sleep(min(5.0, heartbeat_settings()[0]))
+        trial = call(study.ask)
+        trial_id = call(self.trial_id, trial.number)
+        if self.server:
+            self._beat = self._beat or Heartbeat(self._storage(), heartbeat_settings()[0])
+            self._beat.start(trial_id)
         try:
-            try:
-                outcome = runner.run(values, seed, extra_callbacks=[pruning])
-            finally:
-                pruning.close()  # every epoch's report stored before the trial is told
-            pruning.raise_if_failed()
-        except Diverged as exc:
-            call(trial.set_user_attr, "reason", f"diverged: {exc}")
-            tell(state=optuna.trial.TrialState.FAIL)
-        except TrialFailed as exc:
-            call(trial.set_user_attr, "reason", str(exc))
-            tell(state=optuna.trial.TrialState.FAIL)
-        except UserError as exc:  # a broken user objective: the study stops, one line;
-            # recorded as interrupted, so that resume (once it is fixed) runs it again
-            trial.set_user_attr("interrupted", f"stopped: {exc}"[:300])
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            # a trial run again after its worker was lost keeps its parameters and seed
+            asked = call(self._storage().get_trial, trial_id)
+            seed = asked.user_attrs.get("seed") if "failed_trial" in asked.system_attrs else None
+            if seed is None:
+                seed = derive_seed(self.spec.seed, trial.number)
+            values = call(suggest_optuna, trial, self.spec.space)
+            call(trial.set_user_attr, "params", values)
+            call(trial.set_user_attr, "seed", seed)
+            if self.server:  # which machine and process runs it, for a look at a shared study
+                call(trial.set_user_attr, "worker", f"{socket.gethostname()}:{os.getpid()}")
+        except BaseException:
+            self._tell_state(trial, trial_id, optuna.trial.TrialState.FAIL, "interrupted",
+                             "interrupted while it was being asked")
             raise
-        except BaseException as exc:  # Ctrl-C, SIGTERM, a bug: never leave it RUNNING
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
-            try:
-                trial.set_user_attr(
-                    "interrupted" if reason == "interrupted" else "reason",
-                    f"{reason}: {type(exc).__name__}: {exc}"[:300],
-                )
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            except Exception:
-                if not self.server:  # on a server, its heartbeat stops: found stale later
-                    raise
-            raise
+        self._running[trial.number] = _Running(
+            trial, trial_id, EpochReports(trial, trial_id, self.server)
+        )
+        return TrialPlan(number=trial.number, values=values, seed=seed)
+
+    def report(self, number: int, epoch: int, value: float) -> bool:
+        return self._running[number].reports.report(epoch, value)
+
+    def tell(self, number: int, result: TrialResult) -> TrialRecord:
+        run = self._running.pop(number)
+        try:
+            run.reports.close()  # every epoch's value stored before the trial is told
+            if result.state != "interrupted" and run.reports.error is not None:
+                error = run.reports.error
+                self._tell_state(run.trial, run.trial_id, optuna.trial.TrialState.FAIL,
+                                 "reason", f"error: {type(error).__name__}: {error}"[:300])
+                raise error
+            self._tell(run, result)
+        finally:
+            if self._beat is not None:
+                self._beat.stop()
+        frozen = self._call(self._storage().get_trial, run.trial_id)
+        return to_record(frozen, None, frozen.system_attrs.get("failed_trial"))
+
+    def _tell(self, run: _Running, result: TrialResult) -> None:
+        trial, call = run.trial, self._call
+        if result.state == "interrupted":
+            # resume runs it again; on a server a lost answer is covered by the heartbeat
+            self._tell_state(trial, run.trial_id, optuna.trial.TrialState.FAIL,
+                             "interrupted", result.reason or "interrupted")
+            return
+        if result.epochs is not None:
+            call(_set_result, trial, result)
+        if result.state == "complete":
+            self._told(run, lambda: call(self.study.tell, trial, result.value))
+            return
+        if result.state == "pruned":
+            state = optuna.trial.TrialState.PRUNED
         else:
-            call(_set_outcome, trial, outcome)
-            if pruning.pruned_at is not None:
-                tell(state=optuna.trial.TrialState.PRUNED)
-            elif outcome.value is None:
-                call(trial.set_user_attr, "reason", "objective was never finite")
-                tell(state=optuna.trial.TrialState.FAIL)
-            else:
-                before_complete(trial.number, outcome)
-                tell(outcome.value)
-        frozen = call(study._storage.get_trial, trial._trial_id)
-        retry_of = frozen.system_attrs.get("failed_trial")
-        after(to_record(frozen, None, retry_of))
+            call(trial.set_user_attr, "reason", result.reason or "failed")
+            state = optuna.trial.TrialState.FAIL
+        self._told(run, lambda: call(self.study.tell, trial, state=state))
+
+    def _told(self, run: _Running, tell: Any) -> None:
+        try:
+            tell()
+        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            # told already (an answer lost with a connection), or failed as stale by
+            # another worker meanwhile (then it runs again): nothing to add
+            if self._call(self._storage().get_trial, run.trial_id).state.is_finished():
+                return
+            raise
+
+    def _tell_state(
+        self, trial: optuna.trial.Trial, trial_id: int, state: Any, key: str, reason: str
+    ) -> None:
+        """Fail a trial with a reason, without retrying on a server (the process is
+        stopping; a trial whose answer is lost is found stale by its heartbeat)."""
+        try:
+            trial.set_user_attr(key, reason[:300])
+            self.study.tell(trial, state=state)
+        except Exception:
+            if not self.server:
+                raise
 
 
 def _sleep(seconds: float) -> None:
@@ -628,11 +644,11 @@ def _sleep(seconds: float) -> None:
         time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
 
-def _set_outcome(trial: optuna.trial.Trial, outcome: Any) -> None:
-    trial.set_user_attr("epochs", outcome.epochs_run)
-    trial.set_user_attr("best_epoch", outcome.best_epoch)
-    trial.set_user_attr("seconds", round(outcome.seconds, 3))
-    trial.set_user_attr("metrics", outcome.metrics)
+def _set_result(trial: optuna.trial.Trial, result: TrialResult) -> None:
+    trial.set_user_attr("epochs", result.epochs)
+    trial.set_user_attr("best_epoch", result.best_epoch)
+    trial.set_user_attr("seconds", None if result.seconds is None else round(result.seconds, 3))
+    trial.set_user_attr("metrics", result.metrics)
 
 
 def to_record(

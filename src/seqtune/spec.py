@@ -248,6 +248,21 @@ def _shown(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_OPTUNA_IGNORES = (
+    "used only by backend hyperband (keras-tuner's schedule); remove it, or set "
+    "backend: hyperband"
+)
+#: backend -> {search setting it never reads: why, as the refusal says}
+IGNORED_BY: dict[str, dict[str, str]] = {
+    "hyperband": {
+        "pruner": "backend hyperband ignores it: keras-tuner's Hyperband stops trials only "
+        "between its rounds; remove it, or use backend tpe with this pruner",
+    },
+    "tpe": {"factor": _OPTUNA_IGNORES, "hyperband_iterations": _OPTUNA_IGNORES},
+    "random": {"factor": _OPTUNA_IGNORES, "hyperband_iterations": _OPTUNA_IGNORES},
+}
+
+
 @dataclass(frozen=True)
 class SearchSettings:
     """How the search runs. ``trials`` is the study's total budget (all finished trials)."""
@@ -260,6 +275,8 @@ class SearchSettings:
     factor: int = 3
     hyperband_iterations: int = 1
     isolation: str = "none"  # "process": every trial in a fresh process
+    #: the keys the spec gave (a setting the backend would ignore is refused)
+    given: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_dict(cls, raw: Any, field: str = "search") -> SearchSettings:
@@ -290,7 +307,17 @@ class SearchSettings:
                 if value < low:
                     raise UserError(f"must be at least {low}, got {value}", where)
             values[key] = value
-        return replace(out, **values)
+        settings = replace(out, **values, given=tuple(k for k in SEARCH_KEYS if k in raw))
+        settings.check_backend(field)
+        return settings
+
+    def check_backend(self, field: str = "search") -> None:
+        """Refuse a setting the chosen backend never reads: a study that silently ignores
+        it is not the study its spec describes."""
+        ignored = IGNORED_BY[self.backend]
+        for key in self.given:
+            if key in ignored:
+                raise UserError(ignored[key], f"{field}.{key}")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -304,6 +331,9 @@ class SearchSettings:
             out["hyperband_iterations"] = self.hyperband_iterations
         else:
             out["pruner"] = self.pruner
+        for key in self.given:  # kept so that a backend override can refuse it
+            if key in IGNORED_BY[self.backend]:
+                out[key] = getattr(self, key)
         if self.isolation != "none":
             out["isolation"] = self.isolation
         return out

@@ -1,95 +1,121 @@
-"""Which parameters each model kind reads, and their defaults.
+"""The parameter catalogue: every parameter a trial reads, in one table.
 
-A parameter missing from the spec's ``space`` takes the default here. ``dense_units`` and
+Each :class:`Param` says its type and bounds, its default per model kind, and which part of
+a trial consumes it (``data``: the windows; ``model``: the network; ``optimizer``: the
+training loop). Name checks, value checks, defaults and the values a trial reads
+(:func:`resolve`) all derive from :data:`CATALOGUE`; nothing else lists parameters.
+
+A parameter missing from the spec's ``space`` takes its default. ``dense_units`` and
 ``dense_dropout`` are per-layer: layer ``i`` reads ``dense_units_i`` when the space expanded
 them with ``per: num_hidden_layers``, else the shared ``dense_units`` value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from seqtune.errors import UserError, suggest_name
 
 KINDS = ("lstm", "mlp")
 LAYOUTS = ("timesteps", "window")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 
-#: Parameters that shape the data rather than the network; every model kind reads them.
-DATA_DEFAULTS: dict[str, Any] = {"look_back": 1, "batch_size": 32, "transform": "none"}
 
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "lstm": {
-        "units": 32,
-        "dropout": 0.0,
-        "num_hidden_layers": 0,
-        "dense_units": 32,
-        "dense_dropout": 0.0,
-        "dense_activation": "relu",
-        "learning_rate": 1e-3,
-    },
-    "mlp": {
-        "num_hidden_layers": 1,
-        "dense_units": 8,
-        "dense_dropout": 0.0,
-        "dense_activation": "relu",
-        "learning_rate": 1e-3,
-    },
+@dataclass(frozen=True)
+class Param:
+    """One parameter. Bounds are inclusive (``rate``: ``0 <= v < 1``; ``positive``:
+    ``v > 0``); ``choices`` lists the allowed strings of a text parameter (``None``: any
+    string, checked elsewhere — the transforms, against the data)."""
+
+    name: str
+    type: str  # "int", "rate", "positive", "text"
+    part: str  # "data", "model", "optimizer"
+    defaults: dict[str, Any]  # kind -> default; a kind absent does not read it
+    low: int | None = None
+    high: int | None = None
+    choices: tuple[str, ...] | None = None
+    per: str | None = None  # repeated per layer over this count parameter
+    kinds: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", tuple(self.defaults))
+
+    def check(self, value: Any, where: str) -> None:
+        """Refuse a value this parameter cannot take, naming ``where``."""
+        if self.type == "text":
+            if self.choices is not None and value not in self.choices:
+                raise UserError(f"{value!r} is not one of {', '.join(self.choices)}", where)
+            if not isinstance(value, str):
+                what = self.name.replace("_", " ")
+                raise UserError(f"expected a {what} name, got {value!r}", where)
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserError(f"expected a number, got {value!r}", where)
+        if self.type == "int" and int(value) != value:
+            raise UserError(f"expected a whole number, got {value!r}", where)
+        if self.type == "rate" and not 0.0 <= value < 1.0:
+            raise UserError(f"a dropout rate must be in [0, 1), got {value!r}", where)
+        if self.type == "positive" and not value > 0:
+            raise UserError(f"must be greater than 0, got {value!r}", where)
+        if self.low is not None and value < self.low:
+            raise UserError(f"must be at least {self.low}, got {value!r}", where)
+        if self.high is not None and value > self.high:
+            raise UserError(f"must be at most {self.high}, got {value!r}", where)
+
+
+def _all(value: Any) -> dict[str, Any]:
+    return dict.fromkeys(KINDS, value)
+
+
+CATALOGUE: dict[str, Param] = {
+    p.name: p
+    for p in (
+        Param("look_back", "int", "data", _all(1), low=1),
+        Param("transform", "text", "data", _all("none")),
+        Param("batch_size", "int", "optimizer", _all(32), low=1),
+        Param("learning_rate", "positive", "optimizer", _all(1e-3)),
+        Param("units", "int", "model", {"lstm": 32}, low=1),
+        Param("dropout", "rate", "model", {"lstm": 0.0}),
+        Param("num_hidden_layers", "int", "model", {"lstm": 0, "mlp": 1}, low=0, high=64),
+        Param("dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1,
+              per="num_hidden_layers"),
+        Param("dense_dropout", "rate", "model", _all(0.0), per="num_hidden_layers"),
+        Param("dense_activation", "text", "model", _all("relu"), choices=ACTIVATIONS),
+    )
 }
 
 #: Per-layer parameters and the count they repeat over.
-PER_LAYER = {"dense_units": "num_hidden_layers", "dense_dropout": "num_hidden_layers"}
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
+PER_LAYER = {p.name: p.per for p in CATALOGUE.values() if p.per is not None}
+
+
+def base_name(name: str) -> str:
+    """The catalogue name of a space entry: ``dense_units_3`` → ``dense_units``."""
+    head, _, tail = name.rpartition("_")
+    return head if tail.isdigit() and head in PER_LAYER else name
+
+
+def layer_name(name: str, layer: int) -> str:
+    """The space name of layer ``layer``'s copy of a per-layer parameter."""
+    return f"{name}_{layer}"
 
 
 def known_params(kind: str) -> dict[str, Any]:
     """Every parameter name ``kind`` reads, with its default."""
-    return {**DATA_DEFAULTS, **MODEL_DEFAULTS[kind]}
+    return {p.name: p.defaults[kind] for p in CATALOGUE.values() if kind in p.defaults}
 
 
-def check_param_names(kind: str, names: list[str]) -> None:
+def check_param_names(kind: str, names: Iterable[str]) -> None:
     """Refuse a space entry the model would silently ignore."""
     known = known_params(kind)
     for name in names:
-        base = name
-        head, _, tail = name.rpartition("_")
-        if tail.isdigit() and head in PER_LAYER:
-            base = head
-        if base not in known:
+        if base_name(name) not in known:
             raise UserError(
                 f"not a parameter of model '{kind}'{suggest_name(name, list(known))}; "
                 f"known: {', '.join(known)}",
                 f"space.{name}",
             )
-
-
-def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Complete a trial's values with defaults, and spell out the per-layer lists.
-
-    Returns a dict with every known parameter plus ``layers``: a list of
-    ``(units, dropout)`` tuples, one per hidden Dense layer.
-    """
-    out = {**known_params(kind), **values}
-    k = int(out["num_hidden_layers"])
-    layers = []
-    for i in range(k):
-        units = values.get(f"dense_units_{i}", out["dense_units"])
-        drop = values.get(f"dense_dropout_{i}", out["dense_dropout"])
-        layers.append((int(units), float(drop)))
-    out["layers"] = layers
-    return out
-
-
-# name -> (kind of value, lowest allowed, highest allowed (inclusive unless noted), allowed strings)
-_RULES: dict[str, tuple[str, float | None, float | None]] = {
-    "look_back": ("int", 1, None),
-    "batch_size": ("int", 1, None),
-    "units": ("int", 1, None),
-    "dense_units": ("int", 1, None),
-    "num_hidden_layers": ("int", 0, 64),
-    "dropout": ("rate", 0.0, 1.0),
-    "dense_dropout": ("rate", 0.0, 1.0),
-    "learning_rate": ("positive", 0.0, None),
-}
 
 
 def _extremes(domain: Any) -> list[Any]:
@@ -104,36 +130,27 @@ def _extremes(domain: Any) -> list[Any]:
 def check_param_values(space: Any) -> None:
     """Refuse values a model cannot take (dropout 1.0, zero units, an unknown activation)."""
     for name in space.names:
-        base = name
-        head, _, tail = name.rpartition("_")
-        if tail.isdigit() and head in PER_LAYER:
-            base = head
-        field = f"space.{name}"
-        values = _extremes(space[name])
-        if base == "dense_activation":
-            for v in values:
-                if v not in ACTIVATIONS:
-                    raise UserError(f"{v!r} is not one of {', '.join(ACTIVATIONS)}", field)
+        param = CATALOGUE.get(base_name(name))
+        if param is None:
             continue
-        if base == "transform":
-            for v in values:
-                if not isinstance(v, str):
-                    raise UserError(f"expected a transform name, got {v!r}", field)
-            continue
-        rule = _RULES.get(base)
-        if rule is None:
-            continue
-        kind, low, high = rule
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise UserError(f"expected a number, got {v!r}", field)
-            if kind == "int" and int(v) != v:
-                raise UserError(f"expected a whole number, got {v!r}", field)
-            if kind == "rate" and not 0.0 <= v < 1.0:
-                raise UserError(f"a dropout rate must be in [0, 1), got {v!r}", field)
-            if kind == "positive" and not v > 0:
-                raise UserError(f"must be greater than 0, got {v!r}", field)
-            if kind == "int" and low is not None and v < low:
-                raise UserError(f"must be at least {int(low)}, got {v!r}", field)
-            if kind == "int" and high is not None and v > high:
-                raise UserError(f"must be at most {int(high)}, got {v!r}", field)
+        for value in _extremes(space[name]):
+            param.check(value, f"space.{name}")
+
+
+def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A trial's values completed with the defaults of ``kind``, and the per-layer lists
+    spelled out: every known parameter plus ``layers``, a list of ``(units, dropout)``
+    tuples, one per hidden Dense layer."""
+    out = {**known_params(kind), **values}
+    layers = []
+    for i in range(int(out["num_hidden_layers"])):
+        units = values.get(layer_name("dense_units", i), out["dense_units"])
+        drop = values.get(layer_name("dense_dropout", i), out["dense_dropout"])
+        layers.append((int(units), float(drop)))
+    out["layers"] = layers
+    return out
+
+
+def part_of(name: str) -> str:
+    """Which part of a trial consumes a space entry: data, model or optimizer."""
+    return CATALOGUE[base_name(name)].part

@@ -77,23 +77,17 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     result = exported.result or {}
     trial = result.get("trial")
     windows = runner.windows(values)
-    if windows.task == "forecast" and windows.horizon > 1:
+    if runner.task.forecasts and windows.horizon > 1:
         raise Unavailable(
             f"The test-set figure shows one-step forecasts; this study forecasts "
             f"{windows.horizon} steps: see predictions.csv beside {best_yaml.name}."
         )
     model = _load(best_keras)
 
-    from seqtune.models.builders import reshape_x
-    from seqtune.models.training import predictor
-    from seqtune.search.runner import truth
-
-    x, _ = windows.part("test")
-    raw = predictor(model)(reshape_x(x, spec.layout))
-    y_pred = runner.to_metric_units(windows, "test")(raw)  # export's own mapping
-    y_true = truth(windows, "test")
+    y_pred = runner.predict(model, windows, "test")  # export's own mapping
+    y_true = runner.task.truth(windows, "test")
     exported_test = dict(result.get("test") or {})
-    if windows.task == "forecast":
+    if runner.task.forecasts:
         return _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
     return _classify(windows, y_true, y_pred, trial, exported_test)
 

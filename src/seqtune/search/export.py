@@ -88,7 +88,7 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     }
     fixed = replace(spec, space=spec.space.fixed(best.params), seed=int(seed), result=result)
     header, rows = (
-        prediction_rows(runner, model, windows) if windows.task == "forecast" else ([], [])
+        prediction_rows(runner, model, windows) if runner.task.forecasts else ([], [])
     )
     out_yaml.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, out_model)

@@ -25,6 +25,7 @@ from seqtune.data.table import _read
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.spec import Spec, fixed_values
+from seqtune.tasks import task_of
 
 PREDICTIONS_FILE = "predictions.csv"
 
@@ -61,7 +62,7 @@ def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:
             raise UserError("holds no best.yaml: run `seqtune export` first", str(path.parent))
     spec = Spec.from_file(path)
     values = fixed_values(spec)
-    if spec.data.task != "forecast":
+    if not task_of(spec.data.task).forecasts:
         raise UserError("predict forecasts; this spec classifies", "data.task")
     name = (spec.result or {}).get("model")
     model = path.parent / name if isinstance(name, str) else path.with_suffix(".keras")

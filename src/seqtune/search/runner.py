@@ -22,11 +22,12 @@ from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.params import resolve
 from seqtune.models.training import predictor, train_epochs
-from seqtune.objectives import load_user_function, task_metrics, test_report
+from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
 from seqtune.spec import Spec
+from seqtune.tasks import task_of
 
 #: Told each epoch's objective value: ``report(epoch, value)`` returns True to stop the
 #: trial there (pruned). NaN values are not reported.
@@ -54,14 +55,7 @@ class TrialFailed(RuntimeError):
 
 def truth(windows: Windows, part: str) -> np.ndarray:
     """What metrics compare against: original units (forecast) or class indices (classify)."""
-    return windows.true_original(part) if windows.task == "forecast" else windows.part(part)[1]
-
-
-def head_of(windows: Windows) -> tuple[str, int]:
-    if windows.task == "forecast":
-        return "linear", windows.horizon  # direct multi-output: one head of H values
-    k = len(windows.classes) if windows.classes is not None else 2
-    return ("sigmoid", 1) if k <= 2 else ("softmax", k)
+    return task_of(windows.task).truth(windows, part)
 
 
 def out_of_memory(exc: BaseException) -> TrialFailed:
@@ -78,6 +72,7 @@ class Runner:
     def __init__(self, spec: Spec, table: Table) -> None:
         self.spec = spec
         self.table = table
+        self.task = task_of(spec.data.task)
         self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
         self._user_fn = None
         if spec.objective.function is not None:
@@ -90,11 +85,7 @@ class Runner:
             )
 
     def windows(self, values: dict[str, Any]) -> Windows:
-        return self.table.windows(
-            int(values.get("look_back", 1)),
-            str(values.get("transform", "none")),
-            seed=self.spec.seed,
-        )
+        return self.task.windows(self.table, values, self.spec.seed)
 
     def metrics(self, batch_size: int) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
         out = task_metrics(self.spec.data.task, batch_size)
@@ -103,7 +94,7 @@ class Runner:
         return out
 
     def build(self, values: dict[str, Any], windows: Windows) -> keras.Model:
-        head, n_out = head_of(windows)
+        head, n_out = self.task.head(windows)
         return build_model(
             self.spec.kind,
             self.spec.layout,
@@ -152,12 +143,13 @@ class Runner:
         model = self.build(values, windows)
         if weights_from is not None:
             model.load_weights(weights_from)
-        head, _ = head_of(windows)
+        head, _ = self.task.head(windows)
         layout = self.spec.layout
         x_train, y_train = windows.part("train")
         x_val, _ = windows.part("val")
-        batch_size = int(values.get("batch_size", 32))
-        y_true, to_units = truth(windows, "val"), self.to_metric_units(windows, "val")
+        resolved = resolve(self.spec.kind, values)
+        batch_size = int(resolved["batch_size"])
+        y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
         metrics = self.metrics(batch_size)
         best = BestEpoch(self.spec.objective, self.spec.search.patience)
         name = self.spec.objective.name
@@ -168,7 +160,7 @@ class Runner:
             reshape_x(x_train, layout),
             y_train,
             head=head,
-            learning_rate=float(resolve(self.spec.kind, values)["learning_rate"]),
+            learning_rate=float(resolved["learning_rate"]),
             batch_size=batch_size,
             epochs=epochs if epochs is not None else self.spec.search.max_epochs,
             seed=seed,
@@ -208,11 +200,7 @@ class Runner:
         )
 
     def to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
-        if windows.task == "forecast" and windows.horizon > 1:
-            return lambda raw: windows.to_original(part, raw.reshape(raw.shape[0], -1))
-        if windows.task == "forecast":
-            return lambda raw: windows.to_original(part, raw.reshape(-1))
-        return lambda raw: raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
+        return self.task.to_units(windows, part)
 
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:
         """Predictions of ``part`` in metric units: original units for a forecast, shape
@@ -224,7 +212,8 @@ class Runner:
     def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:
         """Metrics of ``part`` in the original units (test metrics for export and train)."""
         y_pred = self.predict(model, windows, part)
-        report = test_report(windows.task, truth(windows, part), y_pred)
+        y_true = self.task.truth(windows, part)
+        report = self.task.report(y_true, y_pred)
         if self._user_fn is not None:
-            report[self.spec.objective.name] = float(self._user_fn(truth(windows, part), y_pred))
+            report[self.spec.objective.name] = float(self._user_fn(y_true, y_pred))
         return report

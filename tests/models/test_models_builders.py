@@ -99,3 +99,17 @@ def test_values_a_model_cannot_take_are_refused(space: dict, field: str, phrase:
     with pytest.raises(UserError) as err:
         check_param_values(SearchSpace.from_dict(space))
     assert err.value.field == field and phrase in err.value.message
+
+
+def test_the_catalogue_is_the_one_list_of_parameters() -> None:
+    from seqtune.models.params import CATALOGUE, base_name, known_params
+
+    assert base_name("dense_units_3") == "dense_units" and base_name("units") == "units"
+    assert base_name("look_back_2") == "look_back_2"  # not a per-layer parameter
+    assert known_params("mlp")["num_hidden_layers"] == 1
+    assert known_params("lstm")["num_hidden_layers"] == 0
+    assert "units" not in known_params("mlp") and "dropout" not in known_params("mlp")
+    assert {p.part for p in CATALOGUE.values()} == {"data", "model", "optimizer"}
+    # what the windows read is exactly the data part
+    assert {n for n, p in CATALOGUE.items() if p.part == "data"} == {"look_back", "transform"}
+    assert resolve("lstm", {})["layers"] == []

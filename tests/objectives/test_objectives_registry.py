@@ -52,7 +52,7 @@ def test_user_objective_needs_a_direction() -> None:
     with pytest.raises(UserError, match="needs a direction"):
         parse_objective("mymod:smape", "forecast")
     obj = parse_objective({"name": "mymod:smape", "direction": "minimize"}, "forecast")
-    assert (obj.name, obj.function, obj.is_user) == ("smape", "mymod:smape", True)
+    assert (obj.name, obj.function) == ("smape", "mymod:smape")
     assert obj.to_spec() == {"name": "mymod:smape", "direction": "minimize"}
 
 

@@ -150,7 +150,3 @@ def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     out["layers"] = layers
     return out
 
-
-def part_of(name: str) -> str:
-    """Which part of a trial consumes a space entry: data, model or optimizer."""
-    return CATALOGUE[base_name(name)].part

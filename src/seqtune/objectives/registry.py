@@ -50,10 +50,6 @@ class Objective:
     path: Path | None = None  # the folder its module is imported from (default: the spec's)
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per call of a user objective (None: none)
 
-    @property
-    def is_user(self) -> bool:
-        return self.function is not None
-
     def better(self, a: float, b: float | None) -> bool:
         """Whether value ``a`` beats ``b`` (``None`` is beaten by any finite value)."""
         if not np.isfinite(a):

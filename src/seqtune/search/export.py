@@ -21,6 +21,7 @@ from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import best_of
 from seqtune.search.study import Study, prepare
 from seqtune.spec import Spec, fixed_values
+from seqtune.tasks import task_of
 
 #: Relative tolerance within which ``train`` reproduces an exported objective.
 REPRO_RTOL = 1e-4
@@ -88,7 +89,7 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     }
     fixed = replace(spec, space=spec.space.fixed(best.params), seed=int(seed), result=result)
     header, rows = (
-        prediction_rows(runner, model, windows) if runner.task.forecasts else ([], [])
+        prediction_rows(runner, model, windows) if task_of(spec.data.task).forecasts else ([], [])
     )
     out_yaml.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, out_model)

@@ -41,10 +41,6 @@ class StudyLock:
         # removes them again (see remove_created)
         self.created = created or []
 
-    @property
-    def created_folder(self) -> bool:
-        return bool(self.created)
-
     def remove_created(self) -> None:
         """Remove the study folder and the parents that acquire() created — or, in a folder
         that was there before, the lock file if acquire() created it — while still holding

@@ -338,11 +338,6 @@ class OptunaBackend(Backend):
             self._opened = open_storage(self.url, self.study_dir, create_tables)
         return self._opened
 
-    @property
-    def storage_object(self) -> optuna.storages.BaseStorage:
-        """The storage this backend opened (Optuna keeps its own reference private)."""
-        return self._storage()
-
     def trial_id(self, number: int) -> int:
         """The storage's id of trial ``number`` of this study."""
         storage = self._storage()

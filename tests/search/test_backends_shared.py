@@ -212,3 +212,104 @@ def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_pa
     again.run(FormulaRunner("minimize"))  # type: ignore[arg-type]
     status = Study.open(study.path).status()
     assert status["trials"]["running"] == 0 and status["finished"] == 3
+
+
+# ---- the backend interface itself: ask / report / tell --------------------------------
+def open_backend(tmp_path: Path, backend: str, trials: int, **search: Any) -> Any:
+    raw = tiny_spec(
+        space=SPACE, search={"backend": backend, "trials": trials, "max_epochs": 9, **search}
+    )
+    spec = Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")
+    study, _ = Study.launch(spec, tmp_path / "results")
+    return study
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ask_tell_honours_the_budget_and_records_what_it_was_told(
+    tmp_path: Path, backend: str
+) -> None:
+    from seqtune.models.params import base_name
+    from seqtune.search.backends.base import TrialResult, derive_seed
+
+    study = open_backend(tmp_path, backend, trials=3)
+    b = study.backend
+    told = []
+    while (plan := b.ask(b.budget())) is not None:
+        assert plan.seed == derive_seed(study.spec.seed, plan.number)
+        assert {base_name(n) for n in plan.values} <= set(study.spec.space.names)
+        assert b.report(plan.number, 0, 5.0) in (False, True)
+        value = float(plan.values["look_back"])
+        record = b.tell(
+            plan.number,
+            TrialResult("complete", value=value, epochs=plan.epochs or 9, best_epoch=0,
+                        seconds=0.1, metrics={"val_rmse": value}),
+        )
+        assert (record.number, record.state, record.value) == (plan.number, "complete", value)
+        assert record.params == plan.values and record.seed == plan.seed
+        told.append(plan.number)
+    assert told == [0, 1, 2] and b.finished() == 3
+    study.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_trial_told_interrupted_is_run_again_after_a_resume(tmp_path: Path, backend: str) -> None:
+    from seqtune.search.backends.base import TrialResult
+    from seqtune.search.study import resume
+
+    study = open_backend(tmp_path, backend, trials=2)
+    b = study.backend
+    plan = b.ask(2)
+    record = b.tell(plan.number, TrialResult("interrupted", reason="interrupted: SIGTERM"))
+    assert record.state == "interrupted" and not record.counts_toward_budget
+    study.close()
+    again, _, _ = resume(study.path, None, None)
+    b = again.backend
+    plan2 = b.ask(2)
+    assert plan2 is not None
+    if backend == "hyperband":  # keras-tuner retries the same trial
+        assert (plan2.number, plan2.values) == (plan.number, plan.values)
+    else:  # Optuna: a new trial replaces it
+        assert plan2.number == plan.number + 1
+    again.close()
+
+
+def test_tpe_with_a_median_pruner_stops_a_trial_worse_than_the_median(tmp_path: Path) -> None:
+    from seqtune.search.backends.base import TrialResult
+
+    study = open_backend(tmp_path, "tpe", trials=10, pruner="median")
+    b = study.backend
+    for _ in range(5):  # the pruner's startup trials: good curves
+        plan = b.ask(10)
+        for epoch in range(9):
+            assert b.report(plan.number, epoch, 1.0 - 0.01 * epoch) is False
+        b.tell(plan.number, TrialResult("complete", value=0.92, epochs=9, best_epoch=8))
+    plan = b.ask(10)
+    stops = [b.report(plan.number, epoch, 50.0) for epoch in range(9)]
+    assert stops[:5] == [False] * 5  # n_warmup_steps=5
+    assert stops[5] is True
+    record = b.tell(plan.number, TrialResult("pruned", epochs=6, best_epoch=0))
+    assert record.state == "pruned"
+    study.close()
+
+
+def test_hyperband_plans_warm_starts_from_the_trial_they_continue(tmp_path: Path) -> None:
+    from seqtune.search.backends.base import TrialResult
+
+    study = open_backend(tmp_path, "hyperband", trials=None, factor=3)
+    b = study.backend
+    assert b.warm_starts and not b.parallel_workers and not b.server_storage
+    plans = {}
+    while (plan := b.ask(b.budget())) is not None:
+        plans[plan.number] = plan
+        if plan.warm_start is not None:
+            previous = next(p for p in plans.values() if p.keep_weights == plan.warm_start)
+            assert plan.initial_epoch == previous.epochs  # it goes on from there
+            assert plan.values == previous.values  # the same configuration, trained longer
+            assert plan.epochs > plan.initial_epoch
+        plan.keep_weights.parent.mkdir(parents=True, exist_ok=True)
+        plan.keep_weights.write_bytes(b"weights")
+        value = float(plan.number % 5)
+        b.tell(plan.number, TrialResult("complete", value=value, epochs=plan.epochs, best_epoch=0))
+    assert any(p.warm_start is not None for p in plans.values())
+    assert len(plans) == b.budget()
+    study.close()

@@ -199,7 +199,7 @@ class EpochReports:
         """Store ``value`` as the trial's value after ``epoch``; True to prune it."""
         self._store(float(value), epoch)
         self._reported.setdefault(epoch, float(value))  # Optuna keeps the first report too
-        return self.asks and self.should_prune()
+        return self.asks and bool(self.should_prune())
 
     def _store(self, value: float, step: int) -> None:
         if self.asks and not self._local:  # the pruner reads this trial from the storage

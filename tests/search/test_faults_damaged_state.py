@@ -89,7 +89,7 @@ def cases() -> list[tuple[str, str, str, str]]:
             "keras_tuner/hyperband/trial_0000/checkpoint.weights.h5",
             "keras_tuner/hyperband/trial_0000/seqtune.json",
             "keras_tuner/hyperband/trial_0000/trial.json",
-            "keras_tuner/hyperband/tuner0.json",
+            "keras_tuner/schedule.json",
             "spec.yaml",
             "study.json",
             "trials.csv",

@@ -215,6 +215,12 @@ class HyperbandBackend(Backend):
                 ) from None
         if not self.project.exists():  # a launch, before its state is created
             return choose(s.max_epochs, s.factor, s.hyperband_iterations, s.trials)
+        if _launched_by(self.study_dir) not in (None, "0.1.0"):
+            raise UserError(
+                "is missing: it holds the schedule this study was launched with; restore "
+                "it from a copy of the study",
+                str(path),
+            )
         return num_brackets(s.max_epochs, s.factor), s.hyperband_iterations
 
     def _open(self, create: bool) -> None:
@@ -451,6 +457,12 @@ class HyperbandBackend(Backend):
     def records(self) -> list[TrialRecord]:
         trials = self.oracle.trials
         return [self.record(trials[k]) for k in sorted(trials, key=int)]
+
+
+def _launched_by(study_dir: Path) -> str | None:
+    """The seqtune version that launched the study (``study.json``), if it says."""
+    version = _read_json(study_dir / "study.json").get("seqtune")
+    return version if isinstance(version, str) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

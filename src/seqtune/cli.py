@@ -751,9 +751,10 @@ def _train(args: argparse.Namespace) -> int:
     rep = report.get("reproduced")
     if rep:
         verdict = "reproduced" if rep["within_tolerance"] else "NOT reproduced"
+        why = f": {rep['reason']}" if rep.get("reason") else ""
         print(
             f"{verdict}: exported {rep['exported']:.6g}, |diff| {rep['abs_diff']:.3g} "
-            f"(tolerance {rep['rtol']:g} relative)"
+            f"(tolerance {rep['rtol']:g} relative){why}"
         )
     if "model" in report:
         print(f"wrote {report['model']}")

@@ -15,6 +15,8 @@ A trial is more than its parameters and seed; what else it depended on is writte
   last (a trial that started from scratch is a chain of one). ``train`` replays the chain:
   each link starts from the previous link's kept weights with its own seed and a fresh
   optimizer, as the search ran it.
+- ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
+  which is the study's seed, not the trial's; ``train`` splits with it.
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -109,6 +111,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
         search = replace(search, max_epochs=lineage[-1]["epochs"])
         result["lineage"] = lineage
+    if spec.data.split_method == "stratified":
+        result["split_seed"] = spec.seed  # the runner splits with the study's seed
     fixed = replace(
         spec,
         space=spec.space.fixed(best.params),
@@ -220,7 +224,10 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     export whether its objective was reproduced (or why it cannot be)."""
     values = fixed_values(spec)
     result = spec.result or {}
-    _, runner = prepare(spec)
+    split_seed = result.get("split_seed")
+    # the split is drawn with the study's seed; the trial's own seed is spec.seed
+    split_spec = replace(spec, seed=split_seed) if isinstance(split_seed, int) else spec
+    _, runner = prepare(split_spec)
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)
@@ -272,6 +279,12 @@ def _is_lineage(value: Any) -> bool:
 def _why_not_reproducible(spec: Spec, lineage: list[dict[str, int]] | None) -> str | None:
     """Why the refit of an export need not give its objective, or None when it should."""
     result = spec.result or {}
+    if spec.data.split_method == "stratified" and not isinstance(result.get("split_seed"), int):
+        return (
+            "the export has no result.split_seed (written by an earlier seqtune): the "
+            "stratified split was drawn with the study's seed, this refit draws it with the "
+            "trial's, so it validates on other windows"
+        )
     if result.get("backend") == "hyperband" and lineage is None:
         return (
             "the export has no result.lineage (written by an earlier seqtune): the Hyperband "

@@ -9,6 +9,7 @@ airline val_rmse ~36–207 before the fix).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,19 @@ def test_export_without_a_checkpoint_refits_the_lineage(tmp_path: Path) -> None:
     assert exported.returncode == 0, exported.stderr
     refit = yaml.safe_load(out.read_text())["result"]
     assert refit["test"] == pytest.approx(with_checkpoint["result"]["test"], rel=1e-6)
+
+
+def test_train_prints_the_best_epoch_counted_from_one_and_names_the_stored_value(
+    tmp_path: Path,
+) -> None:
+    search = {"backend": "tpe", "trials": 2, "max_epochs": 4, "patience": 3}
+    best, exported = launch_and_export(tmp_path, search)
+    text = run_cli("train", str(best))
+    assert text.returncode == 0, text.stderr
+    first = text.stdout.splitlines()[0]
+    stored = exported["result"]["best_epoch"]  # 0-based, as in --json and trials.csv
+    found = re.search(r"at epoch (\d+) of (\d+) \(best_epoch: (\d+), counted from 0\)", first)
+    assert found, first
+    assert int(found[1]) == stored + 1 and int(found[3]) == stored
+    assert int(found[2]) == exported["result"]["epochs"]
+    assert text.stdout.splitlines()[-1].startswith("reproduced:"), text.stdout

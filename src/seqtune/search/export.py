@@ -7,14 +7,13 @@ reproduces the exported objective (see REPRO_RTOL).
 
 A trial is more than its parameters and seed; what else it depended on is written too:
 
-- ``search.max_epochs`` is the trial's own epoch budget. On TPE and random that is the
-  study's; a Hyperband trial trains only as far as its bracket and round say
-  (``tuner/epochs``), and a refit over the study's ``max_epochs`` finds another best epoch.
-- ``result.lineage`` (Hyperband): the trials whose weights the exported one continued
-  from, oldest first, each ``{trial, seed, initial_epoch, epochs}`` and the exported trial
-  last (a trial that started from scratch is a chain of one). ``train`` replays the chain:
-  each link starts from the previous link's kept weights with its own seed and a fresh
-  optimizer, as the search ran it.
+- ``result.lineage`` (Hyperband): a Hyperband trial trains only as far as its bracket and
+  round say (``tuner/epochs``, not ``search.max_epochs``, which stays the study's), from
+  the kept weights of the trial it continues. The lineage lists those trials, oldest
+  first, each ``{trial, seed, initial_epoch, epochs}``, the exported trial last (a trial
+  that started from scratch is a chain of one). ``train`` replays the chain: each link
+  starts from the previous link's kept weights with its own seed and a fresh optimizer,
+  as the search ran it.
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
 
@@ -106,10 +105,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         "test": _clean(test),
         "model": out_model.name,
     }
-    search = spec.search
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
-        search = replace(search, max_epochs=lineage[-1]["epochs"])
         result["lineage"] = lineage
     if spec.data.split_method == "stratified":
         result["split_seed"] = spec.seed  # the runner splits with the study's seed
@@ -117,7 +114,6 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         spec,
         space=spec.space.fixed(best.params),
         seed=int(seed),
-        search=search,
         result=result,
     )
     header, rows = (

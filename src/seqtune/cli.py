@@ -729,6 +729,16 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def epoch_text(best_epoch: int | None, epochs: int) -> str:
+    """Where the best epoch was, for people: epochs are counted from 1 in what seqtune
+    prints (``epoch 26 of 41``, as the progress line does), while ``best_epoch`` in
+    best.yaml, ``--json``, trials.csv and ``status --json`` is the 0-based index Keras
+    passes to callbacks; the text names the stored value so the two are never confused."""
+    if best_epoch is None:
+        return f"(no best epoch in {epochs})"
+    return f"at epoch {best_epoch + 1} of {epochs} (best_epoch: {best_epoch}, counted from 0)"
+
+
 def _train(args: argparse.Namespace) -> int:
     from seqtune.spec import fixed_values, validate_with_data
 
@@ -743,10 +753,8 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     obj = report["objective"]
-    print(
-        f"{obj['name']} = {obj['value']:.6g} (best epoch {report['best_epoch'] + 1} "
-        f"of {report['epochs']})"
-    )
+    where = epoch_text(report["best_epoch"], report["epochs"])
+    print(f"{obj['name']} = {obj['value']:.6g} {where}")
     for part in ("val", "test"):
         print(
             f"{part}: "
@@ -755,9 +763,10 @@ def _train(args: argparse.Namespace) -> int:
     rep = report.get("reproduced")
     if rep:
         verdict = "reproduced" if rep["within_tolerance"] else "NOT reproduced"
+        why = f": {rep['reason']}" if rep.get("reason") else ""
         print(
             f"{verdict}: exported {rep['exported']:.6g}, |diff| {rep['abs_diff']:.3g} "
-            f"(tolerance {rep['rtol']:g} relative)"
+            f"(tolerance {rep['rtol']:g} relative){why}"
         )
     if "model" in report:
         print(f"wrote {report['model']}")

@@ -4,11 +4,27 @@
 own seed, and a ``result`` section with the objective and the test metrics. ``seqtune
 train best.yaml`` refits it from scratch and, on the same machine and thread settings,
 reproduces the exported objective (see REPRO_RTOL).
+
+A trial is more than its parameters and seed; what else it depended on is written too:
+
+- ``result.lineage`` (Hyperband): a Hyperband trial trains only as far as its bracket and
+  round say (``tuner/epochs``, not ``search.max_epochs``, which stays the study's), from
+  the kept weights of the trial it continues. The lineage lists those trials, oldest
+  first, each ``{trial, seed, initial_epoch, epochs}``, the exported trial last (a trial
+  that started from scratch is a chain of one). ``train`` replays the chain: each link
+  starts from the previous link's kept weights with its own seed and a fresh optimizer,
+  as the search ran it.
+- ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
+  which is the study's seed, not the trial's; ``train`` splits with it.
+
+An export written before these keys existed is refitted as before, and ``train`` says why
+its objective need not match (``reproduced.reason``).
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +34,8 @@ import keras
 from seqtune.errors import UserError
 from seqtune.search.files import save_model, write_csv, write_yaml
 from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
-from seqtune.search.records import best_of
+from seqtune.search.records import TrialRecord, best_of
+from seqtune.search.runner import Outcome, Runner
 from seqtune.search.study import Study, prepare
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import task_of
@@ -56,23 +73,25 @@ def check_exportable(study: Study, output: Path | None = None) -> Path:
 def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
     """Write best.yaml and best.keras for the study's best trial; return paths and result."""
     out_yaml = check_exportable(study, output)
-    best = best_of(study.backend.records(), study.spec.objective.direction)
+    records = study.backend.records()
+    best = best_of(records, study.spec.objective.direction)
     assert best is not None
     out_model = out_yaml.with_suffix(".keras")
     spec = study.spec
     _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
+    lineage = hyperband_lineage(study, best, records)
     checkpoint = study.checkpoint_file(best.number)
     model = _load_checkpoint(checkpoint) if checkpoint is not None else None
     if model is not None:
         windows = runner.windows(best.params)
     else:  # another worker's trial, or a damaged file: refit deterministically from its seed
-        outcome = runner.run(best.params, seed)
+        outcome = _refit(runner, best.params, seed, lineage)
         model, windows = outcome.model, outcome.windows
     assert model is not None and windows is not None
     val = runner.evaluate(model, windows, "val")
     test = runner.evaluate(model, windows, "test")
-    result = {
+    result: dict[str, Any] = {
         "study": spec.study,
         "backend": spec.search.backend,
         "trial": best.number,
@@ -87,7 +106,17 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         "test": _clean(test),
         "model": out_model.name,
     }
-    fixed = replace(spec, space=spec.space.fixed(best.params), seed=int(seed), result=result)
+    if lineage is not None:
+        # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
+        result["lineage"] = lineage
+    if spec.data.split_method == "stratified":
+        result["split_seed"] = spec.seed  # the runner splits with the study's seed
+    fixed = replace(
+        spec,
+        space=spec.space.fixed(best.params),
+        seed=int(seed),
+        result=result,
+    )
     header, rows = (
         prediction_rows(runner, model, windows) if task_of(spec.data.task).forecasts else ([], [])
     )
@@ -97,6 +126,78 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         write_csv(out_yaml.parent / PREDICTIONS_FILE, header, rows)
     write_yaml(out_yaml, fixed.to_dict(relative_to=out_yaml.resolve().parent))
     return out_yaml, out_model, result
+
+
+def hyperband_lineage(
+    study: Study, best: TrialRecord, records: list[TrialRecord]
+) -> list[dict[str, int]] | None:
+    """For a Hyperband trial, the chain of trials its weights come from, oldest first and
+    ``best`` last: ``{trial, seed, initial_epoch, epochs}`` each. None on other backends.
+
+    Read from keras-tuner's public ``Trial.hyperparameters`` (``tuner/epochs``,
+    ``tuner/initial_epoch``, ``tuner/trial_id``; keras-tuner 1.4.8). Once trial records
+    carry their plan (epochs, initial epoch, the trial continued) this reads those instead.
+    """
+    if study.spec.search.backend != "hyperband":
+        return None
+    tuner = getattr(study.backend, "tuner", None)
+    if tuner is None:
+        return None
+    trials = {int(k): t for k, t in tuner.oracle.trials.items()}
+    seeds = {r.number: r.seed for r in records}
+    chain: list[dict[str, int]] = []
+    number: int | None = best.number
+    while number is not None and number in trials and len(chain) <= len(trials):
+        hp = trials[number].hyperparameters.values
+        seed = seeds.get(number)
+        if seed is None:  # a trial with no record of its seed cannot be replayed
+            return None
+        chain.append(
+            {
+                "trial": number,
+                "seed": int(seed),
+                "initial_epoch": int(hp.get("tuner/initial_epoch", 0)),
+                "epochs": int(hp.get("tuner/epochs", study.spec.search.max_epochs)),
+            }
+        )
+        previous = hp.get("tuner/trial_id")
+        number = int(previous) if previous is not None else None
+    if number is not None:  # the chain leads to a trial that is gone
+        return None
+    return chain[::-1]
+
+
+def _refit(
+    runner: Runner,
+    values: dict[str, Any],
+    seed: int,
+    lineage: list[dict[str, int]] | None,
+) -> Outcome:
+    """Train ``values`` as the trial did: from scratch over ``max_epochs`` with ``seed``,
+    or, for a Hyperband trial, every link of its lineage in turn (each from the previous
+    link's kept weights, with its own seed, epochs and initial epoch)."""
+    if not lineage:
+        return runner.run(values, seed)
+    with tempfile.TemporaryDirectory(prefix="seqtune-lineage-") as tmp:
+        weights: str | None = None
+        outcome: Outcome | None = None
+        for i, link in enumerate(lineage):
+            outcome = runner.run(
+                values,
+                int(link["seed"]),
+                epochs=int(link["epochs"]),
+                initial_epoch=int(link["initial_epoch"]),
+                weights_from=weights,
+            )
+            if i + 1 < len(lineage):
+                if outcome.model is None:
+                    break
+                weights = str(Path(tmp) / f"trial_{link['trial']}.weights.h5")
+                outcome.model.save_weights(weights)
+        assert outcome is not None
+        # epochs counted from 0 as in the search's record, not from this link's start
+        outcome.epochs_run += int(lineage[-1]["initial_epoch"])
+        return outcome
 
 
 def _load_checkpoint(path: Path) -> keras.Model | None:
@@ -116,10 +217,17 @@ def _load_checkpoint(path: Path) -> keras.Model | None:
 
 
 def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
-    """Refit a fixed spec from scratch; report validation and test metrics."""
+    """Refit a fixed spec from scratch; report validation and test metrics, and for an
+    export whether its objective was reproduced (or why it cannot be)."""
     values = fixed_values(spec)
-    _, runner = prepare(spec)
-    outcome = runner.run(values, spec.seed)
+    result = spec.result or {}
+    split_seed = result.get("split_seed")
+    # the split is drawn with the study's seed; the trial's own seed is spec.seed
+    split_spec = replace(spec, seed=split_seed) if isinstance(split_seed, int) else spec
+    _, runner = prepare(split_spec)
+    lineage = result.get("lineage")
+    lineage = lineage if _is_lineage(lineage) else None
+    outcome = _refit(runner, values, spec.seed, lineage)
     if outcome.value is None or outcome.model is None or outcome.windows is None:
         raise UserError(f"{spec.objective.name} was never finite: training failed", "train")
     report: dict[str, Any] = {
@@ -133,7 +241,7 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         "val": _clean(runner.evaluate(outcome.model, outcome.windows, "val")),
         "test": _clean(runner.evaluate(outcome.model, outcome.windows, "test")),
     }
-    exported = (spec.result or {}).get("objective", {}).get("value")
+    exported = result.get("objective", {}).get("value")
     if isinstance(exported, int | float):
         diff = abs(outcome.value - exported)
         report["reproduced"] = {
@@ -142,7 +250,43 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
             "rtol": REPRO_RTOL,
             "within_tolerance": diff <= REPRO_RTOL * max(abs(exported), 1e-12),
         }
+        reason = _why_not_reproducible(spec, lineage)
+        if reason is not None and not report["reproduced"]["within_tolerance"]:
+            report["reproduced"]["reason"] = reason
     if output is not None:
         save_model(outcome.model, Path(output))
         report["model"] = str(output)
     return report
+
+
+def _is_lineage(value: Any) -> bool:
+    keys = {"trial", "seed", "initial_epoch", "epochs"}
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(
+            isinstance(link, dict)
+            and keys <= set(link)
+            and all(isinstance(link[k], int) and not isinstance(link[k], bool) for k in keys)
+            for link in value
+        )
+    )
+
+
+def _why_not_reproducible(spec: Spec, lineage: list[dict[str, int]] | None) -> str | None:
+    """Why the refit of an export need not give its objective, or None when it should."""
+    result = spec.result or {}
+    if spec.data.split_method == "stratified" and not isinstance(result.get("split_seed"), int):
+        return (
+            "the export has no result.split_seed (written by an earlier seqtune): the "
+            "stratified split was drawn with the study's seed, this refit draws it with the "
+            "trial's, so it validates on other windows"
+        )
+    if result.get("backend") == "hyperband" and lineage is None:
+        return (
+            "the export has no result.lineage (written by an earlier seqtune): the Hyperband "
+            "trial trained its bracket's epochs, perhaps continuing an earlier trial's "
+            f"weights, and this refit trains search.max_epochs {spec.search.max_epochs} from "
+            "scratch; export the study again to record them"
+        )
+    return None

@@ -135,15 +135,15 @@ def hyperband_lineage(
     ``best`` last: ``{trial, seed, initial_epoch, epochs}`` each. None on other backends.
 
     Read from keras-tuner's public ``Trial.hyperparameters`` (``tuner/epochs``,
-    ``tuner/initial_epoch``, ``tuner/trial_id``; keras-tuner 1.4.8). Once trial records
-    carry their plan (epochs, initial epoch, the trial continued) this reads those instead.
+    ``tuner/initial_epoch``, ``tuner/trial_id``; keras-tuner 1.4.8) of the backend's
+    oracle: the same for studies of every seqtune version.
     """
-    if study.spec.search.backend != "hyperband":
+    if not study.backend.warm_starts:
         return None
-    tuner = getattr(study.backend, "tuner", None)
-    if tuner is None:
+    oracle = getattr(study.backend, "oracle", None)
+    if oracle is None:
         return None
-    trials = {int(k): t for k, t in tuner.oracle.trials.items()}
+    trials = {int(k): t for k, t in oracle.trials.items()}
     seeds = {r.number: r.seed for r in records}
     chain: list[dict[str, int]] = []
     number: int | None = best.number

@@ -291,15 +291,16 @@ class _StackedNet:
     def _lstm(self, x: Any, op: _Op) -> Any:
         kernel, recurrent, bias = (self.variables[i] for i in op.weights)
         steps = int(x.shape[2])
-        # the input projection of every step at once: (K, B, steps, 4 units)
-        xw = tf.einsum("kbtf,kfg->kbtg", x, kernel)
+        # the input projection of every step at once, time first: unstacking it costs one
+        # stack in the gradient (slicing each step would add a full-size zero tensor per step)
+        xw = tf.unstack(tf.einsum("kbtf,kfg->tkbg", x, kernel), num=steps)
         b = bias[:, None, :]
         shape = tf.stack([tf.shape(x)[0], tf.shape(x)[1], op.units])
         h = tf.zeros(shape, tf.float32)
         c = tf.zeros(shape, tf.float32)
         act, rec = op.activation, op.recurrent_activation
         for t in range(steps):
-            z = xw[:, :, t, :] + tf.linalg.matmul(h, recurrent)
+            z = xw[t] + tf.linalg.matmul(h, recurrent)
             z = z + b
             z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
             i, f = rec(z0), rec(z1)
@@ -385,6 +386,7 @@ class _Engine:
         x_shape: tuple[int, ...],
         y_shape: tuple[int, ...],
         nv_max: int,
+        jit: bool,
     ) -> None:
         k = len(models)
         self.k = k
@@ -473,7 +475,7 @@ class _Engine:
 
             def body(b: Any, total: Any) -> tuple[Any, Any]:
                 positions = tf.range(bs) + b * bs
-                xb, yb, wb, count, active = gather(order[:, b * bs : b * bs + bs], positions)
+                xb, yb, wb, count, active = gather(tf.slice(order, [0, b * bs], [k, bs]), positions)
                 losses = step(xb, yb, wb, count, active)
                 return b + 1, total + tf.where(active, losses * count, tf.zeros_like(losses))
 
@@ -485,7 +487,7 @@ class _Engine:
             )
             return total / tf.maximum(tf.cast(self.n, tf.float32), one)
 
-        @tf.function(autograph=False)
+        @tf.function(autograph=False, jit_compile=jit)
         def run_epoch(order: tf.Tensor) -> tuple[Any, Any]:
             loss = train(order)
             if nv_max == 0:
@@ -578,6 +580,7 @@ class Wide:
         batch_size: int,
         design: str = "auto",
         reuse: bool = True,
+        jit: bool | None = None,
     ) -> None:
         if len(models) != len(members) or not models:
             raise ValueError("one model per member, at least one")
@@ -594,7 +597,13 @@ class Wide:
             raise ValueError("the stacked design does not cover this architecture")
         self.design = "stacked" if design != "loop" and plan is not None else "loop"
         arch = plan[1] if plan is not None else _loop_key(self.models[0])
-        key = _engine_key(arch, self.design, members, head, batch_size)
+        dropout = any(op.kind == "dropout" and op.rate > 0 for op in plan[0]) if plan else True
+        if jit is None:
+            jit = self.design == "stacked" and not dropout
+        elif jit and dropout:
+            raise ValueError("jit=True would change the dropout masks (XLA's random bits)")
+        self.jit = jit
+        key = (*_engine_key(arch, self.design, members, head, batch_size), jit)
         engine = _ENGINES.pop(key, None) if reuse else None
         self.reused = engine is not None
         if engine is None:
@@ -609,6 +618,7 @@ class Wide:
                 x_shape=x_shape,
                 y_shape=key[9],
                 nv_max=key[7],
+                jit=jit,
             )
         self._engine = engine
         if reuse:

@@ -43,6 +43,7 @@ re-assigned, nothing is re-traced.
 from __future__ import annotations
 
 import math
+import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,22 @@ class WideEpoch:
     diverged: list[int] = field(default_factory=list)
 
 
+def seed_keras(seed: int) -> None:
+    """``keras.utils.set_random_seed(seed)`` without its ``tf.random.set_seed``: the same
+    Python, NumPy and Keras seeds, so a model built next gets the same weights and dropout
+    seeds. TensorFlow's seed call clears every compiled kernel of the process, which makes
+    the next call of an already traced epoch function spend 0.6-1.2 s instantiating it
+    again (measured, ``benchmarks/wide.py``); Keras 3 does not draw from that seed."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
 def build_members(
     kind: str,
     layout: str,
@@ -112,11 +129,12 @@ def build_members(
     n_outputs: int,
     head: str,
 ) -> list[keras.Model]:
-    """One model per seed, each built exactly as a solo trial builds it
-    (``keras.utils.set_random_seed(seed)`` then :func:`build_model`)."""
+    """One model per seed, each with the weights a solo trial's model gets
+    (``keras.utils.set_random_seed(seed)`` then :func:`build_model`); seeded by
+    :func:`seed_keras`, which keeps kept engines' compiled kernels."""
     models = []
     for seed in seeds:
-        keras.utils.set_random_seed(int(seed))
+        seed_keras(int(seed))
         models.append(
             build_model(
                 kind,
@@ -580,7 +598,7 @@ class Wide:
         batch_size: int,
         design: str = "auto",
         reuse: bool = True,
-        jit: bool | None = None,
+        jit: bool = False,
     ) -> None:
         if len(models) != len(members) or not models:
             raise ValueError("one model per member, at least one")
@@ -598,10 +616,8 @@ class Wide:
         self.design = "stacked" if design != "loop" and plan is not None else "loop"
         arch = plan[1] if plan is not None else _loop_key(self.models[0])
         dropout = any(op.kind == "dropout" and op.rate > 0 for op in plan[0]) if plan else True
-        if jit is None:
-            jit = self.design == "stacked" and not dropout
-        elif jit and dropout:
-            raise ValueError("jit=True would change the dropout masks (XLA's random bits)")
+        if jit and (dropout or self.design != "stacked"):
+            raise ValueError("jit needs the stacked design without dropout (XLA's random bits)")
         self.jit = jit
         key = (*_engine_key(arch, self.design, members, head, batch_size), jit)
         engine = _ENGINES.pop(key, None) if reuse else None

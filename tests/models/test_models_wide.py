@@ -170,13 +170,16 @@ def test_seeded_runs_are_reproducible_and_reuse_the_engine() -> None:
     clear_engines()
     ms = members([22, 18], [11, 12])
     a, ea = wide("lstm", LSTM, ms, 5)
+    first = [a.weights(k) for k in range(2)]
     b, eb = wide("lstm", LSTM, ms, 5)  # same shapes: the kept engine, re-initialised
     assert not a.reused and b.reused
     assert b._engine.run_epoch.experimental_get_tracing_count() == 1
+    with pytest.raises(RuntimeError, match="export members before"):
+        a.weights(0)  # a's engine now holds b's members
     for x, y in zip(ea, eb, strict=True):
         np.testing.assert_array_equal(x.loss, y.loss)
     for k in range(2):
-        for p, q in zip(a.weights(k), b.weights(k), strict=True):
+        for p, q in zip(first[k], b.weights(k), strict=True):
             np.testing.assert_array_equal(p, q)
     other = members([22, 18], [13, 12])
     c, ec = wide("lstm", LSTM, other, 5)

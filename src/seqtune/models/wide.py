@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import random
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -515,7 +516,7 @@ class _Engine:
 
         run_epoch._omit_frequent_tracing_warning = True
         self.run_epoch = run_epoch
-        self.traced = False
+        self.owner: Callable[[], Any] = lambda: None  # the Wide whose members it holds
 
     def load(
         self, models: list[keras.Model], members: Sequence[Member], learning_rate: float
@@ -637,6 +638,7 @@ class Wide:
                 jit=jit,
             )
         self._engine = engine
+        engine.owner = weakref.ref(self)
         if reuse:
             _ENGINES[key] = engine
             while len(_ENGINES) > ENGINE_CACHE_SIZE:
@@ -650,10 +652,21 @@ class Wide:
     def k(self) -> int:
         return len(self.members)
 
+    @property
+    def _live(self) -> _Engine:
+        """The engine, if it still holds this Wide's members (a later Wide of the same
+        shapes takes it over: export what you need before starting the next one)."""
+        if self._engine.owner() is not self:
+            raise RuntimeError(
+                "this Wide's engine now trains a later Wide of the same shapes; "
+                "export members before starting the next one (or pass reuse=False)"
+            )
+        return self._engine
+
     def stop(self, k: int) -> None:
         """Member ``k`` makes no more updates (early stop, pruned); the others go on."""
         self.stopped[k] = True
-        self._engine.alive.assign(~self.stopped)
+        self._live.alive.assign(~self.stopped)
 
     def run(self, epochs: int, initial_epoch: int = 0) -> Iterator[WideEpoch]:
         """Train epochs ``initial_epoch .. epochs-1``, yielding each epoch's results.
@@ -662,17 +675,16 @@ class Wide:
         left) and read :meth:`weights`. A member whose loss is not finite is stopped and
         recorded in :attr:`diverged` (the same :class:`Diverged` ``fit`` would raise).
         """
-        eng = self._engine
         for epoch in range(initial_epoch, epochs):
             if self.stopped.all():
                 return
+            eng = self._live
             trained = ~self.stopped
             order = np.zeros((self.k, eng.padded), np.int32)
             for k, (rng, mb) in enumerate(zip(self._rngs, self.members, strict=True)):
                 n = len(mb.x)
                 order[k, :n] = rng.permutation(n)  # drawn every epoch, as fit draws it
             loss_t, pred_t = eng.run_epoch(tf.constant(order))
-            eng.traced = True
             loss = loss_t.numpy().astype(np.float64)
             loss[~trained] = np.nan
             preds = pred_t.numpy()
@@ -693,14 +705,14 @@ class Wide:
 
     def weights(self, k: int) -> list[np.ndarray]:
         """Member ``k``'s current weights, in ``model.get_weights()`` order."""
-        return self._engine.net.weights(k)
+        return self._live.net.weights(k)
 
     def export(self, k: int, weights: list[np.ndarray] | None = None) -> keras.Model:
         """Member ``k`` as an ordinary Keras model (its own, built by ``build_model``) holding
         ``weights`` (default: the current ones); save and load it as any trial's model."""
         model = self.models[k]
         model.set_weights(self.weights(k) if weights is None else weights)
-        states = self._engine.net.seed_states(k)
+        states = self._live.net.seed_states(k)
         for layer, state in zip(_dropout_layers(model), states, strict=True):
             layer.seed_generator.state.assign(state)
         return model

@@ -1,24 +1,36 @@
 """K independent models of one architecture trained side by side in one compiled call per
 epoch.
 
-On models this small an epoch costs the kernels TensorFlow launches, not their arithmetic
-(``training.py``'s docstring). The k seeds × f folds of one configuration have the same
-architecture, so one graph can train all of them: each member keeps its own weights (its
-own seeded initialisation), its own Adam state, its own dropout masks, its own batch order
-and its own training rows; the loss is the sum of the members' losses, so every member's
-gradient is the gradient of its own loss alone.
+On models this small much of an epoch is the kernels TensorFlow launches rather than
+their arithmetic (``training.py``'s docstring). The k seeds × f folds of one configuration
+have the same architecture, so one graph can train all of them: each member keeps its own
+weights (its own seeded initialisation), its own Adam state, its own dropout masks, its
+own batch order and its own training rows; the loss is the sum of the members' losses, so
+every member's gradient is the gradient of its own loss alone.
 
-Two designs (``design=``), chosen by measurement (``benchmarks/wide.py``,
-``docs`` numbers in its docstring):
+Two designs (``design=``):
 
-- ``"stacked"`` (the default wherever it applies): every weight stacked along a leading K
+- ``"stacked"`` (``"auto"`` wherever it applies): every weight stacked along a leading K
   axis, Dense layers and LSTM cells written out as batched matmuls, so a step launches
   about as many kernels for K members as for one. Covers what ``build_model`` builds:
   one LSTM (tanh/sigmoid, no internal dropout, last output) or Flatten, Dense layers with
   any element-wise activation, Dropout, and the head; windows up to
   :data:`~seqtune.models.training.UNROLL_MAX_STEPS` steps (the time loop is unrolled).
+  Dropout draws one kernel per member (Keras' own stateless draw from the member's seed
+  state, so masks equal a solo run's).
 - ``"loop"``: the K Keras models themselves called one after the other inside the graph
   (K× the kernels). The fallback for anything else (a longer window, another layer).
+
+Chosen by measurement (``benchmarks/wide.py``, airline LSTM(32), 12 steps, full batch, on a
+2-core machine under load 8-14, so absolute times are 3-5x the quiet figures of
+docs/benchmarks.md): per model-epoch the stacked design is 1.1-2.4x cheaper than separate
+``fit`` runs (K = 2..16), the loop design about the same as stacked per epoch, but its
+tracing grows with K (8 s at K = 1, 72 s at K = 8) where stacked stays flat (6-9 s).
+``jit=True`` (XLA, stacked without dropout only) made the K = 8 epoch 1.3-1.6x cheaper
+again but compiles for 27-60 s and draws other dropout bits, so it is opt-in. On the
+drone-sized stream at batch 32 (482 batches an epoch, LSTM(32) + 2 x Dense(64) with
+dropout) one run under load showed no gain (stacked 3.6-6.0 s per model-epoch, separate
+fits 3.3-7.0 s): there the arithmetic and the per-member dropout kernels dominate.
 
 Padding: members may have different numbers of training rows (different folds). Rows are
 padded to the largest member; a padded row has weight 0 and a member's batch loss is
@@ -30,14 +42,23 @@ Equivalence (``tests/models/test_models_wide.py``): each member's per-epoch loss
 validation predictions and final weights equal :func:`seqtune.models.training.fit` of that
 member alone (same seed, so the same initial weights, batch order and dropout masks) within
 ``rtol=1e-4, atol=1e-5`` over 4 epochs, for LSTM and MLP, full batch and mini-batch,
-members on different row counts, with and without dropout. The differences are float32
-round-off: the batched matmuls sum in another order and Adam is written out instead of
-the fused kernel (same formula, ``1 - beta`` formed in float32 like the kernel).
+members on different row counts, with and without dropout, with sample weights and a
+sigmoid head. Measured: losses within 5e-7 relative, weights within 3e-7 absolute. The
+differences are float32 round-off: the batched matmuls sum in another order and Adam is
+written out instead of the fused kernel (same formula, ``1 - beta`` formed in float32 like
+the kernel).
 
 Reuse: the traced epoch function, its variables and the data live in an engine that is
 kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` with
-the same architecture, K, shapes and batch size: its weights, optimizer state and data are
-re-assigned, nothing is re-traced.
+the same architecture, K, shapes, batch size and head: its weights, optimizer state and
+data are re-assigned, nothing is re-traced (the earlier :class:`Wide` then refuses to run
+or export). Measured at K = 8 on airline: a fresh engine's first epoch costs 3-7 s of
+tracing, a reused one's 0.02-0.1 s — as long as nothing clears TensorFlow's kernel cache in
+between: ``keras.backend.clear_session()`` and ``tf.random.set_seed`` (which
+``keras.utils.set_random_seed`` calls) both do, and the reused first epoch then costs
+0.9-2.7 s re-instantiating the graph. :func:`build_members` seeds with :func:`seed_keras`
+for that reason. What remains per trial is building the K Keras models (~0.15-0.3 s each:
+Keras' variable creation), which a solo trial pays too.
 """
 
 from __future__ import annotations

@@ -1,0 +1,784 @@
+"""K independent models of one architecture trained side by side in one compiled call per
+epoch.
+
+On models this small much of an epoch is the kernels TensorFlow launches rather than
+their arithmetic (``training.py``'s docstring). The k seeds × f folds of one configuration
+have the same architecture, so one graph can train all of them: each member keeps its own
+weights (its own seeded initialisation), its own Adam state, its own dropout masks, its
+own batch order and its own training rows; the loss is the sum of the members' losses, so
+every member's gradient is the gradient of its own loss alone.
+
+Two designs (``design=``):
+
+- ``"stacked"`` (``"auto"`` wherever it applies): every weight stacked along a leading K
+  axis, Dense layers and LSTM cells written out as batched matmuls, so a step launches
+  about as many kernels for K members as for one. Covers what ``build_model`` builds:
+  one LSTM (tanh/sigmoid, no internal dropout, last output) or Flatten, Dense layers with
+  any element-wise activation, Dropout, and the head; windows up to
+  :data:`~seqtune.models.training.UNROLL_MAX_STEPS` steps (the time loop is unrolled).
+  Dropout draws one kernel per member (Keras' own stateless draw from the member's seed
+  state, so masks equal a solo run's).
+- ``"loop"``: the K Keras models themselves called one after the other inside the graph
+  (K× the kernels). The fallback for anything else (a longer window, another layer).
+
+Chosen by measurement (``benchmarks/wide.py``, airline LSTM(32), 12 steps, full batch, on a
+2-core machine under load 8-14, so absolute times are 3-5x the quiet figures of
+docs/benchmarks.md): per model-epoch the stacked design is 1.1-2.4x cheaper than separate
+``fit`` runs (K = 2..16), the loop design about the same as stacked per epoch, but its
+tracing grows with K (8 s at K = 1, 72 s at K = 8) where stacked stays flat (6-9 s).
+``jit=True`` (XLA, stacked without dropout only) made the K = 8 epoch 1.3-1.6x cheaper
+again but compiles for 27-60 s and draws other dropout bits, so it is opt-in. On the
+drone-sized stream at batch 32 (482 batches an epoch, LSTM(32) + 2 x Dense(64) with
+dropout) one run under load showed no gain (stacked 3.6-6.0 s per model-epoch, separate
+fits 3.3-7.0 s): there the arithmetic and the per-member dropout kernels dominate.
+
+Padding: members may have different numbers of training rows (different folds). Rows are
+padded to the largest member; a padded row has weight 0 and a member's batch loss is
+divided by its own number of real rows, as Keras does, so its loss equals training it alone
+on its rows. A member with fewer batches than the others simply makes no update (Adam
+state, step count and dropout seeds untouched) in the batches it does not have.
+
+Equivalence (``tests/models/test_models_wide.py``): each member's per-epoch losses,
+validation predictions and final weights equal :func:`seqtune.models.training.fit` of that
+member alone (same seed, so the same initial weights, batch order and dropout masks) within
+``rtol=1e-4, atol=1e-5`` over 4 epochs, for LSTM and MLP, full batch and mini-batch,
+members on different row counts, with and without dropout, with sample weights and a
+sigmoid head. Measured: losses within 5e-7 relative, weights within 3e-7 absolute. The
+differences are float32 round-off: the batched matmuls sum in another order and Adam is
+written out instead of the fused kernel (same formula, ``1 - beta`` formed in float32 like
+the kernel).
+
+Reuse: the traced epoch function, its variables and the data live in an engine that is
+kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` with
+the same architecture, K, shapes, batch size and head: its weights, optimizer state and
+data are re-assigned, nothing is re-traced (the earlier :class:`Wide` then refuses to run
+or export). Measured at K = 8 on airline: a fresh engine's first epoch costs 3-7 s of
+tracing, a reused one's 0.02-0.1 s — as long as nothing clears TensorFlow's kernel cache in
+between: ``keras.backend.clear_session()`` and ``tf.random.set_seed`` (which
+``keras.utils.set_random_seed`` calls) both do, and the reused first epoch then costs
+0.9-2.7 s re-instantiating the graph. :func:`build_members` seeds with :func:`seed_keras`
+for that reason. What remains per trial is building the K Keras models (~0.15-0.3 s each:
+Keras' variable creation), which a solo trial pays too.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from seqtune.models.builders import build_model
+from seqtune.models.params import resolve
+from seqtune.models.training import UNROLL_MAX_STEPS, Diverged
+
+# Keras' Adam defaults, as in training.py.
+_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
+
+#: Engines (traced epoch function + variables) kept for reuse by later trials.
+ENGINE_CACHE_SIZE = 4
+
+DESIGNS = ("auto", "stacked", "loop")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One of the K models: its seed and its data.
+
+    ``seed`` plays the role it plays in a solo trial: the caller builds the member's model
+    after ``keras.utils.set_random_seed(seed)`` (:func:`build_members` does), and the batch
+    order of every epoch is ``numpy.random.default_rng(seed).permutation`` as in ``fit``.
+    ``x`` is already in the model's layout (``builders.reshape_x``).
+    """
+
+    seed: int
+    x: np.ndarray
+    y: np.ndarray
+    sample_weight: np.ndarray | None = None
+    validation_x: np.ndarray | None = None
+
+
+@dataclass
+class WideEpoch:
+    """What one epoch did, per member (index = member number).
+
+    ``trained[k]``: member k ran this epoch (not stopped, not diverged before it).
+    ``loss[k]``: its training loss (mean over its samples of the batch losses, as ``fit``
+    reports it); NaN for a member that did not train. ``validation[k]``: its predictions
+    of its ``validation_x`` after this epoch's updates (inference mode), ``None`` when it did
+    not train or has no validation inputs. ``diverged``: members whose loss stopped being
+    finite in this epoch (they are stopped; the others go on).
+    """
+
+    epoch: int
+    trained: np.ndarray
+    loss: np.ndarray
+    validation: list[np.ndarray | None]
+    diverged: list[int] = field(default_factory=list)
+
+
+def seed_keras(seed: int) -> None:
+    """``keras.utils.set_random_seed(seed)`` without its ``tf.random.set_seed``: the same
+    Python, NumPy and Keras seeds, so a model built next gets the same weights and dropout
+    seeds. TensorFlow's seed call clears every compiled kernel of the process, which makes
+    the next call of an already traced epoch function spend 0.6-1.2 s instantiating it
+    again (measured, ``benchmarks/wide.py``); Keras 3 does not draw from that seed."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def build_members(
+    kind: str,
+    layout: str,
+    values: dict[str, Any],
+    seeds: Sequence[int],
+    *,
+    look_back: int,
+    n_features: int,
+    n_outputs: int,
+    head: str,
+) -> list[keras.Model]:
+    """One model per seed, each with the weights a solo trial's model gets
+    (``keras.utils.set_random_seed(seed)`` then :func:`build_model`); seeded by
+    :func:`seed_keras`, which keeps kept engines' compiled kernels."""
+    models = []
+    for seed in seeds:
+        seed_keras(int(seed))
+        models.append(
+            build_model(
+                kind,
+                layout,
+                values,
+                look_back=look_back,
+                n_features=n_features,
+                n_outputs=n_outputs,
+                head=head,
+            )
+        )
+    return models
+
+
+# --- the architecture, read from a built model -------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One layer of the stacked forward pass: ``kind`` in lstm / dense / dropout / flatten;
+    ``weights``: indices into ``model.get_weights()``."""
+
+    kind: str
+    weights: tuple[int, ...] = ()
+    units: int = 0
+    activation: Any = None
+    recurrent_activation: Any = None
+    rate: float = 0.0
+    index: int = 0  # position among the model's Dropout layers
+
+
+def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
+    """The stacked plan of ``model`` and an architecture key, or None when the stacked
+    design does not cover it."""
+    ops: list[_Op] = []
+    key: list[Any] = [tuple(model.inputs[0].shape[1:])]
+    position = 0
+    dropouts = 0
+    for layer in model.layers:
+        n = len(layer.weights)
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if type(layer) is keras.layers.LSTM:
+            cell = layer.cell
+            steps = model.inputs[0].shape[1]
+            if (
+                layer.return_sequences
+                or layer.return_state
+                or layer.go_backwards
+                or layer.stateful
+                or not cell.use_bias
+                or cell.dropout
+                or cell.recurrent_dropout
+                or cell.activation is not keras.activations.tanh
+                or cell.recurrent_activation is not keras.activations.sigmoid
+                or steps is None
+                or steps > UNROLL_MAX_STEPS
+                or n != 3
+            ):
+                return None
+            ops.append(
+                _Op(
+                    "lstm",
+                    (position, position + 1, position + 2),
+                    units=int(cell.units),
+                    activation=cell.activation,
+                    recurrent_activation=cell.recurrent_activation,
+                )
+            )
+            key.append(("lstm", int(cell.units)))
+        elif type(layer) is keras.layers.Dense:
+            if not layer.use_bias or n != 2:
+                return None
+            act = layer.activation
+            ops.append(_Op("dense", (position, position + 1), int(layer.units), act))
+            key.append(("dense", int(layer.units), getattr(act, "__name__", repr(act))))
+        elif type(layer) is keras.layers.Dropout:
+            if layer.noise_shape is not None:
+                return None
+            ops.append(_Op("dropout", rate=float(layer.rate), index=dropouts))
+            dropouts += 1
+            key.append(("dropout", float(layer.rate)))
+        elif type(layer) is keras.layers.Flatten:
+            ops.append(_Op("flatten"))
+            key.append(("flatten",))
+        else:
+            return None
+        position += n
+    return ops, tuple(key)
+
+
+def _loop_key(model: keras.Model) -> tuple[Any, ...]:
+    """The architecture of any model, without the layer names (which differ per build)."""
+    layers = []
+    for layer in model.layers:
+        config = {k: v for k, v in layer.get_config().items() if k != "name"}
+        layers.append((type(layer).__name__, repr(sorted(config.items()))))
+    return (tuple(model.inputs[0].shape[1:]), tuple(layers))
+
+
+def _dropout_layers(model: keras.Model) -> list[Any]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+
+
+def _per_sample_loss(head: str) -> Callable[[Any, Any], Any]:
+    """The Keras loss of ``training.make_loss`` per sample (mean over the last axis),
+    for any leading axes."""
+    if head == "linear":
+        return keras.losses.mean_squared_error
+    if head == "sigmoid":
+        return keras.losses.binary_crossentropy
+    return keras.losses.sparse_categorical_crossentropy
+
+
+def _seed32(seed: Any) -> Any:
+    """Keras' cast of a seed-generator state to the int32 seed of a stateless op."""
+    return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+
+
+# --- the networks --------------------------------------------------------------------------
+
+
+class _StackedNet:
+    """Every weight with a leading K axis; one batched kernel per layer for all members."""
+
+    def __init__(self, models: list[keras.Model], ops: list[_Op]) -> None:
+        self.k = len(models)
+        self.ops = ops
+        first = models[0].get_weights()
+        self.variables = [
+            tf.Variable(tf.zeros((self.k, *w.shape), tf.float32), trainable=True) for w in first
+        ]
+        rates = [op for op in ops if op.kind == "dropout"]
+        self.seeds = [tf.Variable(tf.zeros((self.k, 2), tf.int64)) for _ in rates]
+
+    def axes(self) -> list[int | None]:
+        return [None] * len(self.variables)  # None: the member is the leading axis
+
+    def load(self, models: list[keras.Model]) -> None:
+        per_member = [m.get_weights() for m in models]
+        for i, var in enumerate(self.variables):
+            var.assign(np.stack([w[i] for w in per_member]).astype(np.float32))
+        for j, var in enumerate(self.seeds):
+            states = [_dropout_layers(m)[j].seed_generator.state.numpy() for m in models]
+            var.assign(np.stack(states))
+
+    def weights(self, k: int) -> list[np.ndarray]:
+        return [var[k].numpy() for var in self.variables]
+
+    def seed_states(self, k: int) -> list[np.ndarray]:
+        return [var[k].numpy() for var in self.seeds]
+
+    def forward(self, x: Any, training: bool, active: Any) -> Any:
+        """``x``: (K, B, steps, features) → (K, B, outputs)."""
+        v = self.variables
+        h = x
+        for op in self.ops:
+            if op.kind == "lstm":
+                h = self._lstm(h, op)
+            elif op.kind == "flatten":
+                shape = tf.shape(h)
+                h = tf.reshape(h, tf.stack([shape[0], shape[1], -1]))
+            elif op.kind == "dense":
+                kernel, bias = (v[i] for i in op.weights)
+                h = tf.linalg.matmul(h, kernel) + bias[:, None, :]
+                if op.activation is not None:
+                    h = op.activation(h)
+            elif op.kind == "dropout" and training and op.rate > 0:
+                h = self._dropout(h, op, active)
+        return h
+
+    def _lstm(self, x: Any, op: _Op) -> Any:
+        kernel, recurrent, bias = (self.variables[i] for i in op.weights)
+        steps = int(x.shape[2])
+        # the input projection of every step at once, time first: unstacking it costs one
+        # stack in the gradient (slicing each step would add a full-size zero tensor per step)
+        xw = tf.unstack(tf.einsum("kbtf,kfg->tkbg", x, kernel), num=steps)
+        b = bias[:, None, :]
+        shape = tf.stack([tf.shape(x)[0], tf.shape(x)[1], op.units])
+        h = tf.zeros(shape, tf.float32)
+        c = tf.zeros(shape, tf.float32)
+        act, rec = op.activation, op.recurrent_activation
+        for t in range(steps):
+            z = xw[t] + tf.linalg.matmul(h, recurrent)
+            z = z + b
+            z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
+            i, f = rec(z0), rec(z1)
+            c = f * c + i * act(z2)
+            h = rec(z3) * act(c)
+        return h
+
+    def _dropout(self, h: Any, op: _Op, active: Any) -> Any:
+        # Keras' Dropout: stateless_dropout seeded by the layer's generator state, which
+        # then advances by [0, 1]; a member that makes no update does not advance it.
+        state = self.seeds[op.index]
+        seeds = tf.identity(state)
+        step = tf.stack([tf.zeros_like(active, tf.int64), tf.cast(active, tf.int64)], axis=1)
+        with tf.control_dependencies([seeds]):
+            state.assign_add(step)
+        out = [
+            tf.nn.experimental.stateless_dropout(h[k], rate=op.rate, seed=_seed32(seeds[k]))
+            for k in range(self.k)
+        ]
+        return tf.stack(out)
+
+
+class _LoopNet:
+    """The K Keras models, called one after the other inside the graph."""
+
+    def __init__(self, models: list[keras.Model]) -> None:
+        self.k = len(models)
+        self.models = models  # the engine's own copies (see _Engine)
+        for m in models:
+            for layer in m.layers:
+                if isinstance(layer, keras.layers.RNN):
+                    steps = m.inputs[0].shape[1]
+                    layer.unroll = steps is not None and steps <= UNROLL_MAX_STEPS
+        self.variables = [v for m in models for v in m.trainable_variables]
+        self._axes = [k for k, m in enumerate(models) for _ in m.trainable_variables]
+        self.seeds = [layer.seed_generator.state for m in models for layer in _dropout_layers(m)]
+        self._seed_member = [k for k, m in enumerate(models) for _ in _dropout_layers(m)]
+
+    def axes(self) -> list[int | None]:
+        return list(self._axes)
+
+    def load(self, models: list[keras.Model]) -> None:
+        for mine, theirs in zip(self.models, models, strict=True):
+            mine.set_weights(theirs.get_weights())
+            for a, b in zip(_dropout_layers(mine), _dropout_layers(theirs), strict=True):
+                a.seed_generator.state.assign(b.seed_generator.state)
+
+    def weights(self, k: int) -> list[np.ndarray]:
+        return self.models[k].get_weights()
+
+    def seed_states(self, k: int) -> list[np.ndarray]:
+        return [layer.seed_generator.state.numpy() for layer in _dropout_layers(self.models[k])]
+
+    def forward(self, x: Any, training: bool, active: Any) -> Any:
+        if not training or not self.seeds:
+            return tf.stack([m(x[k], training=training) for k, m in enumerate(self.models)])
+        before = [tf.identity(s) for s in self.seeds]
+        with tf.control_dependencies(before):
+            out = tf.stack([m(x[k], training=True) for k, m in enumerate(self.models)])
+        # a member that makes no update keeps its dropout seeds where they were
+        with tf.control_dependencies([out]):
+            for s, old, k in zip(self.seeds, before, self._seed_member, strict=True):
+                s.assign(tf.where(active[k], s, old))
+        return tf.identity(out)
+
+
+# --- the engine: data, optimizer state and the traced epoch -------------------------------
+
+
+class _Engine:
+    """Variables for the weights, Adam state and data of K members, and the compiled epoch.
+    Reusable by any later set of members with the same key (see :func:`_engine_key`)."""
+
+    def __init__(
+        self,
+        models: list[keras.Model],
+        design: str,
+        ops: list[_Op] | None,
+        *,
+        head: str,
+        batch_size: int,
+        n_max: int,
+        x_shape: tuple[int, ...],
+        y_shape: tuple[int, ...],
+        nv_max: int,
+        jit: bool,
+    ) -> None:
+        k = len(models)
+        self.k = k
+        self.design = design
+        if design == "stacked":
+            assert ops is not None
+            self.net: _StackedNet | _LoopNet = _StackedNet(models, ops)
+        else:
+            self.net = _LoopNet([keras.models.clone_model(m) for m in models])
+        self.head = head
+        self.bs = bs = max(1, min(batch_size, n_max))
+        self.n_batches = n_batches = math.ceil(n_max / bs)
+        self.n_max = n_max
+        self.padded = n_batches * bs
+        self.nv_max = nv_max
+        self.x = tf.Variable(tf.zeros((k, n_max, *x_shape), tf.float32), trainable=False)
+        self.y = tf.Variable(tf.zeros((k, n_max, *y_shape), tf.float32), trainable=False)
+        self.w = tf.Variable(tf.zeros((k, n_max), tf.float32), trainable=False)
+        self.n = tf.Variable(tf.zeros((k,), tf.int32), trainable=False)
+        self.xv = tf.Variable(tf.zeros((k, nv_max, *x_shape), tf.float32), trainable=False)
+        self.alive = tf.Variable(tf.zeros((k,), tf.bool), trainable=False)
+        self.learning_rate = tf.Variable(0.0, dtype=tf.float32, trainable=False)
+        variables = self.net.variables
+        axes = self.net.axes()
+        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        self.t = tf.Variable(tf.zeros((k,), tf.float32), trainable=False)
+        loss_fn = _per_sample_loss(head)
+        net = self.net
+        b1, b2 = tf.constant(_BETA_1, tf.float32), tf.constant(_BETA_2, tf.float32)
+        one = tf.constant(1.0, tf.float32)
+        eps = tf.constant(_EPSILON, tf.float32)
+
+        def per_member(vec: Any, axis: int | None, rank: int) -> Any:
+            """A (K,) vector as the factor of one variable: broadcast along the leading
+            axis of a stacked variable, or member ``axis``'s scalar."""
+            if axis is None:
+                return tf.reshape(vec, [-1] + [1] * (rank - 1))
+            return vec[axis]
+
+        def adam(grads: list[Any], active: Any) -> None:
+            # training.py's fused ResourceApplyAdam, written out per member: each member
+            # has its own step count; a member that is not active changes nothing.
+            t = self.t.assign_add(tf.cast(active, tf.float32))
+            b1p, b2p = tf.pow(b1, t), tf.pow(b2, t)
+            safe = tf.where(active, one - b1p, one)
+            alpha = self.learning_rate * tf.sqrt(one - b2p) / safe
+            for var, m, v, g, axis in zip(variables, self.m, self.v, grads, axes, strict=True):
+                if g is None:
+                    continue
+                rank = len(var.shape)
+                on = per_member(active, axis, rank)
+                m_new = m + (g - m) * (one - b1)
+                v_new = v + (tf.square(g) - v) * (one - b2)
+                step = m_new * per_member(alpha, axis, rank) / (tf.sqrt(v_new) + eps)
+                m.assign(tf.where(on, m_new, m))
+                v.assign(tf.where(on, v_new, v))
+                var.assign(tf.where(on, var - step, var))
+
+        def step(xb: Any, yb: Any, wb: Any, count: Any, active: Any) -> Any:
+            """One batch of every member: ``wb`` is 0 on padded rows, ``count`` the member's
+            real rows. Returns the members' batch losses (K,)."""
+            with tf.GradientTape() as tape:
+                pred = net.forward(xb, True, active)
+                per_sample = loss_fn(yb, pred)  # (K, B)
+                losses = tf.reduce_sum(per_sample * wb, axis=1) / tf.maximum(count, one)
+                total = tf.reduce_sum(tf.where(active, losses, tf.zeros_like(losses)))
+            adam(tape.gradient(total, variables), active)
+            return losses
+
+        def gather(idx: Any, positions: Any) -> tuple[Any, Any, Any, Any, Any]:
+            """Rows ``idx`` (K, B) of each member's data; ``positions`` (B,) their places in
+            the epoch's order, real where below the member's row count."""
+            xb = tf.gather(self.x, idx, batch_dims=1)
+            yb = tf.gather(self.y, idx, batch_dims=1)
+            valid = tf.cast(positions[None, :] < self.n[:, None], tf.float32)
+            wb = tf.gather(self.w, idx, batch_dims=1) * valid
+            count = tf.reduce_sum(valid, axis=1)
+            return xb, yb, wb, count, tf.logical_and(self.alive, count > 0)
+
+        def train(order: Any) -> Any:
+            if n_batches == 1:  # every member one full batch, in its natural order
+                rows = tf.range(n_max)
+                idx = tf.tile(rows[None, :], [k, 1])
+                return step(*gather(idx, rows))
+
+            def body(b: Any, total: Any) -> tuple[Any, Any]:
+                positions = tf.range(bs) + b * bs
+                xb, yb, wb, count, active = gather(tf.slice(order, [0, b * bs], [k, bs]), positions)
+                losses = step(xb, yb, wb, count, active)
+                return b + 1, total + tf.where(active, losses * count, tf.zeros_like(losses))
+
+            _, total = tf.while_loop(
+                lambda b, total: b < n_batches,
+                body,
+                (tf.constant(0), tf.zeros((k,), tf.float32)),
+                maximum_iterations=n_batches,
+            )
+            return total / tf.maximum(tf.cast(self.n, tf.float32), one)
+
+        @tf.function(autograph=False, jit_compile=jit)
+        def run_epoch(order: tf.Tensor) -> tuple[Any, Any]:
+            loss = train(order)
+            if nv_max == 0:
+                return loss, tf.zeros((k, 0))
+            with tf.control_dependencies([loss]):
+                return loss, net.forward(self.xv.read_value(), False, self.alive)
+
+        run_epoch._omit_frequent_tracing_warning = True
+        self.run_epoch = run_epoch
+        self.owner: Callable[[], Any] = lambda: None  # the Wide whose members it holds
+
+    def load(
+        self, models: list[keras.Model], members: Sequence[Member], learning_rate: float
+    ) -> None:
+        """New members: weights, dropout seeds, data; Adam state zeroed."""
+        self.net.load(models)
+        for var in (*self.m, *self.v):
+            var.assign(tf.zeros_like(var))
+        self.t.assign(tf.zeros_like(self.t))
+        self.learning_rate.assign(learning_rate)
+        x = np.zeros(self.x.shape, np.float32)
+        y = np.zeros(self.y.shape, np.float32)
+        w = np.zeros(self.w.shape, np.float32)
+        xv = np.zeros(self.xv.shape, np.float32)
+        for k, mb in enumerate(members):
+            n = len(mb.x)
+            x[k, :n] = mb.x
+            y[k, :n] = _targets(mb.y, self.head).reshape(y[k, :n].shape)
+            w[k, :n] = 1.0 if mb.sample_weight is None else mb.sample_weight
+            if mb.validation_x is not None and len(mb.validation_x):
+                xv[k, : len(mb.validation_x)] = mb.validation_x
+        self.x.assign(x)
+        self.y.assign(y)
+        self.w.assign(w)
+        self.xv.assign(xv)
+        self.n.assign(np.array([len(mb.x) for mb in members], np.int32))
+        self.alive.assign(np.ones(self.k, bool))
+
+
+def _targets(y: np.ndarray, head: str) -> np.ndarray:
+    n = len(y)
+    return (y.reshape(n) if head == "softmax" else y.reshape(n, -1)).astype(np.float32)
+
+
+_ENGINES: OrderedDict[tuple[Any, ...], _Engine] = OrderedDict()
+
+
+def clear_engines() -> None:
+    """Forget every kept engine (their variables and traced functions)."""
+    _ENGINES.clear()
+
+
+def _engine_key(
+    arch: tuple[Any, ...], design: str, members: Sequence[Member], head: str, batch_size: int
+) -> tuple[Any, ...]:
+    n_max = max(len(mb.x) for mb in members)
+    nv_max = max(0 if mb.validation_x is None else len(mb.validation_x) for mb in members)
+    y_shape = _targets(members[0].y, head).shape[1:]
+    bs = max(1, min(batch_size, n_max))
+    return (
+        arch,
+        design,
+        len(members),
+        head,
+        n_max,
+        math.ceil(n_max / bs),
+        bs,
+        nv_max,
+        tuple(members[0].x.shape[1:]),
+        y_shape,
+    )
+
+
+class Wide:
+    """K members trained together; one compiled call per epoch.
+
+    ``models``: the K members' models (same architecture, e.g. from :func:`build_members`);
+    they hold the initial weights and receive the trained ones through :meth:`export`.
+    ``design``: ``"auto"`` (stacked where it applies, else loop), ``"stacked"``, ``"loop"``.
+    ``reuse``: take a kept engine of the same shapes instead of tracing a new one.
+    """
+
+    def __init__(
+        self,
+        models: Sequence[keras.Model],
+        members: Sequence[Member],
+        *,
+        head: str,
+        learning_rate: float,
+        batch_size: int,
+        design: str = "auto",
+        reuse: bool = True,
+        jit: bool = False,
+    ) -> None:
+        if len(models) != len(members) or not models:
+            raise ValueError("one model per member, at least one")
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {', '.join(DESIGNS)}")
+        shapes = {tuple(mb.x.shape[1:]) for mb in members}
+        if len(shapes) != 1 or any(len(mb.x) == 0 for mb in members):
+            raise ValueError("members need non-empty inputs of one shape")
+        self.models = list(models)
+        self.members = list(members)
+        self.head = head
+        plan = _plan(self.models[0])
+        if design == "stacked" and plan is None:
+            raise ValueError("the stacked design does not cover this architecture")
+        self.design = "stacked" if design != "loop" and plan is not None else "loop"
+        arch = plan[1] if plan is not None else _loop_key(self.models[0])
+        dropout = any(op.kind == "dropout" and op.rate > 0 for op in plan[0]) if plan else True
+        if jit and (dropout or self.design != "stacked"):
+            raise ValueError("jit needs the stacked design without dropout (XLA's random bits)")
+        self.jit = jit
+        key = (*_engine_key(arch, self.design, members, head, batch_size), jit)
+        engine = _ENGINES.pop(key, None) if reuse else None
+        self.reused = engine is not None
+        if engine is None:
+            x_shape = tuple(members[0].x.shape[1:])
+            engine = _Engine(
+                self.models,
+                self.design,
+                plan[0] if plan is not None else None,
+                head=head,
+                batch_size=batch_size,
+                n_max=key[4],
+                x_shape=x_shape,
+                y_shape=key[9],
+                nv_max=key[7],
+                jit=jit,
+            )
+        self._engine = engine
+        engine.owner = weakref.ref(self)
+        if reuse:
+            _ENGINES[key] = engine
+            while len(_ENGINES) > ENGINE_CACHE_SIZE:
+                _ENGINES.popitem(last=False)
+        engine.load(self.models, self.members, float(learning_rate))
+        self._rngs = [np.random.default_rng(mb.seed) for mb in members]
+        self.stopped = np.zeros(len(members), bool)
+        self.diverged: dict[int, Diverged] = {}
+
+    @property
+    def k(self) -> int:
+        return len(self.members)
+
+    @property
+    def _live(self) -> _Engine:
+        """The engine, if it still holds this Wide's members (a later Wide of the same
+        shapes takes it over: export what you need before starting the next one)."""
+        if self._engine.owner() is not self:
+            raise RuntimeError(
+                "this Wide's engine now trains a later Wide of the same shapes; "
+                "export members before starting the next one (or pass reuse=False)"
+            )
+        return self._engine
+
+    def stop(self, k: int) -> None:
+        """Member ``k`` makes no more updates (early stop, pruned); the others go on."""
+        self.stopped[k] = True
+        self._live.alive.assign(~self.stopped)
+
+    def run(self, epochs: int, initial_epoch: int = 0) -> Iterator[WideEpoch]:
+        """Train epochs ``initial_epoch .. epochs-1``, yielding each epoch's results.
+
+        Between two epochs the caller may :meth:`stop` members (the run ends when none is
+        left) and read :meth:`weights`. A member whose loss is not finite is stopped and
+        recorded in :attr:`diverged` (the same :class:`Diverged` ``fit`` would raise).
+        """
+        for epoch in range(initial_epoch, epochs):
+            if self.stopped.all():
+                return
+            eng = self._live
+            trained = ~self.stopped
+            order = np.zeros((self.k, eng.padded), np.int32)
+            for k, (rng, mb) in enumerate(zip(self._rngs, self.members, strict=True)):
+                n = len(mb.x)
+                order[k, :n] = rng.permutation(n)  # drawn every epoch, as fit draws it
+            loss_t, pred_t = eng.run_epoch(tf.constant(order))
+            loss = loss_t.numpy().astype(np.float64)
+            loss[~trained] = np.nan
+            preds = pred_t.numpy()
+            validation: list[np.ndarray | None] = []
+            diverged = []
+            for k, mb in enumerate(self.members):
+                if trained[k] and not math.isfinite(loss[k]):
+                    self.diverged[k] = Diverged(epoch, float(loss[k]))
+                    diverged.append(k)
+                    self.stopped[k] = True
+                if not trained[k] or mb.validation_x is None or not len(mb.validation_x):
+                    validation.append(None)
+                else:
+                    validation.append(preds[k, : len(mb.validation_x)])
+            if diverged:
+                eng.alive.assign(~self.stopped)
+            yield WideEpoch(epoch, trained, loss, validation, diverged)
+
+    def weights(self, k: int) -> list[np.ndarray]:
+        """Member ``k``'s current weights, in ``model.get_weights()`` order."""
+        return self._live.net.weights(k)
+
+    def export(self, k: int, weights: list[np.ndarray] | None = None) -> keras.Model:
+        """Member ``k`` as an ordinary Keras model (its own, built by ``build_model``) holding
+        ``weights`` (default: the current ones); save and load it as any trial's model."""
+        model = self.models[k]
+        model.set_weights(self.weights(k) if weights is None else weights)
+        states = self._live.net.seed_states(k)
+        for layer, state in zip(_dropout_layers(model), states, strict=True):
+            layer.seed_generator.state.assign(state)
+        return model
+
+
+def fit_wide(
+    kind: str,
+    layout: str,
+    values: dict[str, Any],
+    members: Sequence[Member],
+    *,
+    look_back: int,
+    n_features: int,
+    n_outputs: int,
+    head: str,
+    epochs: int,
+    on_epoch: Callable[[Wide, WideEpoch], None] | None = None,
+    design: str = "auto",
+    reuse: bool = True,
+) -> Wide:
+    """Build the members' models (each as its solo trial would) and train them ``epochs``
+    epochs with the values' learning rate and batch size; ``on_epoch(wide, epoch)`` after
+    every epoch may read weights and stop members. Returns the :class:`Wide` (export,
+    diverged)."""
+    models = build_members(
+        kind,
+        layout,
+        values,
+        [mb.seed for mb in members],
+        look_back=look_back,
+        n_features=n_features,
+        n_outputs=n_outputs,
+        head=head,
+    )
+    p = resolve(kind, values)
+    wide = Wide(
+        models,
+        members,
+        head=head,
+        learning_rate=float(p["learning_rate"]),
+        batch_size=int(p["batch_size"]),
+        design=design,
+        reuse=reuse,
+    )
+    for result in wide.run(epochs):
+        if on_epoch is not None:
+            on_epoch(wide, result)
+    return wide

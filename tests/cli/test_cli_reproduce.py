@@ -38,41 +38,50 @@ def train_json(best: Path) -> dict[str, Any]:
     return json.loads(trained.stdout)
 
 
-def test_a_hyperband_trial_of_a_first_round_reproduces_over_its_own_epochs(
-    tmp_path: Path,
-) -> None:
-    # max_epochs 9, factor 3: the first bracket's first round trains 9 models 1 epoch each;
-    # a budget of 3 trials ends the study inside that round
-    search = {"backend": "hyperband", "trials": 3, "max_epochs": 9, "factor": 3, "patience": 5}
-    best, exported = launch_and_export(tmp_path, search)
+#: max_epochs 3, factor 3, no cap: the whole schedule — bracket 1 trains 3 models 1 epoch
+#: each and continues the best to epoch 3; bracket 0 trains 2 models 3 epochs from scratch
+WHOLE = {"backend": "hyperband", "max_epochs": 3, "factor": 3, "patience": 5}
+
+
+def test_every_hyperband_trial_replays_through_its_lineage(tmp_path: Path) -> None:
+    """A first-round trial over its own epochs (1, not max_epochs), a continued trial from
+    the weights of the trial it continues: each replay gives the value the search recorded."""
+    from seqtune.search.export import _refit, hyperband_lineage
+    from seqtune.search.study import Study
+
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=WHOLE))
+    assert run_cli("launch", str(spec), "--results", str(tmp_path / "r")).returncode == 0
+    study = Study.open(tmp_path / "r" / "tiny")
+    records = study.backend.records()
+    assert len(records) == 6
+    _, runner = study.prepare()
+    lengths = []
+    for record in records:
+        lineage = hyperband_lineage(study, record, records)
+        assert lineage is not None and lineage[-1]["trial"] == record.number
+        lengths.append(len(lineage))
+        outcome = _refit(runner, record.params, int(record.seed), lineage)
+        assert outcome.value == pytest.approx(record.value, rel=1e-6), (record, lineage)
+    study.close()
+    assert sorted(lengths) == [1, 1, 1, 1, 1, 2]  # one trial continued another
+    first_round = hyperband_lineage(study, records[0], records)
+    assert first_round == [
+        {"trial": 0, "seed": records[0].seed, "initial_epoch": 0, "epochs": 1}
+    ]
+
+
+def test_train_reproduces_a_hyperband_export_and_explains_an_old_one(tmp_path: Path) -> None:
+    best, exported = launch_and_export(tmp_path, WHOLE)
     result = exported["result"]
-    assert exported["search"]["max_epochs"] == 9  # the study's, as before
-    assert [link["epochs"] for link in result["lineage"]] == [1], "the trial's own epochs"
+    assert exported["search"]["max_epochs"] == 3  # the study's, as before
+    assert result["lineage"][-1]["trial"] == result["trial"]
     assert result["lineage"][-1]["seed"] == exported["seed"]
 
     report = train_json(best)
     assert report["reproduced"]["within_tolerance"], report["reproduced"]
-    assert report["epochs"] == result["epochs"] == 1
+    assert report["epochs"] == result["epochs"]  # counted from epoch 0, as exported
     assert report["best_epoch"] == result["best_epoch"]
     assert report["test"] == pytest.approx(result["test"], rel=1e-6)
-
-
-def test_a_hyperband_trial_that_continued_an_earlier_one_reproduces_through_its_lineage(
-    tmp_path: Path,
-) -> None:
-    # max_epochs 3, factor 3: three models train 1 epoch, the best continues to epoch 3
-    search = {"backend": "hyperband", "trials": 4, "max_epochs": 3, "factor": 3, "patience": 5}
-    best, exported = launch_and_export(tmp_path, search)
-    result = exported["result"]
-    lineage = result["lineage"]
-    assert len(lineage) == 2, f"precondition: the best trial continued another ({result})"
-    assert lineage[0]["epochs"] == lineage[1]["initial_epoch"] == 1
-    assert lineage[1]["trial"] == result["trial"] and lineage[1]["epochs"] == 3
-
-    report = train_json(best)
-    assert report["reproduced"]["within_tolerance"], report["reproduced"]
-    assert report["epochs"] == result["epochs"] == 3  # counted from epoch 0, as exported
-    assert report["best_epoch"] == result["best_epoch"]
 
     # an export written before the lineage was recorded: refitted from scratch over the
     # study's max_epochs, and train says why it does not match
@@ -87,8 +96,7 @@ def test_a_hyperband_trial_that_continued_an_earlier_one_reproduces_through_its_
 
 
 def test_export_without_a_checkpoint_refits_the_lineage(tmp_path: Path) -> None:
-    search = {"backend": "hyperband", "trials": 4, "max_epochs": 3, "factor": 3, "patience": 5}
-    _, with_checkpoint = launch_and_export(tmp_path, search)
+    _, with_checkpoint = launch_and_export(tmp_path, WHOLE)
     shutil.rmtree(tmp_path / "results" / "tiny" / "checkpoints")
     out = tmp_path / "refit" / "best.yaml"
     exported = run_cli("export", str(tmp_path / "results" / "tiny"), "-o", str(out))

@@ -26,12 +26,14 @@ max over study seeds, and the wall time of a study (search + export), median ove
 
 The search space (``--space``): ``quickstart`` is ``examples/airline_lstm.yaml``'s (LSTM, the
 six transforms); ``wide`` adds ``kind: mlp`` (0 hidden layers is a linear model on the window)
-and ``skip``, a linear path from the flattened window to the output added to the network's.
+and ``skip``, a linear path from the flattened window to the output added to the network's;
+``seasonal`` is the MLP alone (with ``skip``) on log_diff / seasonal_diff / log_seasonal_diff
+with look_back 12..24 (a season of inputs).
 
 Usage (the defaults: 4 study seeds x 12 trials, two seeds at a time on 2 cores)::
 
     python benchmarks/model_selection.py [--seeds 4] [--trials 12] [--folds 4] [--val 12]
-        [--repeats 2] [--max-epochs 100] [--patience 15] [--space wide|quickstart]
+        [--repeats 2] [--max-epochs 100] [--patience 15] [--space wide|quickstart|seasonal]
         [--jobs 2] [--classical-only]
 """
 
@@ -184,11 +186,13 @@ def load(split: dict[str, Any]) -> Any:
 
 def suggest(trial: Any, space: str) -> dict[str, Any]:
     """A configuration; names as seqtune's model parameters, plus ``kind`` and ``skip``."""
-    kinds = ["lstm"] if space == "quickstart" else ["lstm", "mlp"]
+    kinds = {"quickstart": ["lstm"], "wide": ["lstm", "mlp"], "seasonal": ["mlp"]}[space]
     v: dict[str, Any] = {"kind": trial.suggest_categorical("kind", kinds)}
     transforms = ["none", "log", "diff", "log_diff", "seasonal_diff", "log_seasonal_diff"]
+    if space == "seasonal":  # the framings that worked (diff, seasonal diff), a season of inputs
+        transforms = ["log_diff", "seasonal_diff", "log_seasonal_diff"]
     v["transform"] = trial.suggest_categorical("transform", transforms)
-    v["look_back"] = trial.suggest_int("look_back", 1, 24)
+    v["look_back"] = trial.suggest_int("look_back", 12 if space == "seasonal" else 1, 24)
     if v["kind"] == "lstm":
         v["units"] = trial.suggest_int("units", 8, 64, step=8)
         v["dropout"] = trial.suggest_float("dropout", 0.0, 0.3, step=0.1)
@@ -408,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=2, help="seeds per fold, and ensemble size")
     ap.add_argument("--max-epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=15)
-    ap.add_argument("--space", choices=("wide", "quickstart"), default="wide")
+    ap.add_argument("--space", choices=("wide", "quickstart", "seasonal"), default="wide")
     ap.add_argument("--jobs", type=int, default=2, help="study seeds run in parallel")
     ap.add_argument("--classical-only", action="store_true")
     args = ap.parse_args(argv)

@@ -38,7 +38,7 @@ KEYS = (
     "time",
     "calendar",
 )
-SPLIT_KEYS = ("val", "test", "method")
+SPLIT_KEYS = ("val", "test", "method", "folds", "step", "gap")
 
 DEFAULT_VAL = 0.15
 DEFAULT_TEST = 0.2
@@ -97,6 +97,38 @@ def _fraction(raw: Any, field: str) -> float | int:
     return value
 
 
+def _whole(raw: Any, low: int, field: str, what: str) -> int:
+    """A whole number ``>= low`` (booleans refused)."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise UserError(f"must be a whole number of {what}, got {raw!r}", field)
+    if raw < low:
+        raise UserError(f"must be at least {low}, got {raw}", field)
+    return raw
+
+
+def _fold_settings(
+    split: dict[str, Any], method: str, field: str
+) -> tuple[int, float | int | None, int]:
+    """``(folds, step, gap)`` of ``data.split``; what needs the row count is checked by
+    :func:`seqtune.data.folds.plan_folds`."""
+    folds = _whole(split.get("folds", 1), 1, f"{field}.folds", "validation folds")
+    step = split.get("step")
+    if step is not None:
+        step = _fraction(step, f"{field}.step")
+        if folds == 1:
+            raise UserError(
+                "is the distance between fold origins: it needs folds >= 2", f"{field}.step"
+            )
+    gap = _whole(split.get("gap", 0), 0, f"{field}.gap", "rows")
+    if method == "stratified" and (folds != 1 or gap != 0):
+        key = "folds" if folds != 1 else "gap"
+        raise UserError(
+            "rolling-origin folds are chronological; a stratified split takes none",
+            f"{field}.{key}",
+        )
+    return folds, step, gap
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What to read and how to frame it; built by :meth:`from_dict` from the ``data:`` mapping."""
@@ -110,6 +142,11 @@ class DataSpec:
     val: float | int = DEFAULT_VAL  # a fraction of the rows, or an int: a number of rows
     test: float | int = DEFAULT_TEST
     split_method: str = "chronological"
+    # rolling origins (seqtune.data.folds): ``folds`` validation parts of ``val`` rows each,
+    # ``step`` rows apart (None: step = val), ``gap`` rows between training and validation
+    folds: int = 1
+    step: float | int | None = None
+    gap: int = 0
     scaler: str = "minmax"
     period: int | None = None
     label_at: str = "next"
@@ -173,6 +210,7 @@ class DataSpec:
         method = _choice(
             split.get("method", "chronological"), SPLIT_METHODS, f"{field}.split.method"
         )
+        folds, step, gap = _fold_settings(split, method, f"{field}.split")
 
         scaler = _choice(raw.get("scaler", "minmax"), SCALERS, f"{field}.scaler")
 
@@ -273,6 +311,9 @@ class DataSpec:
             val=val,
             test=test,
             split_method=method,
+            folds=folds,
+            step=step,
+            gap=gap,
             scaler=scaler,
             period=period,
             label_at=label_at,
@@ -294,6 +335,13 @@ class DataSpec:
         split: dict[str, Any] = {"val": self.val, "test": self.test}
         if self.split_method != "chronological":
             split["method"] = self.split_method
+        # rolling-origin keys only when set: an old spec keeps its dict and fingerprint
+        if self.folds != 1:
+            split["folds"] = self.folds
+        if self.step is not None:
+            split["step"] = self.step
+        if self.gap != 0:
+            split["gap"] = self.gap
         out["split"] = split
         out["scaler"] = self.scaler
         if self.period is not None:

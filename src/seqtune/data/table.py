@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from seqtune.data import transforms as target_transforms
+from seqtune.data.folds import Bounds, FoldPlan, plan_folds
 from seqtune.data.spec import DataSpec
 from seqtune.data.split import (
     classify_counts,
@@ -263,7 +264,9 @@ class Table:
             classes, labels = np.unique(self.y, return_inverse=True)
             self.classes = classes.astype(np.int64)
             self.labels = labels.astype(np.int64)
-        self._cache: dict[tuple[int, str, int], Windows] = {}
+        # key: (look_back, transform, seed, view); view "holdout", "fold<i>" or "refit"
+        self._cache: dict[tuple[int, str, int, str], Windows] = {}
+        self._plan: FoldPlan | None = None
 
     @property
     def task(self) -> str:
@@ -340,8 +343,15 @@ class Table:
 
     def check_capacity(self, max_look_back: int, transforms: Iterable[str] = ("none",)) -> None:
         """UserError unless the largest look_back, plus the rows the transforms lose, leaves
-        at least 1 window in val and test and 2 in train."""
+        at least 1 window in val and test and 2 in train; with rolling-origin keys in
+        ``data.split``, also every fold (:meth:`check_folds`)."""
         names = list(transforms) or ["none"]
+        self._check_holdout(max_look_back, names)
+        if self.uses_folds:
+            self.check_folds(max_look_back, names)
+
+    def _check_holdout(self, max_look_back: int, names: list[str]) -> None:
+        """The checks of the single holdout split (train, val, test)."""
         for name in names:
             self.check_transform(name)
         lost = max(target_transforms.lost_rows(name, self.period) for name in names)
@@ -396,21 +406,173 @@ class Table:
 
         ``seed`` only matters for a stratified split (classify).
         """
-        if isinstance(look_back, bool) or not isinstance(look_back, int | np.integer):
-            raise UserError(f"must be an integer, got {look_back!r}", "space.look_back")
-        look_back = int(look_back)
-        if look_back < 1:
-            raise UserError(f"must be at least 1, got {look_back}", "space.look_back")
+        look_back = self._look_back(look_back)
         if self.spec.split_method != "stratified":
             seed = 0
-        key = (look_back, transform, int(seed))
+        key = (look_back, transform, int(seed), "holdout")
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         self.check_capacity(look_back, [transform])
+        built = self._build(self.bounds, look_back, transform, int(seed))
+        self._cache[key] = built
+        return built
+
+    # -- rolling origins (seqtune.data.folds) -------------------------------------------------
+
+    @property
+    def fold_plan(self) -> FoldPlan:
+        """The rolling-origin folds of ``data.split`` (``folds: 1``: the holdout alone).
+        Raises a one-line UserError when the split settings do not fit the rows."""
+        if self._plan is None:
+            spec = self.spec
+            self._plan = plan_folds(
+                self.n_rows,
+                val=spec.val,
+                test=spec.test,
+                folds=spec.folds,
+                step=spec.step,
+                gap=spec.gap,
+            )
+        return self._plan
+
+    @property
+    def uses_folds(self) -> bool:
+        """Whether the spec sets any rolling-origin key (folds, step, gap)."""
+        return self.spec.folds != 1 or self.spec.step is not None or self.spec.gap != 0
+
+    def fold_windows(self, fold: int, look_back: int, transform: str = "none") -> Windows:
+        """Windows of fold ``fold`` (0 = oldest origin): training windows whose targets (and
+        inputs) lie in the fold's training rows, validation windows whose targets lie in its
+        validation rows (forecast inputs may reach back before the validation start, classify
+        windows never straddle a boundary), and an empty test part. Scalers and the target
+        transform's scaler are fitted on the fold's training rows only. Cached.
+
+        With ``folds: 1`` and no gap, fold 0 equals :meth:`windows` on train and val."""
+        look_back = self._look_back(look_back)
+        plan = self.fold_plan
+        if isinstance(fold, bool) or not isinstance(fold, int | np.integer):
+            raise TypeError(f"fold must be an integer, got {fold!r}")
+        if not 0 <= int(fold) < len(plan):
+            raise IndexError(f"fold {fold} out of range: the plan has {len(plan)} fold(s)")
+        key = (look_back, transform, 0, f"fold{int(fold)}")
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        self.check_folds(look_back, [transform])
+        built = self._build(plan[int(fold)].bounds(), look_back, transform, 0)
+        self._cache[key] = built
+        return built
+
+    def refit_windows(self, look_back: int, transform: str = "none") -> Windows:
+        """The refit view: every row before the test part as training (scalers fitted on
+        them), no validation windows, and the test part. What export and ``train`` fit the
+        chosen configuration on before reading the test part once. Cached."""
+        look_back = self._look_back(look_back)
+        key = (look_back, transform, 0, "refit")
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        self.check_capacity(look_back, [transform])
+        built = self._build(self.fold_plan.refit_bounds(), look_back, transform, 0)
+        self._cache[key] = built
+        return built
+
+    def fold_counts(self, look_back: int, transform: str = "none") -> list[dict[str, int]]:
+        """Windows per part (train, val) of every fold, oldest first (for ``seqtune check``)."""
+        lost = target_transforms.lost_rows(transform, self.period) if self.task == "forecast" else 0
+        return [
+            {p: c for p, c in self._counts_in(f.bounds(), look_back, lost).items() if p != "test"}
+            for f in self.fold_plan.folds
+        ]
+
+    def _counts_in(self, bounds: Bounds, look_back: int, lost: int) -> dict[str, int]:
+        if self.task == "forecast":
+            return forecast_counts(bounds, lost + look_back, self.horizon)
+        return classify_counts(bounds, look_back + self._offset())
+
+    def check_folds(self, max_look_back: int, transforms: Iterable[str] = ("none",)) -> None:
+        """UserError unless every fold leaves at least 2 training windows and 1 validation
+        window for the largest look_back and the rows the transforms lose, and (classify)
+        both parts of every fold hold at least two classes."""
+        names = list(transforms) or ["none"]
+        for name in names:
+            self.check_transform(name)
+        plan = self.fold_plan
+        if self.horizon > plan[0].val_rows:
+            raise UserError(
+                f"{self.horizon} steps are longer than a fold's validation part "
+                f"({plan[0].val_rows} rows); lower data.horizon or raise data.split.val",
+                "data.horizon",
+            )
+        lost = 0
+        if self.task == "forecast":
+            lost = max(target_transforms.lost_rows(name, self.period) for name in names)
+        for fold in plan.folds:
+            counts = self._counts_in(fold.bounds(), max_look_back, lost)
+            for part, need in (("train", 2), ("val", 1)):
+                if counts[part] >= need:
+                    continue
+                fits = [
+                    lb
+                    for lb in range(max_look_back - 1, 0, -1)
+                    if self._counts_in(fold.bounds(), lb, lost)[part] >= need
+                ]
+                lost_text = f" plus {lost} rows lost to the transform" if lost else ""
+                rows = self.row_numbers  # 1-based data rows of the CSV, as in every message
+                where = (
+                    f"fold {fold.index + 1} of {len(plan)} (train rows {int(rows[0])}-"
+                    f"{int(rows[fold.train_stop - 1])}, val rows {int(rows[fold.val_start])}-"
+                    f"{int(rows[fold.val_stop - 1])})"
+                )
+                if fits:
+                    raise UserError(
+                        f"look_back {max_look_back}{lost_text} leaves {counts[part]} {part} "
+                        f"window(s) in {where} (need at least {need}); the largest look_back "
+                        f"that fits is {fits[0]}",
+                        "space.look_back",
+                    )
+                raise UserError(
+                    f"{where} has {counts[part]} {part} window(s){lost_text} even with "
+                    f"look_back 1 (need at least {need}); use fewer folds or a longer series",
+                    "data.split.folds",
+                )
+        if self.task == "classify":
+            self._check_fold_classes(max_look_back)
+
+    def _check_fold_classes(self, look_back: int) -> None:
+        """Refuse a fold whose training or validation windows hold a single class."""
+        assert self.labels is not None and self.classes is not None
+        span = look_back + self._offset()
+        plan = self.fold_plan
+        for fold in plan.folds:
+            for part, (start, stop) in fold.bounds().items():
+                if part == "test":
+                    continue
+                labels = self.labels[start + span - 1 : stop]  # the label rows of its windows
+                if labels.size and np.unique(labels).size < 2:
+                    first, last = self.row_numbers[start + span - 1], self.row_numbers[stop - 1]
+                    raise UserError(
+                        f"every {part} window of fold {fold.index + 1} of {len(plan)} (labels "
+                        f"at rows {int(first)}-{int(last)}) has class "
+                        f"{self.classes[labels[0]]}: use fewer folds or a larger data.split.val",
+                        "data.split.folds",
+                    )
+
+    @staticmethod
+    def _look_back(look_back: int) -> int:
+        if isinstance(look_back, bool) or not isinstance(look_back, int | np.integer):
+            raise UserError(f"must be an integer, got {look_back!r}", "space.look_back")
+        if int(look_back) < 1:
+            raise UserError(f"must be at least 1, got {look_back}", "space.look_back")
+        return int(look_back)
+
+    def _build(self, bounds: Bounds, look_back: int, transform: str, seed: int) -> Windows:
+        """Windows of the parts ``bounds`` (train must start at row 0): scalers fitted on
+        ``bounds["train"]`` only."""
         if self.task == "forecast":
             target_col = self.features.index(self.target) if self.target in self.features else None
-            built = build_forecast(
+            return build_forecast(
                 self.feature_values(),
                 self.input_names,
                 target_col,
@@ -418,30 +580,27 @@ class Table:
                 transform=transform,
                 period=self.period,
                 look_back=look_back,
-                bounds=self.bounds,
+                bounds=bounds,
                 scaler=self.spec.scaler,
                 horizon=self.horizon,
             )
-        else:
-            assert self.labels is not None and self.classes is not None
-            built = build_classify(
-                self.feature_values(),
-                self.features,
-                self.labels,
-                self.classes,
-                look_back=look_back,
-                label_at=self.spec.label_at,
-                bounds=self.bounds,
-                method=self.spec.split_method,
-                val=self.spec.val,
-                test=self.spec.test,
-                seed=int(seed),
-                scaler=self.spec.scaler,
-                class_weight=self.spec.class_weight,
-                first_row=self.row_numbers,
-            )
-        self._cache[key] = built
-        return built
+        assert self.labels is not None and self.classes is not None
+        return build_classify(
+            self.feature_values(),
+            self.features,
+            self.labels,
+            self.classes,
+            look_back=look_back,
+            label_at=self.spec.label_at,
+            bounds=bounds,
+            method=self.spec.split_method,
+            val=self.spec.val,
+            test=self.spec.test,
+            seed=seed,
+            scaler=self.spec.scaler,
+            class_weight=self.spec.class_weight,
+            first_row=self.row_numbers,
+        )
 
 
 def _check_target(spec: DataSpec, y: np.ndarray, row_numbers: np.ndarray) -> None:

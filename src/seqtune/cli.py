@@ -648,8 +648,23 @@ def format_status(status: dict[str, Any]) -> str:
     if best is None:
         lines.append("best: none yet")
     else:
-        lines.append(f"best: trial {best['number']}, {obj['name']} = {best['value']:.6g}")
+        lines.append(
+            f"best: trial {best['number']}, {obj['name']} = {best['value']:.6g}"
+            + _over_folds(status, best["number"])
+        )
     return "\n".join(lines)
+
+
+def _over_folds(status: dict[str, Any], number: int) -> str:
+    """`` ± sd over K folds (f0, f1, ...)`` for a trial scored on rolling-origin folds."""
+    name = status["objective"]["name"]
+    record = next((r for r in status["trial_records"] if r["number"] == number), None)
+    metrics = (record or {}).get("metrics") or {}
+    folds = [v for k, v in metrics.items() if k.startswith(f"{name}_fold")]
+    if not folds or f"{name}_sd" not in metrics:
+        return ""
+    each = ", ".join(f"{v:.4g}" for v in folds)
+    return f" ± {metrics[name + '_sd']:.3g} over {len(folds)} folds ({each})"
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -397,6 +397,12 @@ class Spec:
             )
         objective = parse_objective(raw["objective"], data.task, base_dir)
         search = SearchSettings.from_dict(raw.get("search"))
+        if search.backend == "hyperband" and (data.folds != 1 or data.gap != 0):
+            raise UserError(
+                "rolling-origin folds run on backend tpe or random: Hyperband continues a "
+                "trial from one model's weights, and a fold trial has one model per fold",
+                "data.split.folds",
+            )
         result = raw.get("result")
         if result is not None and not isinstance(result, dict):
             raise UserError("expected a mapping (written by seqtune export)", "result")

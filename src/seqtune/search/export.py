@@ -81,15 +81,23 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
     lineage = hyperband_lineage(study, best, records)
-    checkpoint = study.checkpoint_file(best.number)
-    model = _load_checkpoint(checkpoint) if checkpoint is not None else None
-    if model is not None:
-        windows = runner.windows(best.params)
-    else:  # another worker's trial, or a damaged file: refit deterministically from its seed
-        outcome = _refit(runner, best.params, seed, lineage)
+    if runner.table.uses_folds:
+        # chosen on rolling-origin folds: refit on every row before the test part for the
+        # epochs the folds chose (their best mean epoch); the test part is read here, once
+        outcome = runner.refit(best.params, seed, refit_epochs(best.best_epoch))
         model, windows = outcome.model, outcome.windows
+        val = dict(best.metrics)  # the folds' mean at the best epoch, and each fold's value
+    else:
+        checkpoint = study.checkpoint_file(best.number)
+        model = _load_checkpoint(checkpoint) if checkpoint is not None else None
+        if model is not None:
+            windows = runner.windows(best.params)
+        else:  # another worker's trial, or a damaged file: refit deterministically
+            outcome = _refit(runner, best.params, seed, lineage)
+            model, windows = outcome.model, outcome.windows
+        assert model is not None and windows is not None
+        val = runner.evaluate(model, windows, "val")
     assert model is not None and windows is not None
-    val = runner.evaluate(model, windows, "val")
     test = runner.evaluate(model, windows, "test")
     result: dict[str, Any] = {
         "study": spec.study,
@@ -230,6 +238,14 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     outcome = _refit(runner, values, spec.seed, lineage)
     if outcome.value is None or outcome.model is None or outcome.windows is None:
         raise UserError(f"{spec.objective.name} was never finite: training failed", "train")
+    if runner.table.uses_folds:  # the same refit as export: every row before the test part
+        val = dict(outcome.metrics)
+        outcome_test = runner.refit(values, spec.seed, refit_epochs(outcome.best_epoch))
+        model, windows = outcome_test.model, outcome_test.windows
+    else:
+        model, windows = outcome.model, outcome.windows
+        val = runner.evaluate(model, windows, "val")
+    assert model is not None and windows is not None
     report: dict[str, Any] = {
         "objective": {
             "name": spec.objective.name,
@@ -238,8 +254,8 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         },
         "epochs": outcome.epochs_run,
         "best_epoch": outcome.best_epoch,
-        "val": _clean(runner.evaluate(outcome.model, outcome.windows, "val")),
-        "test": _clean(runner.evaluate(outcome.model, outcome.windows, "test")),
+        "val": _clean(val),
+        "test": _clean(runner.evaluate(model, windows, "test")),
     }
     exported = result.get("objective", {}).get("value")
     if isinstance(exported, int | float):
@@ -254,9 +270,15 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         if reason is not None and not report["reproduced"]["within_tolerance"]:
             report["reproduced"]["reason"] = reason
     if output is not None:
-        save_model(outcome.model, Path(output))
+        save_model(model, Path(output))
         report["model"] = str(output)
     return report
+
+
+def refit_epochs(best_epoch: int | None) -> int:
+    """How long the refit trains: through the folds' best mean epoch (0-based), i.e. the
+    same number of epochs, on the somewhat more rows that lie before the test part."""
+    return (best_epoch or 0) + 1
 
 
 def _is_lineage(value: Any) -> bool:

@@ -36,6 +36,8 @@ def prediction_rows(runner: Any, model: Any, windows: Any) -> tuple[list[str], l
     label = "time" if table.time is not None else "step"
     out: list[list[Any]] = []
     for part in ("val", "test"):
+        if len(windows.part(part)[0]) == 0:  # a refit has no validation part
+            continue
         pred = np.asarray(runner.predict(model, windows, part), np.float64)
         true = np.asarray(windows.true_original(part), np.float64)
         pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)

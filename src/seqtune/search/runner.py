@@ -136,6 +136,8 @@ class Runner:
         weights_from: str | None,
         report: Report | None,
     ) -> Outcome:
+        if self.table.uses_folds:  # rolling origins: one model per fold, in step
+            return self._run_folds(values, seed, epochs, report)
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
@@ -198,6 +200,117 @@ class Runner:
             windows=windows,
             pruned_at=pruned_at,
         )
+
+    def _run_folds(
+        self, values: dict[str, Any], seed: int, epochs: int | None, report: Report | None
+    ) -> Outcome:
+        """A trial over the rolling-origin folds of ``data.split``: one model per fold
+        (scalers and transforms fitted on that fold's training rows), trained epoch by epoch
+        in step; an epoch's value is the mean over the folds of their validation objective,
+        so the best epoch, patience and the pruner all read the mean. The per-fold values
+        at the best epoch are kept as ``<objective>_fold<i>`` (and ``<objective>_sd``)."""
+        start = time.perf_counter()
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        resolved = resolve(self.spec.kind, values)
+        look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
+        batch_size = int(resolved["batch_size"])
+        metrics = self.metrics(batch_size)
+        name, layout = self.spec.objective.name, self.spec.layout
+        folds = []
+        for f in range(len(self.table.fold_plan)):
+            windows = self.table.fold_windows(f, look_back, transform)
+            model = self.build(values, windows)
+            x_train, y_train = windows.part("train")
+            x_val, _ = windows.part("val")
+            head, _ = self.task.head(windows)
+            records = train_epochs(
+                model,
+                reshape_x(x_train, layout),
+                y_train,
+                head=head,
+                learning_rate=float(resolved["learning_rate"]),
+                batch_size=batch_size,
+                epochs=epochs if epochs is not None else self.spec.search.max_epochs,
+                seed=seed,
+                sample_weight=windows.sample_weight_train,
+                validation_x=reshape_x(x_val, layout),
+            )
+            folds.append(
+                (windows, model, records, self.task.truth(windows, "val"),
+                 self.task.to_units(windows, "val"))
+            )
+        variables = [v for _, model, _, _, _ in folds for v in model.weights]
+        best = BestEpoch(self.spec.objective, self.spec.search.patience)
+        pruned_at, epochs_run = None, 0
+        try:
+            for step in zip(*(records for _, _, records, _, _ in folds), strict=False):
+                epochs_run += 1
+                per = [
+                    score(y_true, to_units(epoch.predictions), metrics)
+                    for (_, _, _, y_true, to_units), epoch in zip(folds, step, strict=True)
+                    if epoch.predictions is not None
+                ]
+                scores = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+                scores["loss"] = float(np.mean([epoch.loss for epoch in step]))
+                values_f = [p[name] for p in per]
+                scores[f"{name}_sd"] = float(np.std(values_f))
+                scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
+                index = step[0].index
+                best.offer(index, scores, variables)
+                value = scores[name]
+                stop = report is not None and value == value and report(index, value)
+                if self.on_epoch is not None:
+                    self.on_epoch(index)
+                check_stop()
+                if stop:
+                    pruned_at = index
+                    break
+                if best.exhausted(index):
+                    break
+        finally:
+            for _, _, records, _, _ in folds:
+                records.close()
+        best.restore(variables)
+        windows, model = folds[-1][0], folds[-1][1]  # the fold trained on the most rows
+        return Outcome(
+            value=best.value,
+            best_epoch=best.epoch,
+            epochs_run=epochs_run,
+            seconds=time.perf_counter() - start,
+            metrics={k: v for k, v in best.scores.items() if k != "loss"},
+            model=model,
+            windows=windows,
+            pruned_at=pruned_at,
+        )
+
+    def refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
+        """Train ``values`` on every row before the test part (no validation) for
+        ``epochs`` epochs: what export and ``train`` do with a configuration chosen on
+        rolling-origin folds, before the test part is read once."""
+        check_stop()
+        start = time.perf_counter()
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        resolved = resolve(self.spec.kind, values)
+        windows = self.table.refit_windows(int(resolved["look_back"]), str(resolved["transform"]))
+        model = self.build(values, windows)
+        x_train, y_train = windows.part("train")
+        ran = 0
+        for _ in train_epochs(
+            model,
+            reshape_x(x_train, self.spec.layout),
+            y_train,
+            head=self.task.head(windows)[0],
+            learning_rate=float(resolved["learning_rate"]),
+            batch_size=int(resolved["batch_size"]),
+            epochs=epochs,
+            seed=seed,
+            sample_weight=windows.sample_weight_train,
+        ):
+            ran += 1
+            check_stop()
+        return Outcome(None, epochs - 1, ran, time.perf_counter() - start, {}, model, windows)
 
     def to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
         return self.task.to_units(windows, part)

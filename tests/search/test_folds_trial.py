@@ -1,0 +1,76 @@
+"""A trial on rolling-origin folds: one model per fold, the value is the folds' mean, each
+fold's value is kept; export and train refit on every row before the test part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import run_cli, tiny_spec, write_spec
+
+from seqtune.errors import UserError
+from seqtune.search.study import prepare
+from seqtune.spec import Spec
+
+FOLDS = {"val": 12, "test": 0.33, "folds": 3}
+
+
+def folds_spec(**search: object) -> Spec:
+    raw = tiny_spec(search={"max_epochs": 3, "patience": 2, **search})
+    raw["data"]["split"] = dict(FOLDS)
+    return Spec.from_dict(raw, Path("."), Path("spec.yaml"))
+
+
+def test_the_trial_value_is_the_mean_of_the_folds_and_each_is_kept() -> None:
+    _, runner = prepare(folds_spec())
+    reported: list[tuple[int, float]] = []
+    values = {"look_back": 2, "transform": "seasonal_diff", "units": 4}
+    outcome = runner.run(values, 3, report=lambda e, v: reported.append((e, v)) or False)
+    per = [outcome.metrics[f"val_rmse_fold{i}"] for i in range(3)]
+    assert outcome.value == pytest.approx(np.mean(per))
+    assert outcome.metrics["val_rmse_sd"] == pytest.approx(np.std(per))
+    assert [e for e, _ in reported] == list(range(outcome.epochs_run))
+    assert reported[outcome.best_epoch][1] == pytest.approx(outcome.value)  # the mean is told
+    again = runner.run(values, 3)
+    assert again.value == outcome.value  # seeded: the same trial twice
+
+
+def test_the_refit_trains_on_every_row_before_the_test_part() -> None:
+    table, runner = prepare(folds_spec())
+    outcome = runner.refit({"look_back": 2}, 3, epochs=2)
+    assert outcome.epochs_run == 2
+    plan = table.fold_plan
+    x_train, _ = outcome.windows.part("train")
+    x_last, _ = table.fold_windows(len(plan) - 1, 2).part("train")
+    assert len(x_train) > len(x_last)  # more rows than any fold trained on
+    assert len(outcome.windows.part("val")[0]) == 0
+    assert len(outcome.windows.part("test")[0]) > 0
+
+
+def test_folds_are_refused_under_hyperband() -> None:
+    with pytest.raises(UserError) as caught:
+        folds_spec(backend="hyperband")
+    assert caught.value.field == "data.split.folds"
+
+
+@pytest.mark.slow
+def test_a_folds_study_exports_a_refit_that_train_reproduces(tmp_path: Path) -> None:
+    raw = tiny_spec(search={"backend": "tpe", "trials": 2, "max_epochs": 3, "patience": 2})
+    raw["data"]["split"] = dict(FOLDS)
+    spec = write_spec(tmp_path / "s.yaml", raw)
+    results = tmp_path / "r"
+    assert run_cli("launch", str(spec), "--results", str(results)).returncode == 0
+    status = run_cli("status", str(results / "tiny"))
+    assert " over 3 folds (" in status.stdout, status.stdout
+    assert run_cli("export", str(results / "tiny")).returncode == 0
+    best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())
+    assert {"val_rmse_fold0", "val_rmse_fold2", "val_rmse_sd"} <= set(best["result"]["val"])
+    trained = run_cli("train", str(results / "tiny" / "best.yaml"), "--json")
+    assert trained.returncode == 0, trained.stderr
+    import json
+
+    report = json.loads(trained.stdout)
+    assert report["reproduced"]["within_tolerance"]
+    assert report["test"] == pytest.approx(best["result"]["test"], rel=1e-6)

@@ -695,8 +695,25 @@ def _export(args: argparse.Namespace) -> int:
         "test: "
         + ", ".join(f"{k} {v:.6g}" for k, v in result["test"].items() if isinstance(v, float))
     )
+    _print_baselines(result.get("baselines") or {})
     print(f"wrote {out_yaml} and {out_model}")
+    from seqtune.search.export import baseline_warning
+
+    warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
+    if warning:
+        print(f"seqtune: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _print_baselines(found: dict[str, Any]) -> None:
+    """One line: each baseline's validation and test value of the objective."""
+    if not found:
+        return
+    cells = []
+    for name, parts in found.items():
+        got = " / ".join(f"{parts[p]:.4g}" for p in ("val", "test") if p in parts)
+        cells.append(f"{name.replace('_', ' ')} {got}")
+    print("baselines (val / test): " + ", ".join(cells))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -775,6 +792,12 @@ def _train(args: argparse.Namespace) -> int:
             f"{part}: "
             + ", ".join(f"{k} {v:.6g}" for k, v in report[part].items() if isinstance(v, float))
         )
+    _print_baselines(report.get("baselines") or {})
+    from seqtune.search.export import baseline_warning
+
+    warning = baseline_warning(spec, report["test"], report.get("baselines") or {})
+    if warning:
+        print(f"seqtune: warning: {warning}", file=sys.stderr)
     rep = report.get("reproduced")
     if rep:
         verdict = "reproduced" if rep["within_tolerance"] else "NOT reproduced"

@@ -64,7 +64,9 @@ def test_a_folds_study_exports_a_refit_that_train_reproduces(tmp_path: Path) -> 
     assert run_cli("launch", str(spec), "--results", str(results)).returncode == 0
     status = run_cli("status", str(results / "tiny"))
     assert " over 3 folds (" in status.stdout, status.stdout
-    assert run_cli("export", str(results / "tiny")).returncode == 0
+    exported = run_cli("export", str(results / "tiny"))
+    assert exported.returncode == 0, exported.stderr
+    assert "baselines (val / test): persistence " in exported.stdout
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())
     assert {"val_rmse_fold0", "val_rmse_fold2", "val_rmse_sd"} <= set(best["result"]["val"])
     trained = run_cli("train", str(results / "tiny" / "best.yaml"), "--json")
@@ -74,3 +76,35 @@ def test_a_folds_study_exports_a_refit_that_train_reproduces(tmp_path: Path) -> 
     report = json.loads(trained.stdout)
     assert report["reproduced"]["within_tolerance"]
     assert report["test"] == pytest.approx(best["result"]["test"], rel=1e-6)
+    assert report["baselines"] == best["result"]["baselines"]
+
+
+def test_export_and_train_carry_the_baselines_and_warn_when_they_win(tmp_path: Path) -> None:
+    from seqtune.search.export import baseline_warning
+
+    spec = folds_spec()
+    found = {"persistence": {"val": 30.0, "test": 48.0}, "ridge": {"val": 20.0, "test": 14.3}}
+    assert baseline_warning(spec, {"rmse": 13.0}, found) is None
+    line = baseline_warning(spec, {"rmse": 18.15}, found)
+    assert line == (
+        "the model does not beat the ridge baseline on the test part (rmse 18.15 vs 14.3)"
+    )
+    # a maximised objective: the larger wins
+    raw = tiny_spec()
+    raw["objective"] = {"name": "userobj:score", "direction": "maximize"}
+    (tmp_path / "userobj.py").write_text("def score(y, p):\n    return 0.0\n")
+    maxi = Spec.from_dict(raw, tmp_path, tmp_path / "s.yaml")
+    assert baseline_warning(maxi, {"score": 0.9}, {"mean": {"test": 0.5}}) is None
+    assert baseline_warning(maxi, {"score": 0.4}, {"mean": {"test": 0.5}}) is not None
+
+
+def test_baselines_are_scored_on_the_same_rows_as_the_model() -> None:
+    from seqtune.search.export import baselines
+
+    table, runner = prepare(folds_spec())
+    refit = runner.refit({"look_back": 12}, 1, epochs=1)
+    found = baselines(runner, {"look_back": 12}, refit.windows)
+    assert {"persistence", "seasonal_naive", "mean", "ridge"} <= set(found)
+    # on the airline series the seasonal naive forecast beats the training mean
+    assert found["seasonal_naive"]["test"] < found["mean"]["test"]
+    assert all({"val", "test"} <= set(parts) for parts in found.values())

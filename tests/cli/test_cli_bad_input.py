@@ -40,9 +40,6 @@ import pytest
 import yaml
 from conftest import AIRLINE, cli_here, run_cli, tiny_spec, write_spec
 
-# the module fixture runs every case at once: its tests run in one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("bad_input")
-
 DELETE = object()  # an edit that removes the key
 
 #: TensorFlow's C++ logger: ``WARNING: All log messages before absl::InitializeLog() ...`` and

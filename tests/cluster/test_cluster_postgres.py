@@ -23,9 +23,6 @@ from conftest_pg import PgServer, free_port, pg  # noqa: F401
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
-# one test server for the module, started once: its tests run in one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("postgres")
-
 
 class Proc:
     """A seqtune process whose stderr lines are collected as they come."""

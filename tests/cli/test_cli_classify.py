@@ -30,7 +30,7 @@ def deauth_spec(tmp_path: Path, csv: Path, backend: str) -> Path:
         dense_units={"int": [8, 16], "step": 8, "per": "num_hidden_layers"},
         learning_rate=0.003,
     )
-    spec["search"] = {"backend": backend, "trials": 3, "max_epochs": 3, "patience": 2}
+    spec["search"] = {"backend": backend, "trials": 2, "max_epochs": 3, "patience": 2}
     path = tmp_path / "deauth.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AIRLINE, ROOT, cli_here, tiny_spec, write_spec
+from conftest import AIRLINE, ROOT, cli_here, optuna_trials, tiny_spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,12 @@ def test_resume_during_a_launch_is_refused_and_disturbs_nothing(tmp_path: Path) 
     results = tmp_path / "results"
     study_dir = results / "tiny"
     launch = start("launch", str(spec), "--results", str(results))
-    wait_for(lambda: (study_dir / "study.json").exists(), launch)  # trial 0 starts now
+
+    def training() -> bool:  # trial 0 has run an epoch (its 5000 never end)
+        trials = optuna_trials(study_dir)
+        return any(state == "RUNNING" and epochs >= 1 for _, state, epochs in trials)
+
+    wait_for(training, launch)
     resumed = cli_here("resume", str(study_dir))
     assert resumed.returncode == 2
     no_traceback(resumed.stderr)

@@ -1,10 +1,17 @@
-"""Shared fixtures: tiny specs on the shipped airline series, and a CLI runner."""
+"""Shared fixtures: tiny specs on the shipped airline series, and CLI runners (a fresh
+process, or this one)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sqlite3
 import subprocess
 import sys
+import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +79,109 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env_extra or {})},
     )
+
+
+@contextlib.contextmanager
+def _environment(extra: dict[str, str] | None) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in extra or {}}
+    os.environ.update(extra or {})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def cli_here(
+    *args: str, cwd: Path | None = None, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``seqtune`` in this process, TensorFlow loaded once (seconds saved per call):
+    for the commands whose own process is not what a test is about (its exit code, stdout
+    and stderr are the same). Not for specs with a user objective module: Python would
+    import a module of that name once per process."""
+    from seqtune.cli import main
+    from seqtune.errors import UserError
+    from seqtune.models.runtime import configure_from_env
+
+    with contextlib.suppress(UserError):  # a bad SEQTUNE_THREADS: main() says so
+        configure_from_env()  # the threads a seqtune process runs with (before the 1st op)
+    out, err = io.StringIO(), io.StringIO()
+    formatwarning = warnings.formatwarning  # main() sets seqtune's own for the process
+    with (
+        contextlib.chdir(cwd or Path.cwd()),
+        _environment(env_extra),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+    ):
+        _fresh_process_warnings()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors and --version
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            warnings.formatwarning = formatwarning
+    return subprocess.CompletedProcess(["seqtune", *args], code, out.getvalue(), err.getvalue())
+
+
+def _fresh_process_warnings() -> None:
+    """Warnings filtered and printed on stderr as in a new ``python`` process (pytest
+    would record them instead), so that a stray warning line is seen here too."""
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", category)
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
+
+    warnings.showwarning = show
+
+
+def optuna_trials(study_dir: Path) -> list[tuple[int, str, int]]:
+    """``(number, state, epochs reported)`` of every trial in a study folder's SQLite
+    storage, read as another process reads a running study (read-only, never waiting for
+    the writer); ``[]`` until the storage has its tables."""
+    db = study_dir / "optuna.db"
+    if not db.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            return conn.execute(
+                "SELECT t.number, t.state, COUNT(v.trial_id) FROM trials t "
+                "LEFT JOIN trial_intermediate_values v ON v.trial_id = t.trial_id "
+                "GROUP BY t.trial_id ORDER BY t.number"
+            ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # not created yet, or the writer holds it this instant
+        return []
+
+
+def wait_until(
+    predicate: Any, proc: subprocess.Popen[Any], seconds: float = 300, what: str = ""
+) -> None:
+    """Poll ``predicate`` until it holds; fail if ``proc`` ended first or time runs out."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert proc.poll() is None, f"the process ended (exit {proc.returncode}) before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seqtune_threads() -> None:
+    """The test process trains with the threads every seqtune process uses, so that a
+    trial run here and a refit in a fresh process (or the reverse) sum in the same order.
+    Only where the collected tests already loaded TensorFlow: it must be set before its
+    first operation, and loading it is slow."""
+    if "tensorflow" in sys.modules:
+        from seqtune.models.runtime import configure_from_env
+
+        configure_from_env()
 
 
 @pytest.fixture

@@ -8,10 +8,14 @@ command in a fresh process, must end with
   (or is empty), no file appears in the case's folder, and a study folder a case points at
   comes out with the same files.
 
-Each case is a row of ``CASES``. The subprocesses of all selected cases run concurrently in
-one module fixture, and each test then checks its own outcome. Cases whose command imports
-TensorFlow before failing (``tf=True``: storage, study folders, ``train``) and those needing a
-launched study are marked slow.
+Each case is a row of ``CASES``. All selected cases run in one module fixture, and each test
+then checks its own outcome. Cases whose command imports TensorFlow before failing (``tf=True``:
+storage, study folders, ``train``), those needing a launched study, and those with a user
+objective module (Python imports a module name once per process) run as subprocesses, several
+at once; the others, refused before TensorFlow loads, run through ``seqtune.cli.main`` in the
+test process meanwhile (a fresh interpreter would spend a second importing pandas for each):
+exit code, stdout and stderr, warnings included, are the command's own as in a fresh process.
+Cases importing TensorFlow and those needing a launched study are marked slow.
 
 TensorFlow's C++ logger prints ``WARNING: All log messages before absl::InitializeLog() ...``
 and a oneDNN notice to stderr when it is imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
@@ -21,9 +25,11 @@ expected to fail on them only (``NOISY``), still fails on any other problem.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +38,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import AIRLINE, run_cli, tiny_spec, write_spec
+from conftest import AIRLINE, cli_here, run_cli, tiny_spec, write_spec
 
 DELETE = object()  # an edit that removes the key
 
@@ -86,6 +92,15 @@ class Case:
     forbidden: tuple[str, ...] = ()  # must not appear anywhere in the output
     tf: bool = False  # the command imports TensorFlow before it fails: slow, and NOISY
     marks: tuple[Any, ...] = ()  # replaces NOISY when given
+
+    @property
+    def own_process(self) -> bool:
+        """Run as a subprocess: TensorFlow's start-up, a launched study, or a user module."""
+        objective = self.edits.get("objective")
+        if isinstance(objective, dict):
+            objective = objective.get("name")
+        user_module = isinstance(objective, str) and ":" in objective
+        return self.tf or self.study or user_module or any(f.endswith(".py") for f in self.files)
 
 
 def airline_rows() -> list[str]:
@@ -805,6 +820,12 @@ def launch_study(root: Path) -> dict[str, str]:
     }
 
 
+#: The cases on the shared study run one at a time: a refused command may hold the study's
+#: lock for a while (``launch`` loads TensorFlow before it finds the study), and another case
+#: would then be refused with "in use by pid ..." instead of its own error.
+SHARED_STUDY = threading.Lock()
+
+
 def run_case(case: Case, folder: Path, study: Future[dict[str, str]] | None) -> Outcome:
     subs = prepare(case, folder)
     watched = [folder]
@@ -812,9 +833,14 @@ def run_case(case: Case, folder: Path, study: Future[dict[str, str]] | None) -> 
         assert study is not None
         subs.update(study.result())
         watched.append(Path(subs["study_results"]))
-    before = {f"{w}/{name}" for w in watched for name in files_under(w)}
-    proc = run_cli(*(fill(a, subs) for a in (*case.argv, *case.args)), cwd=folder, timeout=300)
-    after = {f"{w}/{name}" for w in watched for name in files_under(w)}
+    with SHARED_STUDY if case.study else contextlib.nullcontext():
+        before = {f"{w}/{name}" for w in watched for name in files_under(w)}
+        argv = [fill(a, subs) for a in (*case.argv, *case.args)]
+        if case.own_process:
+            proc = run_cli(*argv, cwd=folder, timeout=300)
+        else:
+            proc = cli_here(*argv, cwd=folder)
+        after = {f"{w}/{name}" for w in watched for name in files_under(w)}
     return Outcome(proc, subs, folder / "results", after - before)
 
 
@@ -848,7 +874,16 @@ def outcomes(
         futures = {
             c.id: pool.submit(run_case, c, root / c.id, study)
             for c in sorted(cases, key=lambda c: c.study)  # the study's users queue last
+            if c.own_process
         }
+        for c in cases:  # meanwhile, one at a time in this thread (stdout is redirected)
+            if not c.own_process:
+                done: Future[Outcome] = Future()
+                try:
+                    done.set_result(run_case(c, root / c.id, None))
+                except Exception as exc:  # the case's own test fails with it
+                    done.set_exception(exc)
+                futures[c.id] = done
         yield futures
 
 

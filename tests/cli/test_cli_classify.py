@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli_here
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def deauth_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "deauth.csv"
-    made = run_cli("datasets", "drone-deauth", "-o", str(path), "--rows", "3000", "--seed", "3")
+    made = cli_here("datasets", "drone-deauth", "-o", str(path), "--rows", "3000", "--seed", "3")
     assert made.returncode == 0, made.stderr
     return path
 
@@ -30,7 +30,7 @@ def deauth_spec(tmp_path: Path, csv: Path, backend: str) -> Path:
         dense_units={"int": [8, 16], "step": 8, "per": "num_hidden_layers"},
         learning_rate=0.003,
     )
-    spec["search"] = {"backend": backend, "trials": 3, "max_epochs": 3, "patience": 2}
+    spec["search"] = {"backend": backend, "trials": 2, "max_epochs": 3, "patience": 2}
     path = tmp_path / "deauth.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
@@ -42,10 +42,10 @@ def test_classify_study_reports_whole_set_f1_and_the_confusion_matrix(
 ) -> None:
     spec = deauth_spec(tmp_path, deauth_csv, backend)
     results = tmp_path / "results"
-    run = run_cli("launch", str(spec), "--results", str(results))
+    run = cli_here("launch", str(spec), "--results", str(results))
     assert run.returncode == 0, run.stderr
     study = results / "deauth-lstm-tpe"
-    status = json.loads(run_cli("status", "--json", str(study)).stdout)
+    status = json.loads(cli_here("status", "--json", str(study)).stdout)
     assert status["objective"] == {"name": "val_f1", "direction": "maximize"}
     best = status["best"]
     assert 0.0 <= best["value"] <= 1.0
@@ -54,7 +54,7 @@ def test_classify_study_reports_whole_set_f1_and_the_confusion_matrix(
     assert {"val_f1", "val_batch_f1", "val_precision", "val_recall", "val_pr_auc"} <= set(
         record["metrics"]
     )
-    exported = run_cli("export", str(study))
+    exported = cli_here("export", str(study))
     assert exported.returncode == 0, exported.stderr
     result = yaml.safe_load((study / "best.yaml").read_text())["result"]
     test = result["test"]
@@ -63,6 +63,6 @@ def test_classify_study_reports_whole_set_f1_and_the_confusion_matrix(
     assert len(cm) == 2 and all(len(row) == 2 for row in cm)
     tp, fp, fn = cm[1][1], cm[0][1], cm[1][0]
     assert test["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-9)
-    trained = run_cli("train", str(study / "best.yaml"), "--json")
+    trained = cli_here("train", str(study / "best.yaml"), "--json")
     assert trained.returncode == 0, trained.stderr
     assert "f1" in json.loads(trained.stdout)["test"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import AIRLINE, run_cli, tiny_spec, write_spec
+from conftest import AIRLINE, cli_here, run_cli, tiny_spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,10 @@ def h3_spec(**data: object) -> dict:
 def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "h3.yaml", h3_spec())
     results = tmp_path / "results"
-    proc = run_cli("launch", str(spec), "--results", str(results))
+    proc = cli_here("launch", str(spec), "--results", str(results))
     assert proc.returncode == 0, proc.stderr
     study = results / "tiny"
-    proc = run_cli("export", str(study))
+    proc = cli_here("export", str(study))
     assert proc.returncode == 0, proc.stderr
 
     best = yaml.safe_load((study / "best.yaml").read_text())
@@ -64,7 +64,7 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     assert mae == pytest.approx(test["mae"], rel=1e-6)
 
     out = tmp_path / "forecast.csv"
-    proc = run_cli("predict", str(study / "best.yaml"), "-o", str(out))
+    proc = cli_here("predict", str(study / "best.yaml"), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     forecast = rows_of(out)
     assert [r["time"] for r in forecast] == ["1961-01", "1961-02", "1961-03"]
@@ -73,7 +73,7 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     # a newer CSV: the first 132 months only, so the forecast is the test window's
     newer = tmp_path / "newer.csv"
     newer.write_text("\n".join(AIRLINE.read_text().splitlines()[:133]) + "\n")
-    proc = run_cli("predict", str(study), "--csv", str(newer))
+    proc = cli_here("predict", str(study), "--csv", str(newer))
     assert proc.returncode == 0, proc.stderr
     again = list(csv.DictReader(proc.stdout.splitlines()))
     assert [r["time"] for r in again] == ["1960-01", "1960-02", "1960-03"]
@@ -81,6 +81,7 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     for r in again:
         assert float(r["prediction"]) == pytest.approx(first[r["h"]], rel=1e-5)
 
+    # the refit in a fresh process, as a user runs it, reproduces the exported trial
     proc = run_cli("train", str(study / "best.yaml"), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -94,9 +95,9 @@ def test_predict_without_time_gives_step_numbers(tmp_path: Path) -> None:
     spec["search"] = {"backend": "tpe", "trials": 1, "max_epochs": 2, "patience": None}
     path = write_spec(tmp_path / "plain.yaml", spec)
     model = tmp_path / "plain.keras"
-    proc = run_cli("train", str(path), "-o", str(model))
+    proc = cli_here("train", str(path), "-o", str(model))
     assert proc.returncode == 0, proc.stderr
-    proc = run_cli("predict", str(path))
+    proc = cli_here("predict", str(path))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "step,h,prediction"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli, tiny_spec, write_spec
+from conftest import ROOT, cli_here, run_cli, tiny_spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def test_a_trial_whose_process_dies_fails_alone(tmp_path: Path, backend: str) ->
     results = tmp_path / "results"
     run = run_cli("launch", str(spec), "--results", str(results), cwd=ROOT)
     assert run.returncode == 0, run.stderr
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     failed = [r for r in status["trial_records"] if r["state"] == "failed"]
     assert len(failed) == 1
     assert "the trial's process was killed by SIGKILL" in failed[0]["reason"]

@@ -1,5 +1,9 @@
-"""Kill the study process with SIGKILL at random moments, resume each time, and check that
-nothing finished was lost, nothing is left running and no file was left half-written."""
+"""Kill the study process with SIGKILL at chosen moments, resume each time, and check that
+nothing finished was lost, nothing is left running and no file was left half-written.
+
+The moments are states of the study, seen from outside as another process sees them (the
+folder, trials.csv, the storage), not times: a kill lands at the same point of the study
+however fast the machine is."""
 
 from __future__ import annotations
 
@@ -7,16 +11,16 @@ import csv
 import io
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, tiny_spec, write_spec
+from conftest import ROOT, cli_here, optuna_trials, tiny_spec, wait_until, write_spec
 
 from seqtune.search.files import write_text
 
@@ -35,7 +39,7 @@ def start(*args: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def status(study: Path) -> dict:
-    out = run_cli("status", "--json", str(study))
+    out = cli_here("status", "--json", str(study))
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -48,25 +52,84 @@ def check_trials_csv(study: Path, n_records: int) -> None:
         json.loads(row["params"])
 
 
+def complete_in_csv(study: Path) -> int:
+    try:
+        text = (study / "trials.csv").read_text()
+    except FileNotFoundError:
+        return 0
+    return sum(r.get("state") == "complete" for r in csv.DictReader(io.StringIO(text)))
+
+
+class Moments:
+    """The states a kill aims at, for one study. A trial counts as started only if it
+    started after the last kill (a killed trial stays "running" on disk until a resume
+    recovers it)."""
+
+    def __init__(self, study: Path, backend: str) -> None:
+        self.study, self.backend = study, backend
+        self.stale: set[int] = set()  # Optuna trials left running by a killed process
+        self.killed_at = 0.0  # st_mtime of the last kill, for keras-tuner's trial files
+
+    def killed(self) -> None:
+        self.stale = {n for n, state, _ in optuna_trials(self.study) if state == "RUNNING"}
+        self.killed_at = time.time()
+
+    def loading(self) -> bool:
+        """The launch owns the new folder and loads TensorFlow: no study written yet."""
+        return (self.study / ".lock").exists() and not (self.study / "spec.yaml").exists()
+
+    def training(self, after_complete: int) -> Callable[[], bool]:
+        """A trial started after the last kill is training, ``after_complete`` trials done."""
+
+        def holds() -> bool:
+            if complete_in_csv(self.study) < after_complete:
+                return False
+            if self.backend == "hyperband":  # seqtune's file of the trial says running
+                for side in self.study.glob("keras_tuner/hyperband/trial_*/seqtune.json"):
+                    try:
+                        newer = side.stat().st_mtime > self.killed_at
+                        if newer and json.loads(side.read_text())["state"] == "running":
+                            return True
+                    except (OSError, ValueError, KeyError):
+                        continue  # being replaced this instant
+                return False
+            return any(  # Optuna: an epoch of the trial is reported in the storage
+                state == "RUNNING" and epochs >= 1 and number not in self.stale
+                for number, state, epochs in optuna_trials(self.study)
+            )
+
+        return holds
+
+    def recorded(self, complete: int) -> Callable[[], bool]:
+        """trials.csv shows ``complete`` finished trials: the next trial and its storage
+        writes are just starting."""
+        return lambda: complete_in_csv(self.study) >= complete
+
+
 @pytest.mark.parametrize("backend", ["tpe", "hyperband"])
-def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str) -> None:
-    rng = random.Random(f"kills-{backend}")
+def test_sigkills_at_chosen_moments_lose_nothing_that_finished(
+    tmp_path: Path, backend: str
+) -> None:
     budget = 6
     search = {"backend": backend, "trials": budget, "max_epochs": 3, "patience": 2}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     results = tmp_path / "results"
     study = results / "tiny"
+    moments = Moments(study, backend)
+    kills = [  # (what, the state to kill in)
+        ("while TensorFlow loads, before the study exists", moments.loading),
+        ("inside the first trial", moments.training(after_complete=0)),
+        ("as a trial's record is written and the next one starts", moments.recorded(2)),
+        ("inside a trial run by a resume", moments.training(after_complete=3)),
+    ]
     kept: dict[int, float] = {}
     log = tmp_path / "stderr.log"
     proc = start("launch", str(spec), "--results", str(results), log=log)
-    for _ in range(4):
-        # a random moment: while TensorFlow loads, inside a trial, between trials, while
-        # trials.csv or the backend state is being written
-        time.sleep(rng.uniform(3.0, 12.0))
-        if proc.poll() is not None:
-            break
+    for what, state in kills:
+        wait_until(state, proc, seconds=300, what=f"the kill {what}")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        moments.killed()
         if not (study / "study.json").exists():  # killed before the study existed
             proc = start("launch", str(spec), "--results", str(results), log=log)
             continue
@@ -79,6 +142,7 @@ def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str
         )
         proc = start("resume", str(study), log=log)
     assert proc.wait(timeout=600) == 0, log.read_text()[-2000:]
+    assert len(kept) >= 2  # the kills came after trials had finished, too
     final = status(study)
     assert final["finished"] == budget
     assert final["trials"]["running"] == 0
@@ -86,7 +150,7 @@ def test_random_sigkills_lose_nothing_that_finished(tmp_path: Path, backend: str
     for number, value in kept.items():  # every trial completed before a kill is still there
         assert values[number] == value
     check_trials_csv(study, len(final["trial_records"]))
-    out = run_cli("export", str(study))
+    out = cli_here("export", str(study))
     assert out.returncode == 0, out.stderr
     assert (
         yaml.safe_load((study / "best.yaml").read_text())["result"]["trial"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, run_cli, tiny_spec, write_spec
+from conftest import ROOT, cli_here, optuna_trials, run_cli, tiny_spec, wait_until, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +53,14 @@ def test_launch_kill_resume_export_train(tmp_path: Path, backend: str) -> None:
     before = {r["number"]: r["value"] for r in complete_rows(study_dir)}
     assert len(before) >= 2
 
-    status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
+    status = json.loads(cli_here("status", "--json", str(study_dir)).stdout)
     assert status["budget"] == 5 and status["finished"] < 5
 
-    resumed = run_cli("resume", str(study_dir))
+    resumed = cli_here("resume", str(study_dir))
     assert resumed.returncode == 0, resumed.stderr
     assert "best trial" in resumed.stdout
 
-    done = run_cli("status", "--json", str(study_dir))
+    done = cli_here("status", "--json", str(study_dir))
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout)
     assert {"study", "backend", "objective", "trials", "best"} <= set(status)
@@ -77,11 +77,11 @@ def test_launch_kill_resume_export_train(tmp_path: Path, backend: str) -> None:
     for number, value in before.items():  # trials completed before the kill are kept as they were
         assert after[number] == value
 
-    table = run_cli("status", str(study_dir))
+    table = cli_here("status", str(study_dir))
     assert "best: trial" in table.stdout and "val_rmse" in table.stdout
 
     out = tmp_path / "exported" / "best.yaml"
-    exported = run_cli("export", str(study_dir), "-o", str(out))
+    exported = cli_here("export", str(study_dir), "-o", str(out))
     assert exported.returncode == 0, exported.stderr
     assert out.is_file() and out.with_suffix(".keras").is_file()
     best = yaml.safe_load(out.read_text())
@@ -89,7 +89,7 @@ def test_launch_kill_resume_export_train(tmp_path: Path, backend: str) -> None:
     assert best["result"]["objective"]["value"] == pytest.approx(status["best"]["value"])
     assert {"rmse", "mae"} <= set(best["result"]["test"])
 
-    trained = run_cli("train", str(out), "--json")
+    trained = cli_here("train", str(out), "--json")
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout)
     assert {"rmse", "mae"} <= set(report["test"])
@@ -101,12 +101,12 @@ def test_launch_kill_resume_export_train(tmp_path: Path, backend: str) -> None:
 def test_resume_refuses_a_changed_space(tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"trials": 1, "max_epochs": 2}))
     results = tmp_path / "results"
-    first = run_cli("launch", str(spec_path), "--results", str(results))
+    first = cli_here("launch", str(spec_path), "--results", str(results))
     assert first.returncode == 0, first.stderr
     changed = tiny_spec(search={"trials": 1, "max_epochs": 2})
     changed["space"]["units"] = {"int": [4, 16], "step": 4}
     write_spec(spec_path, changed)
-    again = run_cli("resume", str(results / "tiny"), "--trials", "2")
+    again = cli_here("resume", str(results / "tiny"), "--trials", "2")
     assert again.returncode == 2
     assert "space.units.int: was [4, 12], now [4, 16]" in again.stderr
     assert "Traceback" not in again.stderr
@@ -115,18 +115,18 @@ def test_resume_refuses_a_changed_space(tmp_path: Path) -> None:
 def test_resume_raises_the_budget_and_runs_only_the_difference(tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"trials": 2, "max_epochs": 2}))
     results = tmp_path / "results"
-    assert run_cli("launch", str(spec_path), "--results", str(results)).returncode == 0
-    more = run_cli("resume", str(results / "tiny"), "--trials", "3")
+    assert cli_here("launch", str(spec_path), "--results", str(results)).returncode == 0
+    more = cli_here("resume", str(results / "tiny"), "--trials", "3")
     assert more.returncode == 0, more.stderr
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     assert status["finished"] == 3 and status["trials"]["complete"] == 3
 
 
 def test_launch_refuses_an_existing_study(tmp_path: Path) -> None:
     spec_path = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"trials": 1, "max_epochs": 1}))
     results = tmp_path / "results"
-    assert run_cli("launch", str(spec_path), "--results", str(results)).returncode == 0
-    again = run_cli("launch", str(spec_path), "--results", str(results))
+    assert cli_here("launch", str(spec_path), "--results", str(results)).returncode == 0
+    again = cli_here("launch", str(spec_path), "--results", str(results))
     assert again.returncode == 2
     assert "already holds a study" in again.stderr and "seqtune resume" in again.stderr
 
@@ -143,16 +143,19 @@ def test_sigterm_stops_cleanly_and_marks_the_trial_interrupted(tmp_path: Path) -
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
-    deadline = time.time() + 300
-    while not complete_rows(results / "tiny"):
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.05)
-    time.sleep(0.5)  # inside the next trial
+
+    def inside_a_later_trial() -> bool:  # trial 0 done, the next one a few epochs in
+        return any(
+            number >= 1 and state == "RUNNING" and 1 <= epochs <= 20
+            for number, state, epochs in optuna_trials(results / "tiny")
+        )
+
+    wait_until(inside_a_later_trial, proc, what="a trial after the first one ran an epoch")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert "seqtune resume" in err and "Traceback" not in err
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["running"] == 0
     assert status["trials"]["interrupted"] == 1
 
@@ -165,7 +168,7 @@ def test_two_workers_share_one_study_and_stop_at_the_budget(tmp_path: Path) -> N
     assert "absl" not in run.stderr and "oneDNN" not in run.stderr  # workers stay quiet too
     meta = json.loads((results / "tiny" / "study.json").read_text())
     assert meta["storage"] == "journal:optuna.journal"  # SQLite does not take two writers
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["complete"] == 4 and status["trials"]["running"] == 0
     assert len({r["number"] for r in status["trial_records"]}) == len(status["trial_records"])
 
@@ -198,7 +201,7 @@ def test_hyperband_prints_its_budget_and_refuses_a_changed_factor_on_resume(tmp_
     assert "hyperband: max_epochs 3, factor 3, 1 iteration(s) → 2 brackets" in run.stderr
     assert "capped at 2 trials by search.trials" in run.stderr
     write_spec(spec_path, tiny_spec(search={**search, "factor": 2}))
-    again = run_cli("resume", str(results / "tiny"))
+    again = cli_here("resume", str(results / "tiny"))
     assert again.returncode == 2
     assert "search.factor: was 3, now 2" in again.stderr
 
@@ -285,14 +288,14 @@ def test_a_launch_killed_before_it_finished_is_launched_again(tmp_path: Path, ba
     assert killed.returncode == 9, killed.stderr
     assert (study_dir / "spec.yaml").is_file() and not (study_dir / "study.json").exists()
 
-    resumed = run_cli("resume", str(study_dir))  # not a study yet: say what to do
+    resumed = cli_here("resume", str(study_dir))  # not a study yet: say what to do
     assert resumed.returncode == 2
     assert "launch was stopped before the study was created" in resumed.stderr
     assert "Traceback" not in resumed.stderr
 
-    again = run_cli("launch", str(spec), "--results", str(results))
+    again = cli_here("launch", str(spec), "--results", str(results))
     assert again.returncode == 0, again.stderr
-    status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
+    status = json.loads(cli_here("status", "--json", str(study_dir)).stdout)
     assert status["finished"] == 2 and status["trials"]["complete"] >= 1
 
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import AIRLINE, ROOT, run_cli, tiny_spec, write_spec
+from conftest import AIRLINE, ROOT, cli_here, optuna_trials, tiny_spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_two_launches_at_once_leave_one_whole_study(tmp_path: Path) -> None:
     loser = next(err for p, (_, err) in zip((first, second), outs, strict=True) if p.returncode)
     no_traceback(loser)
     assert "in use by pid" in loser or "already holds a study" in loser
-    status = run_cli("status", "--json", str(results / "tiny"))
+    status = cli_here("status", "--json", str(results / "tiny"))
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["finished"] == 4
     # the finished study lives in optuna.db alone: no write-ahead log left to carry along
@@ -82,12 +82,17 @@ def test_resume_during_a_launch_is_refused_and_disturbs_nothing(tmp_path: Path) 
     results = tmp_path / "results"
     study_dir = results / "tiny"
     launch = start("launch", str(spec), "--results", str(results))
-    wait_for(lambda: (study_dir / "study.json").exists(), launch)  # trial 0 starts now
-    resumed = run_cli("resume", str(study_dir))
+
+    def training() -> bool:  # trial 0 has run an epoch (its 5000 never end)
+        trials = optuna_trials(study_dir)
+        return any(state == "RUNNING" and epochs >= 1 for _, state, epochs in trials)
+
+    wait_for(training, launch)
+    resumed = cli_here("resume", str(study_dir))
     assert resumed.returncode == 2
     no_traceback(resumed.stderr)
     assert f"in use by pid {launch.pid} (seqtune launch)" in resumed.stderr
-    status = run_cli("status", "--json", str(study_dir))  # reading a running study is fine
+    status = cli_here("status", "--json", str(study_dir))  # reading a running study is fine
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["running_by"] == f"pid {launch.pid} (seqtune launch)"
     assert launch.poll() is None  # the launch goes on, its trial untouched
@@ -95,7 +100,7 @@ def test_resume_during_a_launch_is_refused_and_disturbs_nothing(tmp_path: Path) 
     _, err = launch.communicate(timeout=300)
     assert launch.returncode == 143, err
     no_traceback(err)
-    status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
+    status = json.loads(cli_here("status", "--json", str(study_dir)).stdout)
     # the trial was stopped by its own launch, not by the resume that was refused
     assert status["trials"]["interrupted"] == 1 and status["trials"]["running"] == 0
 
@@ -117,7 +122,7 @@ def test_data_rewritten_under_an_isolated_study_stops_it(tmp_path: Path) -> None
     last = err.strip().splitlines()[-1]
     assert str(data) in last and "changed since the study was launched" in last
     assert len(rows(study_dir)) >= 1  # what finished is kept
-    export = run_cli("export", str(study_dir))
+    export = cli_here("export", str(study_dir))
     assert export.returncode == 2 and "changed since" in export.stderr
 
 
@@ -156,9 +161,9 @@ def test_a_full_disk_stops_the_study_in_one_line_and_resume_continues(tmp_path: 
         no_traceback(err)
         assert "no space left" in err.strip().splitlines()[-1]
         filler.unlink()
-        resumed = run_cli("resume", str(study_dir))
+        resumed = cli_here("resume", str(study_dir))
         assert resumed.returncode == 0, resumed.stderr
-        status = json.loads(run_cli("status", "--json", str(study_dir)).stdout)
+        status = json.loads(cli_here("status", "--json", str(study_dir)).stdout)
         assert status["finished"] == 8 and status["trials"]["running"] == 0
         after = {str(r["number"]): repr(float(r["value"])) for r in status["trial_records"]
                  if r["state"] == "complete"}
@@ -170,21 +175,21 @@ def test_a_full_disk_stops_the_study_in_one_line_and_resume_continues(tmp_path: 
 
 def test_sigterm_to_a_launch_with_workers_releases_the_study(tmp_path: Path) -> None:
     """The workers inherit the launch's lock: the study is free once all of them ended."""
-    search = {"backend": "tpe", "trials": 500, "max_epochs": 100, "patience": None}
+    search = {"backend": "tpe", "trials": 500, "max_epochs": 10, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     results = tmp_path / "results"
     study_dir = results / "tiny"
     launch = start("launch", str(spec), "--results", str(results), "--workers", "2")
     wait_for(lambda: len(rows(study_dir)) >= 1, launch, seconds=600)
-    busy = run_cli("resume", str(study_dir))
+    busy = cli_here("resume", str(study_dir))
     assert busy.returncode == 2 and "in use by" in busy.stderr
-    export = run_cli("export", str(study_dir))  # the best trial so far; the study goes on
+    export = cli_here("export", str(study_dir))  # the best trial so far; the study goes on
     assert export.returncode == 0, export.stderr
     assert "the study is still running" in export.stdout
     assert launch.poll() is None
     launch.send_signal(signal.SIGTERM)
     _, err = launch.communicate(timeout=300)
     assert launch.returncode == 143, err
-    finished = json.loads(run_cli("status", "--json", str(study_dir)).stdout)["finished"]
-    resumed = run_cli("resume", str(study_dir), "--trials", str(finished + 1))
+    finished = json.loads(cli_here("status", "--json", str(study_dir)).stdout)["finished"]
+    resumed = cli_here("resume", str(study_dir), "--trials", str(finished + 1))
     assert resumed.returncode == 0, resumed.stderr

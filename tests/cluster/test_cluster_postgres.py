@@ -18,7 +18,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import AIRLINE, ROOT, run_cli, tiny_spec, write_spec
+from conftest import AIRLINE, ROOT, cli_here, tiny_spec, write_spec
 from conftest_pg import PgServer, free_port, pg  # noqa: F401
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -107,7 +107,7 @@ def test_a_wrong_password_is_one_line_that_never_shows_it(
     pg: PgServer, tmp_path: Path, spec_file: Path  # noqa: F811
 ) -> None:
     url = pg.url(password="Wr0ngSecret")
-    out = run_cli("launch", str(spec_file), "--results", str(tmp_path / "r"), "--storage", url)
+    out = cli_here("launch", str(spec_file), "--results", str(tmp_path / "r"), "--storage", url)
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert "wrong password" in line and "'seqtune'" in line
@@ -117,7 +117,7 @@ def test_a_wrong_password_is_one_line_that_never_shows_it(
 
 
 def test_an_unreachable_server_is_one_line(pg: PgServer, tmp_path: Path) -> None:  # noqa: F811
-    out = run_cli("status", "--storage", pg.url(port=free_port()), "--study", "tiny")
+    out = cli_here("status", "--storage", pg.url(port=free_port()), "--study", "tiny")
     assert out.returncode == 2
     assert "is unreachable" in one_line(out.stderr)
     assert pg.password not in out.stderr
@@ -125,7 +125,7 @@ def test_an_unreachable_server_is_one_line(pg: PgServer, tmp_path: Path) -> None
 
 def test_a_missing_database_is_one_line(pg: PgServer, spec_file: Path, tmp_path: Path) -> None:  # noqa: F811
     url = pg.url(database="no_such_db")
-    out = run_cli("launch", str(spec_file), "--results", str(tmp_path / "r"), "--storage", url)
+    out = cli_here("launch", str(spec_file), "--results", str(tmp_path / "r"), "--storage", url)
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert "'no_such_db' does not exist" in line and pg.password not in line
@@ -134,12 +134,12 @@ def test_a_missing_database_is_one_line(pg: PgServer, spec_file: Path, tmp_path:
 def test_a_study_name_that_does_not_exist_is_one_line(pg: PgServer) -> None:  # noqa: F811
     url = pg.create_database("names")
     dispose(optuna.create_study(study_name="other", storage=url))
-    out = run_cli("worker", "--storage", url, "--study", "nope")
+    out = cli_here("worker", "--storage", url, "--study", "nope")
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert "holds no study named 'nope' (it holds: other)" in line and pg.password not in line
     # a password given through the environment keeps it out of the command line
-    out = run_cli("status", "--study", "nope", env_extra={"SEQTUNE_STORAGE": url})
+    out = cli_here("status", "--study", "nope", env_extra={"SEQTUNE_STORAGE": url})
     assert out.returncode == 2 and "holds no study named 'nope'" in one_line(out.stderr)
 
 
@@ -147,7 +147,7 @@ def test_tables_of_another_optuna_version_say_to_upgrade(pg: PgServer) -> None: 
     url = pg.create_database("old_schema")
     dispose(optuna.create_study(study_name="old", storage=url))
     pg.sql("UPDATE alembic_version SET version_num = 'v3.0.0.a'", database="old_schema")
-    out = run_cli("status", "--storage", url, "--study", "old")
+    out = cli_here("status", "--storage", url, "--study", "old")
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert "optuna storage upgrade" in line and pg.password not in line
@@ -168,7 +168,7 @@ def test_a_worker_with_other_data_is_refused(pg: PgServer, tmp_path: Path) -> No
     dispose(study)
     folder, data = machine(tmp_path, "elsewhere")
     data.write_text(data.read_text().replace("\n1", "\n9"))
-    out = run_cli("worker", "--storage", url, "--study", "tiny", "--data", str(data))
+    out = cli_here("worker", "--storage", url, "--study", "tiny", "--data", str(data))
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert "is not the study's data" in line and str(data) in line
@@ -178,7 +178,7 @@ def test_hyperband_on_a_server_points_to_the_hyperband_pruner(
     pg: PgServer, tmp_path: Path  # noqa: F811
 ) -> None:
     spec = write_spec(tmp_path / "hb.yaml", tiny_spec(search={"backend": "hyperband"}))
-    out = run_cli("launch", str(spec), "--results", str(tmp_path / "r"), "--storage", pg.url())
+    out = cli_here("launch", str(spec), "--results", str(tmp_path / "r"), "--storage", pg.url())
     assert out.returncode == 2
     assert "`backend: tpe` with `pruner: hyperband`" in one_line(out.stderr)
 
@@ -224,7 +224,7 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     assert optuna.trial.TrialState.WAITING not in states
     for number, value in kept.items():  # every finished trial kept as it was
         assert trials[number].value == value
-    status = run_cli(
+    status = cli_here(
         "status", "--json", "--storage", url, "--study", "tiny", "--data", str(data)
     )
     assert status.returncode == 0, status.stderr
@@ -264,12 +264,12 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     assert "Traceback" not in launch.stderr + worker.stderr
     if code != 0:  # the launch may give up in one line; resume continues the study
         assert code == 1 and "storage server" in launch.stderr.splitlines()[-1]
-        resumed = run_cli("resume", str(tmp_path / "results" / "tiny"), "--storage", url)
+        resumed = cli_here("resume", str(tmp_path / "results" / "tiny"), "--storage", url)
         assert resumed.returncode == 0, resumed.stderr
     trials = load(url, "tiny").get_trials()
     assert sum(t.state.is_finished() for t in trials) >= 8
     assert all(t.state.is_finished() for t in trials)
-    out = run_cli("export", "--storage", url, "--study", "tiny", "--data", str(data),
+    out = cli_here("export", "--storage", url, "--study", "tiny", "--data", str(data),
                   "--artifacts", str(other / "artifacts"), "-o", str(other / "best.yaml"),
                   cwd=other)
     assert out.returncode == 0, out.stderr

@@ -1,6 +1,6 @@
-"""End to end: a tiny real study launched and exported through the CLI, its report opened in
-headless Chromium (Debian's package; no browser is downloaded): every image decodes, no
-console error, no network request; a screenshot is taken."""
+"""End to end: a tiny real study launched and exported through the CLI (in this process), its
+report opened in headless Chromium (Debian's package; no browser is downloaded): every image
+decodes, no console error, no network request; a screenshot is taken."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, tiny_spec, write_spec
+from conftest import cli_here, tiny_spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def test_report_of_a_real_exported_study_renders_in_chromium(tmp_path: Path) -> 
         ("export", str(study_dir)),
         ("report", str(study_dir)),
     ):
-        done = run_cli(*args)
+        done = cli_here(*args)
         assert done.returncode == 0, done.stderr
     page = study_dir / "report.html"
     images = page.read_text().count("<img")

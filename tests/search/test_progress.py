@@ -80,7 +80,7 @@ def test_status_watch_ends_when_the_study_is_done(
 
 @pytest.mark.slow
 def test_launch_on_a_terminal_shows_the_live_line(tmp_path: Path) -> None:
-    search = {"backend": "tpe", "trials": 2, "max_epochs": 40, "patience": None}
+    search = {"backend": "tpe", "trials": 2, "max_epochs": 12, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
@@ -108,5 +108,5 @@ def test_launch_on_a_terminal_shows_the_live_line(tmp_path: Path) -> None:
     os.close(leader)
     text = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0, text
-    assert "running: epoch " in text and "/40" in text  # the running trial's epoch
+    assert "running: epoch " in text and "/12" in text  # the running trial's epoch
     assert "[2/2] trial 1 complete" in text and "best trial" in text

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_cli, tiny_spec, write_spec
+from conftest import ROOT, cli_here, run_cli, tiny_spec, write_spec
 
 from seqtune.objectives.guard import call_user, sample_pair
 from seqtune.search.signals import Interrupted, signals_as_interrupt
@@ -181,7 +181,7 @@ def test_sigterm_stops_a_study_whose_user_objective_hangs(tmp_path: Path) -> Non
     assert time.monotonic() - start < 10
     assert proc.returncode == 143, err
     assert "seqtune resume" in err and "Traceback" not in err
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["interrupted"] == 1 and status["trials"]["running"] == 0
     assert status["finished"] == 0 < status["budget"]  # resume would run the budget
 
@@ -203,7 +203,7 @@ def test_a_user_objective_past_its_time_limit_stops_the_study_resumably(
         "seqtune launch: objective: user objective hangs:f did not return within 1 s "
         "(objective.timeout)"
     )
-    status = json.loads(run_cli("status", "--json", str(results / "tiny")).stdout)
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
     assert status["trials"]["running"] == 0 and status["finished"] == 0
     if backend == "tpe":
         # (keras-tuner reloads nothing of a search stopped in its first trial: status

@@ -2,7 +2,8 @@
 data checked wherever it is read, moved and read-only copies, budget that cannot shrink.
 
 Studies are made in-process with the formula runner of the shared backend suite (seconds);
-commands run through the real CLI as a user runs them.
+commands run through the CLI's ``main`` in this process (TensorFlow loaded once), against
+other processes that hold a study's lock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import AIRLINE, ROOT, run_cli
+from conftest import AIRLINE, ROOT, cli_here
 from test_backends_shared import FormulaRunner, make_spec
 
 from seqtune.errors import UserError
@@ -133,7 +134,7 @@ def test_launch_refuses_a_study_another_launch_is_creating(tmp_path: Path) -> No
     child = hold_lock_in_child(folder)  # the first launch, before it wrote anything
     (folder / "spec.yaml").write_text("written by the first launch\n")
     try:
-        out = run_cli("launch", str(spec), "--results", str(tmp_path / "results"))
+        out = cli_here("launch", str(spec), "--results", str(tmp_path / "results"))
     finally:
         child.kill()
         child.wait()
@@ -147,7 +148,7 @@ def test_resume_refuses_a_study_that_is_running_and_disturbs_nothing(tmp_path: P
     before = (study.path / "optuna.db").read_bytes()
     child = hold_lock_in_child(study.path)
     try:
-        out = run_cli("resume", str(study.path), "--trials", "6")
+        out = cli_here("resume", str(study.path), "--trials", "6")
     finally:
         child.kill()
         child.wait()
@@ -161,7 +162,7 @@ def test_status_says_who_runs_the_study(tmp_path: Path) -> None:
     study = finished_study(tmp_path)
     child = hold_lock_in_child(study.path)
     try:
-        out = run_cli("status", "--json", str(study.path))
+        out = cli_here("status", "--json", str(study.path))
     finally:
         child.kill()
         child.wait()
@@ -173,7 +174,7 @@ def test_one_export_at_a_time(tmp_path: Path) -> None:
     study = finished_study(tmp_path)
     child = hold_lock_in_child(study.path, "seqtune export", name=".export.lock")
     try:
-        out = run_cli("export", str(study.path))
+        out = cli_here("export", str(study.path))
     finally:
         child.kill()
         child.wait()
@@ -203,7 +204,7 @@ def test_export_refuses_data_that_changed_since_launch(tmp_path: Path) -> None:
     study = finished_study(tmp_path)
     csv = study.spec.data.csv
     csv.write_text(csv.read_text().replace("112", "113", 1))
-    out = run_cli("export", str(study.path))
+    out = cli_here("export", str(study.path))
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert str(csv) in line and "changed since the study was launched" in line
@@ -263,10 +264,10 @@ def test_a_moved_study_folder_finds_its_data_and_resumes(tmp_path: Path) -> None
     moved = tmp_path / "elsewhere" / "tiny"
     moved.parent.mkdir()
     shutil.move(study.path, moved)
-    status = run_cli("status", "--json", str(moved))
+    status = cli_here("status", "--json", str(moved))
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["finished"] == 4
-    out = run_cli("resume", str(moved))  # the budget is met: it checks and ends
+    out = cli_here("resume", str(moved))  # the budget is met: it checks and ends
     assert out.returncode == 0, out.stderr
     assert "changed" not in out.stderr
 
@@ -277,7 +278,7 @@ def test_a_moved_study_folder_without_its_data_says_so(tmp_path: Path) -> None:
     moved.parent.mkdir()
     shutil.move(study.path, moved)
     study.spec.data.csv.unlink()
-    out = run_cli("status", str(moved))
+    out = cli_here("status", str(moved))
     assert out.returncode == 2
     line = one_line(out.stderr)
     assert f"moved from {study.path}" in line and "copy the CSV there" in line
@@ -302,10 +303,10 @@ def test_status_reads_a_read_only_copy(tmp_path: Path) -> None:
     if not _read_only_mount(study.path, copy):
         pytest.skip("mount is not permitted here")
     try:
-        out = run_cli("status", "--json", str(copy))
+        out = cli_here("status", "--json", str(copy))
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["finished"] == 4
-        resumed = run_cli("resume", str(copy))
+        resumed = cli_here("resume", str(copy))
         assert resumed.returncode == 2
         assert "read-only" in one_line(resumed.stderr)
     finally:
@@ -320,7 +321,7 @@ def test_a_read_only_copy_with_a_pending_log_says_what_to_do(tmp_path: Path) -> 
     if not _read_only_mount(study.path, copy):
         pytest.skip("mount is not permitted here")
     try:
-        out = run_cli("status", str(copy))
+        out = cli_here("status", str(copy))
         assert out.returncode == 2
         line = one_line(out.stderr)
         assert "optuna.db-wal" in line and "copy the study folder somewhere writable" in line
@@ -331,7 +332,7 @@ def test_a_read_only_copy_with_a_pending_log_says_what_to_do(tmp_path: Path) -> 
 # ---- the budget --------------------------------------------------------------------
 def test_resume_refuses_a_budget_below_the_finished_trials(tmp_path: Path) -> None:
     study = finished_study(tmp_path, trials=4)
-    out = run_cli("resume", str(study.path), "--trials", "2")
+    out = cli_here("resume", str(study.path), "--trials", "2")
     assert out.returncode == 2
     assert "4 finished trials" in one_line(out.stderr)
     assert yaml.safe_load((study.path / "spec.yaml").read_text())["search"]["trials"] == 4

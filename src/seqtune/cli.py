@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"seqtune {args.verb}: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # SIGTERM too, as Interrupted: 128 + its number
         print(f"seqtune {args.verb}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(stop, "signum", 2))
     except Exception as exc:  # never a traceback: one line, and the way to get the rest
         if os.environ.get("SEQTUNE_DEBUG"):
             raise
@@ -306,11 +306,33 @@ def _launch(args: argparse.Namespace) -> int:
         storage = storage or "journal:optuna.journal"
         _check_workers(spec.search.backend, storage)
     from seqtune.models.runtime import threads_from_env
-    from seqtune.search.lock import StudyLock
 
     threads_from_env()  # a bad SEQTUNE_THREADS is refused before anything is written
     early: list[Any] = []
     study_dir = args.results.resolve() / spec.study
+    if (study_dir / META_FILE).exists():  # refused at once, without holding its lock
+        raise UserError(
+            f"already holds a study; continue it with `seqtune resume {study_dir}` "
+            "or launch under another name with --study NAME",
+            str(study_dir),
+        )
+    from seqtune.search.signals import signals_as_interrupt
+
+    with signals_as_interrupt():  # a stop request from here on ends in exit 143, cleanly
+        return _launch_locked(args, spec, overrides, storage, study_dir, early)
+
+
+def _launch_locked(
+    args: argparse.Namespace,
+    spec: Any,
+    overrides: Any,
+    storage: str | None,
+    study_dir: Path,
+    early: list[Any],
+) -> int:
+    from seqtune.search.lock import StudyLock
+    from seqtune.search.signals import check_stop
+
     # the study's owner from here on: a second launch (or a resume) of it is refused
     lock = StudyLock.acquire(study_dir, "seqtune launch", create=True)
     try:
@@ -320,6 +342,7 @@ def _launch(args: argparse.Namespace) -> int:
         _load_tensorflow()
         from seqtune.search.study import Study
 
+        check_stop()  # stopped while TensorFlow loaded: nothing created yet
         study, runner = Study.launch(spec, args.results, storage, overrides, lock=lock)
     except BaseException:
         _stop_workers(early)
@@ -339,6 +362,13 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from seqtune.search.signals import signals_as_interrupt
+
+    with signals_as_interrupt():  # a stop request from here on ends in exit 143, cleanly
+        return _resume_here(args)
+
+
+def _resume_here(args: argparse.Namespace) -> int:
     _load_tensorflow()
     from seqtune.search.study import resume
 

@@ -81,3 +81,14 @@ def test_a_second_signal_stops_the_process_at_once() -> None:
     )
     assert out.returncode == 128 + signal.SIGTERM
     assert "seqtune resume" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_blocks_nest_and_keep_a_request_received_by_the_outer_one() -> None:
+    with signals_as_interrupt():
+        os.kill(os.getpid(), signal.SIGTERM)  # e.g. while TensorFlow loads in a launch
+        with signals_as_interrupt():  # the trial loop's own block
+            assert stop_requested()
+            with pytest.raises(Interrupted):
+                check_stop()
+        assert stop_requested()  # the inner block did not clear it
+    assert not stop_requested()

@@ -27,6 +27,7 @@ from typing import Any
 from seqtune.objectives.guard import in_user_code, real_exit
 
 _pending: list[int] = []  # the signal numbers received while the block runs
+_depth: list[int] = []  # the blocks entered (the outermost installs the handlers)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -49,7 +50,16 @@ def stop_requested() -> bool:
 
 @contextmanager
 def signals_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM request a stop (see :func:`check_stop`)."""
+    """Within the block, SIGINT and SIGTERM request a stop (see :func:`check_stop`).
+    Re-entrant: a block inside another keeps the outer handlers and any request already
+    received (a launch installs them before TensorFlow loads, the trial loop again)."""
+    if _depth:
+        _depth.append(1)
+        try:
+            yield
+        finally:
+            _depth.pop()
+        return
 
     def handler(signum: int, frame: Any) -> None:
         if _pending:  # asked twice: stop now, the running trial is recovered by resume
@@ -63,9 +73,11 @@ def signals_as_interrupt() -> Iterator[None]:
     _pending.clear()
     for s in old:
         signal.signal(s, handler)
+    _depth.append(1)
     try:
         yield
     finally:
+        _depth.pop()
         for s, h in old.items():
             signal.signal(s, h)
         _pending.clear()

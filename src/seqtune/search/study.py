@@ -271,11 +271,12 @@ class Study:
                 self._scratch = None
 
     # ---- running -------------------------------------------------------------------
-    def run(self, runner: Runner, out: TextIO = sys.stderr) -> None:
+    def run(self, runner: Runner, out: TextIO | None = None) -> None:
         """The trial loop, the only one: ask the backend for a plan, train it, tell the
         backend how it ended, write the records; until the backend has nothing more to
         run. Raises :class:`Interrupted` on SIGINT/SIGTERM (the running trial is told
         interrupted first)."""
+        out = sys.stderr if out is None else out  # looked up now: it may be redirected
         budget = self.backend.budget()
         plan = self.backend.plan()
         if plan:

@@ -18,9 +18,9 @@ exit code, stdout and stderr, warnings included, are the command's own as in a f
 Cases importing TensorFlow and those needing a launched study are marked slow.
 
 TensorFlow's C++ logger prints ``WARNING: All log messages before absl::InitializeLog() ...``
-and a oneDNN notice to stderr when it is imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says.
-Those lines are checked last and separately (:class:`TensorFlowNoise`), so that a ``tf`` case,
-expected to fail on them only (``NOISY``), still fails on any other problem.
+and a oneDNN notice to stderr when it is imported, unless ``seqtune.cli`` silences it (it
+does). Those lines are checked last and separately (:class:`TensorFlowNoise`), so that a
+case failing on them says so.
 """
 
 from __future__ import annotations
@@ -49,23 +49,9 @@ TF_NOISE = re.compile(
     r"|[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+:\d+\])"
 )
 
-#: Whether importing TensorFlow still prints its C++ log lines on stderr. Set to False once
-#: ``seqtune.cli`` silences them: every ``NOISY`` case then passes.
-TF_LOGS_ON_STDERR = False
-
 
 class TensorFlowNoise(AssertionError):
     """The seqtune line was right, but TensorFlow's C++ logger added lines to stderr."""
-
-
-NOISY = pytest.mark.xfail(
-    TF_LOGS_ON_STDERR,
-    raises=TensorFlowNoise,
-    strict=True,
-    reason="these commands import TensorFlow before they fail, and that prints 4 absl/oneDNN "
-    "log lines on stderr whatever TF_CPP_MIN_LOG_LEVEL says; fix: seqtune.cli._quiet_libraries "
-    "adds os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')",
-)
 
 
 @dataclass(frozen=True)
@@ -90,8 +76,8 @@ class Case:
     fifos: tuple[str, ...] = ()  # named pipes made in {dir} (nobody ever writes to them)
     study: bool = False  # needs the shared study
     forbidden: tuple[str, ...] = ()  # must not appear anywhere in the output
-    tf: bool = False  # the command imports TensorFlow before it fails: slow, and NOISY
-    marks: tuple[Any, ...] = ()  # replaces NOISY when given
+    tf: bool = False  # the command imports TensorFlow before it fails: slow
+    marks: tuple[Any, ...] = ()  # pytest marks of the case
 
     @property
     def own_process(self) -> bool:
@@ -888,7 +874,7 @@ def outcomes(
 
 
 def param(case: Case) -> Any:
-    marks = list(case.marks) or ([NOISY] if case.tf else [])
+    marks = list(case.marks)
     if case.tf or case.study:
         marks.append(pytest.mark.slow)
     return pytest.param(case, id=case.id, marks=marks)

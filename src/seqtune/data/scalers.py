@@ -48,7 +48,3 @@ class Scaler:
     def inverse(self, x: np.ndarray) -> np.ndarray:
         """Undo :meth:`transform` (float64)."""
         return np.asarray(x, dtype=np.float64) * self.scale + self.offset
-
-    def column(self, j: int) -> Scaler:
-        """The one-column scaler of column ``j``."""
-        return Scaler(self.kind, self.offset[j : j + 1].copy(), self.scale[j : j + 1].copy())

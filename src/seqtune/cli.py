@@ -287,7 +287,7 @@ def _launch(args: argparse.Namespace) -> int:
     validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
     if args.results.exists() and not args.results.is_dir():
         raise UserError("is a file, not a folder for study results", str(args.results))
-    from seqtune.search.backends.base import backend_class
+    from seqtune.search.backends.registry import backend_class
 
     if args.storage and not backend_class(spec.search.backend).server_storage:
         raise UserError(
@@ -397,7 +397,7 @@ def _resumed(study: Any, runner: Any, recovered: list[int], args: argparse.Names
 
 
 def _check_workers(backend: str, storage: str | None) -> None:
-    from seqtune.search.backends.base import backend_class
+    from seqtune.search.backends.registry import backend_class
 
     if not backend_class(backend).parallel_workers:
         raise UserError("parallel workers need an Optuna backend (tpe or random)", "--workers")

@@ -63,7 +63,8 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         )
     if not best_keras.is_file():
         raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
-    from seqtune.search.study import check_digest, locate_data, prepare
+    from seqtune.search.digest import check_digest
+    from seqtune.search.study import locate_data, prepare
     from seqtune.spec import Spec, fixed_values
 
     try:

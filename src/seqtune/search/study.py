@@ -9,7 +9,6 @@ and after export ``best.yaml`` + ``best.keras``.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import shutil
 import sys
@@ -22,7 +21,9 @@ from seqtune import __version__
 from seqtune.data import Table, load_table
 from seqtune.errors import UserError
 from seqtune.models.training import Diverged
-from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, backend_class
+from seqtune.search.backends.base import Backend, TrialPlan, TrialResult
+from seqtune.search.backends.registry import backend_class
+from seqtune.search.digest import check_digest, file_digest
 from seqtune.search.files import (
     LOCK_FILES,
     META_FILE,
@@ -43,14 +44,6 @@ from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerpr
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:
     return backend_class(spec.search.backend)(study_dir, spec, storage)
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Study:
@@ -642,21 +635,6 @@ def read_meta(path: Path) -> dict[str, Any]:
             str(path),
         )
     return meta
-
-
-def check_digest(csv: Path, digest: str | None) -> None:
-    if digest is None:  # a study launched before checksums were kept
-        return
-    if not csv.is_file():
-        raise UserError("the study's data file is missing", str(csv))
-    now = file_digest(csv)
-    if now != digest:
-        raise UserError(
-            f"changed since the study was launched (sha256 {digest[:12]}…, now {now[:12]}…): "
-            "its trials were scored on the launch's data; restore that file, or launch a "
-            "new study on the new data",
-            str(csv),
-        )
 
 
 def locate_data(spec: Spec, meta: dict[str, Any], path: Path) -> Spec:

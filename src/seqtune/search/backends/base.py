@@ -131,14 +131,3 @@ class Backend(ABC):
     def finished(self) -> int:
         return sum(1 for r in self.records() if r.counts_toward_budget)
 
-
-def backend_class(name: str) -> type[Backend]:
-    """The backend class of a spec's ``search.backend``, imported on demand (keras-tuner
-    loads TensorFlow; asking what a backend supports must not)."""
-    if name == "hyperband":
-        from seqtune.search.backends.hyperband import HyperbandBackend
-
-        return HyperbandBackend
-    from seqtune.search.backends.optuna_backend import OptunaBackend
-
-    return OptunaBackend

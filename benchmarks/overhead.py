@@ -62,7 +62,7 @@ def bare(runner: Any, values: dict[str, Any], seed: int, epochs: int) -> tuple[f
     from seqtune.models.builders import reshape_x
     from seqtune.models.params import resolve
     from seqtune.models.training import fit
-    from seqtune.search.runner import head_of
+    from seqtune.tasks import task_of
 
     windows = runner.windows(values)  # outside the clock: data, not training (0.02 ms)
     layout = runner.spec.layout
@@ -76,7 +76,7 @@ def bare(runner: Any, values: dict[str, Any], seed: int, epochs: int) -> tuple[f
         model,
         x,
         y,
-        head=head_of(windows)[0],
+        head=task_of(windows.task).head(windows)[0],
         learning_rate=float(resolve(runner.spec.kind, values)["learning_rate"]),
         batch_size=int(values["batch_size"]),
         epochs=epochs,

@@ -60,14 +60,14 @@ Problem = dict[str, Any]
 
 def airline(look_back: int = 12, units: int = 32) -> Problem:
     from seqtune.models.builders import reshape_x
-    from seqtune.search.runner import head_of
+    from seqtune.tasks import task_of
 
     spec, runner, base = airline_runner()
     values = {**base, "look_back": look_back, "units": units, "batch_size": 1024}
     windows = runner.windows(values)
     layout = spec.layout
     x, y = windows.part("train")
-    head, n_out = head_of(windows)
+    head, n_out = task_of(windows.task).head(windows)
     return {
         "name": f"airline LSTM({units}), {look_back} steps, full batch",
         "kind": spec.kind,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ import tensorflow as tf
 from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.params import resolve
-from seqtune.models.training import predictor, train_epochs
+from seqtune.models.training import Epoch, predictor, train_epochs
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
@@ -145,61 +145,28 @@ class Runner:
         model = self.build(values, windows)
         if weights_from is not None:
             model.load_weights(weights_from)
-        head, _ = self.task.head(windows)
-        layout = self.spec.layout
-        x_train, y_train = windows.part("train")
-        x_val, _ = windows.part("val")
         resolved = resolve(self.spec.kind, values)
         batch_size = int(resolved["batch_size"])
         y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
         metrics = self.metrics(batch_size)
         best = BestEpoch(self.spec.objective, self.spec.search.patience)
-        name = self.spec.objective.name
         variables = list(model.weights)  # listed once: model.weights walks the layers
         pruned_at, epochs_run = None, 0
-        records = train_epochs(
-            model,
-            reshape_x(x_train, layout),
-            y_train,
-            head=head,
-            learning_rate=float(resolved["learning_rate"]),
-            batch_size=batch_size,
-            epochs=epochs if epochs is not None else self.spec.search.max_epochs,
-            seed=seed,
-            sample_weight=windows.sample_weight_train,
-            initial_epoch=initial_epoch,
-            validation_x=reshape_x(x_val, layout),  # predicted in the epoch's own call
-        )
+        records = self._epochs(model, windows, resolved, seed, epochs, initial_epoch)
         try:
             for epoch in records:
                 epochs_run += 1
                 scores = {"loss": epoch.loss}
                 if epoch.predictions is not None:
                     scores.update(score(y_true, to_units(epoch.predictions), metrics))
-                best.offer(epoch.index, scores, variables)
-                value = scores.get(name, float("nan"))
-                stop = report is not None and value == value and report(epoch.index, value)
-                if self.on_epoch is not None:
-                    self.on_epoch(epoch.index)
-                check_stop()
-                if stop:
+                end = self._epoch_end(best, epoch.index, scores, variables, report)
+                if end == "pruned":
                     pruned_at = epoch.index
-                    break
-                if best.exhausted(epoch.index):
+                if end is not None:
                     break
         finally:
             records.close()
-        best.restore(variables)
-        return Outcome(
-            value=best.value,
-            best_epoch=best.epoch,
-            epochs_run=epochs_run,
-            seconds=time.perf_counter() - start,
-            metrics={k: v for k, v in best.scores.items() if k != "loss"},
-            model=model,
-            windows=windows,
-            pruned_at=pruned_at,
-        )
+        return self._outcome(best, variables, epochs_run, start, model, windows, pruned_at)
 
     def _run_folds(
         self, values: dict[str, Any], seed: int, epochs: int | None, report: Report | None
@@ -216,26 +183,12 @@ class Runner:
         look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
         batch_size = int(resolved["batch_size"])
         metrics = self.metrics(batch_size)
-        name, layout = self.spec.objective.name, self.spec.layout
+        name = self.spec.objective.name
         folds = []
         for f in range(len(self.table.fold_plan)):
             windows = self.table.fold_windows(f, look_back, transform)
             model = self.build(values, windows)
-            x_train, y_train = windows.part("train")
-            x_val, _ = windows.part("val")
-            head, _ = self.task.head(windows)
-            records = train_epochs(
-                model,
-                reshape_x(x_train, layout),
-                y_train,
-                head=head,
-                learning_rate=float(resolved["learning_rate"]),
-                batch_size=batch_size,
-                epochs=epochs if epochs is not None else self.spec.search.max_epochs,
-                seed=seed,
-                sample_weight=windows.sample_weight_train,
-                validation_x=reshape_x(x_val, layout),
-            )
+            records = self._epochs(model, windows, resolved, seed, epochs, 0)
             folds.append(
                 (windows, model, records, self.task.truth(windows, "val"),
                  self.task.to_units(windows, "val"))
@@ -256,23 +209,50 @@ class Runner:
                 values_f = [p[name] for p in per]
                 scores[f"{name}_sd"] = float(np.std(values_f))
                 scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
-                index = step[0].index
-                best.offer(index, scores, variables)
-                value = scores[name]
-                stop = report is not None and value == value and report(index, value)
-                if self.on_epoch is not None:
-                    self.on_epoch(index)
-                check_stop()
-                if stop:
-                    pruned_at = index
-                    break
-                if best.exhausted(index):
+                end = self._epoch_end(best, step[0].index, scores, variables, report)
+                if end == "pruned":
+                    pruned_at = step[0].index
+                if end is not None:
                     break
         finally:
             for _, _, records, _, _ in folds:
                 records.close()
-        best.restore(variables)
         windows, model = folds[-1][0], folds[-1][1]  # the fold trained on the most rows
+        return self._outcome(best, variables, epochs_run, start, model, windows, pruned_at)
+
+    def _epoch_end(
+        self,
+        best: BestEpoch,
+        index: int,
+        scores: dict[str, float],
+        variables: list[Any],
+        report: Report | None,
+    ) -> str | None:
+        """What follows each epoch, in this order: keep it if best, report its objective
+        (the backend may prune), tell the progress line, honour a stop request, check
+        patience. Returns "pruned", "patience" or None (go on)."""
+        best.offer(index, scores, variables)
+        value = scores.get(self.spec.objective.name, float("nan"))
+        prune = report is not None and value == value and report(index, value)
+        if self.on_epoch is not None:
+            self.on_epoch(index)
+        check_stop()
+        if prune:
+            return "pruned"
+        return "patience" if best.exhausted(index) else None
+
+    @staticmethod
+    def _outcome(
+        best: BestEpoch,
+        variables: list[Any],
+        epochs_run: int,
+        start: float,
+        model: keras.Model,
+        windows: Windows,
+        pruned_at: int | None,
+    ) -> Outcome:
+        """The trial's outcome, with the best epoch's weights put back."""
+        best.restore(variables)
         return Outcome(
             value=best.value,
             best_epoch=best.epoch,
@@ -282,6 +262,34 @@ class Runner:
             model=model,
             windows=windows,
             pruned_at=pruned_at,
+        )
+
+    def _epochs(
+        self,
+        model: keras.Model,
+        windows: Windows,
+        resolved: dict[str, Any],
+        seed: int,
+        epochs: int | None,
+        initial_epoch: int,
+    ) -> Iterator[Epoch]:
+        """The compiled fit of ``model`` on ``windows``' training part, yielding one record
+        per epoch with the validation part predicted in the epoch's own call."""
+        layout = self.spec.layout
+        x_train, y_train = windows.part("train")
+        x_val, _ = windows.part("val")
+        return train_epochs(
+            model,
+            reshape_x(x_train, layout),
+            y_train,
+            head=self.task.head(windows)[0],
+            learning_rate=float(resolved["learning_rate"]),
+            batch_size=int(resolved["batch_size"]),
+            epochs=epochs if epochs is not None else self.spec.search.max_epochs,
+            seed=seed,
+            sample_weight=windows.sample_weight_train,
+            initial_epoch=initial_epoch,
+            validation_x=reshape_x(x_val, layout),
         )
 
     def refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:

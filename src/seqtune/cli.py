@@ -310,12 +310,9 @@ def _launch(args: argparse.Namespace) -> int:
     threads_from_env()  # a bad SEQTUNE_THREADS is refused before anything is written
     early: list[Any] = []
     study_dir = args.results.resolve() / spec.study
-    if (study_dir / META_FILE).exists():  # refused at once, without holding its lock
-        raise UserError(
-            f"already holds a study; continue it with `seqtune resume {study_dir}` "
-            "or launch under another name with --study NAME",
-            str(study_dir),
-        )
+    from seqtune.search.files import refuse_existing_study
+
+    refuse_existing_study(study_dir)  # refused at once, without holding its lock
     from seqtune.search.signals import signals_as_interrupt
 
     with signals_as_interrupt():  # a stop request from here on ends in exit 143, cleanly

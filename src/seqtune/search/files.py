@@ -11,12 +11,24 @@ from typing import Any
 
 import yaml
 
+from seqtune.errors import UserError
+
 # The files of a study folder; study.json is written last and marks a study that exists.
 SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
 # Locks (see search/lock.py): the study's owner (launch, resume and their workers), and
 # export's own (one export at a time; an export reads a running study without stopping it).
 LOCK_FILE, EXPORT_LOCK_FILE = ".lock", ".export.lock"
 LOCK_FILES = (LOCK_FILE, EXPORT_LOCK_FILE)
+
+
+def refuse_existing_study(path: Path) -> None:
+    """A launch into a folder that already holds a study is refused, naming what to do."""
+    if (path / META_FILE).exists():
+        raise UserError(
+            f"already holds a study; continue it with `seqtune resume {path}` "
+            "or launch under another name with --study NAME",
+            str(path),
+        )
 
 
 def write_text(path: Path, text: str) -> None:

@@ -53,11 +53,6 @@ class TrialFailed(RuntimeError):
     recorded as failed with this message, and the study goes on."""
 
 
-def truth(windows: Windows, part: str) -> np.ndarray:
-    """What metrics compare against: original units (forecast) or class indices (classify)."""
-    return task_of(windows.task).truth(windows, part)
-
-
 def out_of_memory(exc: BaseException) -> TrialFailed:
     """The trial failure for an allocation that failed (TensorFlow's ResourceExhaustedError
     or Python's MemoryError): one line, without TensorFlow's op and device decorations."""
@@ -303,32 +298,18 @@ class Runner:
         resolved = resolve(self.spec.kind, values)
         windows = self.table.refit_windows(int(resolved["look_back"]), str(resolved["transform"]))
         model = self.build(values, windows)
-        x_train, y_train = windows.part("train")
         ran = 0
-        for _ in train_epochs(
-            model,
-            reshape_x(x_train, self.spec.layout),
-            y_train,
-            head=self.task.head(windows)[0],
-            learning_rate=float(resolved["learning_rate"]),
-            batch_size=int(resolved["batch_size"]),
-            epochs=epochs,
-            seed=seed,
-            sample_weight=windows.sample_weight_train,
-        ):
+        for _ in self._epochs(model, windows, resolved, seed, epochs, 0):  # no val part
             ran += 1
             check_stop()
         return Outcome(None, epochs - 1, ran, time.perf_counter() - start, {}, model, windows)
-
-    def to_metric_units(self, windows: Windows, part: str) -> Callable[[np.ndarray], np.ndarray]:
-        return self.task.to_units(windows, part)
 
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:
         """Predictions of ``part`` in metric units: original units for a forecast, shape
         (n,) or (n, horizon); class probabilities for classify."""
         x, _ = windows.part(part)
         raw = predictor(model)(reshape_x(x, self.spec.layout))
-        return self.to_metric_units(windows, part)(raw)
+        return self.task.to_units(windows, part)(raw)
 
     def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:
         """Metrics of ``part`` in the original units (test metrics for export and train)."""

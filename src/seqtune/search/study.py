@@ -29,6 +29,7 @@ from seqtune.search.files import (
     META_FILE,
     SPEC_FILE,
     TRIALS_FILE,
+    refuse_existing_study,
     save_model,
     write_csv,
     write_text,
@@ -112,12 +113,7 @@ class Study:
         lock: StudyLock,
         digest: str,
     ) -> Study:
-        if (path / META_FILE).exists():
-            raise UserError(
-                f"already holds a study; continue it with `seqtune resume {path}` "
-                "or launch under another name with --study NAME",
-                str(path),
-            )
+        refuse_existing_study(path)
         leftover = interrupted_launch(path)
         if _entries(path) and not leftover:
             raise UserError("exists and is not empty; choose another --study name", str(path))

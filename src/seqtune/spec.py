@@ -30,9 +30,13 @@ SEARCH_KEYS = (
     "factor",
     "hyperband_iterations",
     "isolation",
+    "repeats",
+    "ensemble",
+    "aggregate",
 )
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
+AGGREGATES = ("mean", "median")
 PRUNERS = ("median", "percentile", "successive_halving", "hyperband", "none")
 # fullmatch only: with match, "$" also matches before a trailing newline ("abc\n")
 STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -249,8 +253,7 @@ def _shown(text: str, limit: int = 60) -> str:
 
 
 _OPTUNA_IGNORES = (
-    "used only by backend hyperband (keras-tuner's schedule); remove it, or set "
-    "backend: hyperband"
+    "used only by backend hyperband (keras-tuner's schedule); remove it, or set backend: hyperband"
 )
 #: backend -> {search setting it never reads: why, as the refusal says}
 IGNORED_BY: dict[str, dict[str, str]] = {
@@ -275,6 +278,14 @@ class SearchSettings:
     factor: int = 3
     hyperband_iterations: int = 1
     isolation: str = "none"  # "process": every trial in a fresh process
+    #: seeds per fold (or per holdout): a trial trains ``repeats`` models of its
+    #: configuration on every fold, and scores their mean prediction
+    repeats: int = 1
+    #: models refitted at export and ``train`` (seeds as the repeats'), saved as one model
+    #: whose output is their mean; None: as many as ``repeats``
+    ensemble: int | None = None
+    #: how a trial's value combines its folds' values: mean | median
+    aggregate: str = "mean"
     #: the keys the spec gave (a setting the backend would ignore is refused)
     given: tuple[str, ...] = field(default=(), compare=False)
 
@@ -292,13 +303,18 @@ class SearchSettings:
                 continue
             value = raw[key]
             where = f"{field}.{key}"
-            if key in ("backend", "pruner", "isolation"):
-                allowed = {"backend": BACKENDS, "pruner": PRUNERS, "isolation": ISOLATIONS}[key]
+            if key in ("backend", "pruner", "isolation", "aggregate"):
+                allowed = {
+                    "backend": BACKENDS,
+                    "pruner": PRUNERS,
+                    "isolation": ISOLATIONS,
+                    "aggregate": AGGREGATES,
+                }[key]
                 if value is None and key == "pruner":
                     value = "none"
                 if value not in allowed:
                     raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
-            elif key in ("patience", "trials") and value is None:
+            elif key in ("patience", "trials", "ensemble") and value is None:
                 pass
             else:
                 if not isinstance(value, int) or isinstance(value, bool):
@@ -310,6 +326,11 @@ class SearchSettings:
         settings = replace(out, **values, given=tuple(k for k in SEARCH_KEYS if k in raw))
         settings.check_backend(field)
         return settings
+
+    @property
+    def members(self) -> int:
+        """Models refitted at export: ``ensemble``, or ``repeats`` when not given."""
+        return self.ensemble if self.ensemble is not None else self.repeats
 
     def check_backend(self, field: str = "search") -> None:
         """Refuse a setting the chosen backend never reads: a study that silently ignores
@@ -336,6 +357,13 @@ class SearchSettings:
                 out[key] = getattr(self, key)
         if self.isolation != "none":
             out["isolation"] = self.isolation
+        # written only when set: a study launched before they existed keeps its fingerprint
+        if self.repeats != 1:
+            out["repeats"] = self.repeats
+        if self.ensemble is not None:
+            out["ensemble"] = self.ensemble
+        if self.aggregate != "mean":
+            out["aggregate"] = self.aggregate
         return out
 
 
@@ -402,6 +430,13 @@ class Spec:
                 "rolling-origin folds run on backend tpe or random: Hyperband continues a "
                 "trial from one model's weights, and a fold trial has one model per fold",
                 "data.split.folds",
+            )
+        if search.backend == "hyperband" and (search.repeats != 1 or search.members != 1):
+            where = "search.repeats" if search.repeats != 1 else "search.ensemble"
+            raise UserError(
+                "repeats and ensembles run on backend tpe or random: Hyperband continues a "
+                "trial from one model's weights",
+                where,
             )
         result = raw.get("result")
         if result is not None and not isinstance(result, dict):

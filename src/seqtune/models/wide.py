@@ -684,6 +684,12 @@ class Wide:
             )
         return self._engine
 
+    @property
+    def variables(self) -> list[Any]:
+        """Every member's weights as the engine holds them (stacked or one per member):
+        what a best-epoch tracker copies and later assigns back."""
+        return list(self._live.net.variables)
+
     def stop(self, k: int) -> None:
         """Member ``k`` makes no more updates (early stop, pruned); the others go on."""
         self.stopped[k] = True

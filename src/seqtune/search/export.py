@@ -82,9 +82,10 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
     lineage = hyperband_lineage(study, best, records)
-    if runner.table.uses_folds:
-        # chosen on rolling-origin folds: refit on every row before the test part for the
-        # epochs the folds chose (their best mean epoch); the test part is read here, once
+    if runner.refits:
+        # chosen on rolling-origin folds or repeats: refit on every row before the test
+        # part for the epochs the trial chose (its best mean epoch), with the ensemble's
+        # seeds, as one model; the test part is read here, once
         outcome = runner.refit(best.params, seed, refit_epochs(best.best_epoch))
         model, windows = outcome.model, outcome.windows
         val = dict(best.metrics)  # the folds' mean at the best epoch, and each fold's value
@@ -115,6 +116,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         "test": _clean(test),
         "model": out_model.name,
     }
+    if runner.refits:
+        result["ensemble"] = spec.search.members  # models averaged in best.keras
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -240,7 +243,7 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     outcome = _refit(runner, values, spec.seed, lineage)
     if outcome.value is None or outcome.model is None or outcome.windows is None:
         raise UserError(f"{spec.objective.name} was never finite: training failed", "train")
-    if runner.table.uses_folds:  # the same refit as export: every row before the test part
+    if runner.refits:  # the same refit as export: every row before the test part
         val = dict(outcome.metrics)
         outcome_test = runner.refit(values, spec.seed, refit_epochs(outcome.best_epoch))
         model, windows = outcome_test.model, outcome_test.windows

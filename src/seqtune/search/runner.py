@@ -20,8 +20,10 @@ import tensorflow as tf
 
 from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
+from seqtune.models.ensemble import mean_model
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
+from seqtune.models.wide import Member, Wide, seed_keras
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
@@ -59,6 +61,13 @@ def out_of_memory(exc: BaseException) -> TrialFailed:
     text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).strip()
     first = (text.splitlines() or [""])[0].split(" on /job:")[0].strip()
     return TrialFailed(f"out of memory: {first[:200] or type(exc).__name__}")
+
+
+def member_seeds(seed: int, k: int) -> list[int]:
+    """The seeds of a configuration's ``k`` repeats (and of its ensemble's members): the
+    trial's own seed first, so one repeat trains what a single-model trial trains."""
+    more = np.random.SeedSequence([seed, 0x5EED]).generate_state(max(k - 1, 0))
+    return [int(seed)] + [int(v % (2**31 - 1)) for v in more]
 
 
 class Runner:
@@ -131,8 +140,8 @@ class Runner:
         weights_from: str | None,
         report: Report | None,
     ) -> Outcome:
-        if self.table.uses_folds:  # rolling origins: one model per fold, in step
-            return self._run_folds(values, seed, epochs, report)
+        if self.trains_members:  # folds × repeats, side by side
+            return self._run_members(values, seed, epochs, report)
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
@@ -161,59 +170,113 @@ class Runner:
                     break
         finally:
             records.close()
-        return self._outcome(best, variables, epochs_run, start, model, windows, pruned_at)
+        best.restore(variables)
+        return self._outcome(best, epochs_run, start, model, windows, pruned_at)
 
-    def _run_folds(
+    @property
+    def trains_members(self) -> bool:
+        """Whether a trial trains several models (rolling-origin folds × repeats), side by
+        side in one compiled call per epoch, instead of one model on the holdout."""
+        return self.table.uses_folds or self.spec.search.repeats > 1
+
+    @property
+    def refits(self) -> bool:
+        """Whether export and ``train`` refit the chosen configuration on every row before
+        the test part (folds, repeats or an ensemble) instead of keeping the trial's model."""
+        return self.trains_members or self.spec.search.members > 1
+
+    def _member_windows(self, look_back: int, transform: str) -> list[Windows]:
+        """Each fold's windows (``folds: 1``: the holdout's train and val)."""
+        return [
+            self.table.fold_windows(f, look_back, transform)
+            for f in range(len(self.table.fold_plan))
+        ]
+
+    def _wide(
+        self,
+        values: dict[str, Any],
+        resolved: dict[str, Any],
+        parts: list[tuple[Windows, int]],
+        validation: bool,
+    ) -> Wide:
+        """A :class:`Wide` of one member per (windows, seed): its training part, and its
+        validation inputs when ``validation``. The models of one seed are built one after
+        the other after seeding once, as a single-model run of each fold would draw them
+        in order (so a folds study from before repeats existed gets the same weights)."""
+        layout = self.spec.layout
+        members = []
+        for windows, seed in parts:
+            x_train, y_train = windows.part("train")
+            x_val = reshape_x(windows.part("val")[0], layout) if validation else None
+            members.append(
+                Member(
+                    seed, reshape_x(x_train, layout), y_train, windows.sample_weight_train, x_val
+                )
+            )
+        head = self.task.head(parts[0][0])[0]
+        models: list[keras.Model | None] = [None] * len(parts)
+        for seed in dict.fromkeys(seed for _, seed in parts):  # first-seen order
+            seed_keras(seed)  # then one model per part of this seed, in order
+            for i, (windows, s) in enumerate(parts):
+                if s == seed:
+                    models[i] = self.build(values, windows)
+        return Wide(
+            [m for m in models if m is not None],
+            members,
+            head=head,
+            learning_rate=float(resolved["learning_rate"]),
+            batch_size=int(resolved["batch_size"]),
+        )
+
+    def _run_members(
         self, values: dict[str, Any], seed: int, epochs: int | None, report: Report | None
     ) -> Outcome:
-        """A trial over the rolling-origin folds of ``data.split``: one model per fold
-        (scalers and transforms fitted on that fold's training rows), trained epoch by epoch
-        in step; an epoch's value is the mean over the folds of their validation objective,
-        so the best epoch, patience and the pruner all read the mean. The per-fold values
-        at the best epoch are kept as ``<objective>_fold<i>`` (and ``<objective>_sd``)."""
+        """A trial over the rolling-origin folds of ``data.split`` (the holdout alone with
+        ``folds: 1``) × ``search.repeats`` seeds: one model per fold and seed (scalers and
+        transforms fitted on that fold's training rows), all trained in one compiled call
+        per epoch (:mod:`seqtune.models.wide`). Each epoch, a fold's value is its objective
+        on the mean of its repeats' predictions (in metric units); the epoch's value is
+        the mean (``search.aggregate: median``: the median) over the folds, so the best
+        epoch, patience and the pruner all read it. The per-fold values at the best epoch
+        are kept as ``<objective>_fold<i>`` and ``<objective>_sd``. A model whose loss
+        stops being finite stops alone; a fold left with none fails the trial
+        (:class:`Diverged`)."""
         start = time.perf_counter()
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
         resolved = resolve(self.spec.kind, values)
-        look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
-        batch_size = int(resolved["batch_size"])
-        metrics = self.metrics(batch_size)
+        folds = self._member_windows(int(resolved["look_back"]), str(resolved["transform"]))
+        seeds = member_seeds(seed, self.spec.search.repeats)
+        r = len(seeds)
+        wide = self._wide(values, resolved, [(w, s) for w in folds for s in seeds], True)
+        metrics = self.metrics(int(resolved["batch_size"]))
         name = self.spec.objective.name
-        folds = []
-        for f in range(len(self.table.fold_plan)):
-            windows = self.table.fold_windows(f, look_back, transform)
-            model = self.build(values, windows)
-            records = self._epochs(model, windows, resolved, seed, epochs, 0)
-            folds.append(
-                (windows, model, records, self.task.truth(windows, "val"),
-                 self.task.to_units(windows, "val"))
-            )
-        variables = [v for _, model, _, _, _ in folds for v in model.weights]
+        truths = [(self.task.truth(w, "val"), self.task.to_units(w, "val")) for w in folds]
+        combine = np.median if self.spec.search.aggregate == "median" else np.mean
+        variables = wide.variables
         best = BestEpoch(self.spec.objective, self.spec.search.patience)
         pruned_at, epochs_run = None, 0
-        try:
-            for step in zip(*(records for _, _, records, _, _ in folds), strict=False):
-                epochs_run += 1
-                per = [
-                    score(y_true, to_units(epoch.predictions), metrics)
-                    for (_, _, _, y_true, to_units), epoch in zip(folds, step, strict=True)
-                    if epoch.predictions is not None
-                ]
-                scores = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
-                scores["loss"] = float(np.mean([epoch.loss for epoch in step]))
-                values_f = [p[name] for p in per]
+        total = epochs if epochs is not None else self.spec.search.max_epochs
+        for epoch in wide.run(total):
+            epochs_run += 1
+            per = []
+            for f, (y_true, to_units) in enumerate(truths):
+                preds = [p for p in epoch.validation[f * r : (f + 1) * r] if p is not None]
+                if not preds:  # every repeat of this fold diverged
+                    raise wide.diverged[min(k for k in wide.diverged if k // r == f)]
+                per.append(score(y_true, np.mean([to_units(p) for p in preds], axis=0), metrics))
+            scores = {k: float(combine([p[k] for p in per])) for k in per[0]}
+            scores["loss"] = float(np.nanmean(epoch.loss))
+            values_f = [p[name] for p in per]
+            if len(per) > 1:
                 scores[f"{name}_sd"] = float(np.std(values_f))
                 scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
-                end = self._epoch_end(best, step[0].index, scores, variables, report)
-                if end == "pruned":
-                    pruned_at = step[0].index
-                if end is not None:
-                    break
-        finally:
-            for _, _, records, _, _ in folds:
-                records.close()
-        windows, model = folds[-1][0], folds[-1][1]  # the fold trained on the most rows
-        return self._outcome(best, variables, epochs_run, start, model, windows, pruned_at)
+            end = self._epoch_end(best, epoch.epoch, scores, variables, report)
+            if end == "pruned":
+                pruned_at = epoch.epoch
+            if end is not None:
+                break
+        best.restore(variables)
+        last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
+        return self._outcome(best, epochs_run, start, wide.export(last), folds[-1], pruned_at)
 
     def _epoch_end(
         self,
@@ -239,15 +302,13 @@ class Runner:
     @staticmethod
     def _outcome(
         best: BestEpoch,
-        variables: list[Any],
         epochs_run: int,
         start: float,
         model: keras.Model,
         windows: Windows,
         pruned_at: int | None,
     ) -> Outcome:
-        """The trial's outcome, with the best epoch's weights put back."""
-        best.restore(variables)
+        """The trial's outcome (``model`` holds the best epoch's weights)."""
         return Outcome(
             value=best.value,
             best_epoch=best.epoch,
@@ -289,19 +350,30 @@ class Runner:
 
     def refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         """Train ``values`` on every row before the test part (no validation) for
-        ``epochs`` epochs: what export and ``train`` do with a configuration chosen on
-        rolling-origin folds, before the test part is read once."""
+        ``epochs`` epochs with ``search.ensemble`` seeds (the repeats' seeds), side by
+        side: what export and ``train`` do when the configuration was chosen on folds or
+        repeats, before the test part is read once. The outcome's model is the members'
+        mean (:func:`~seqtune.models.ensemble.mean_model`; one member: the model)."""
         check_stop()
+        try:
+            return self._refit(values, seed, epochs)
+        except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
+            raise out_of_memory(exc) from None
+
+    def _refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         start = time.perf_counter()
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
         resolved = resolve(self.spec.kind, values)
         windows = self.table.refit_windows(int(resolved["look_back"]), str(resolved["transform"]))
-        model = self.build(values, windows)
+        seeds = member_seeds(seed, self.spec.search.members)
+        wide = self._wide(values, resolved, [(windows, s) for s in seeds], False)
         ran = 0
-        for _ in self._epochs(model, windows, resolved, seed, epochs, 0):  # no val part
+        for _ in wide.run(epochs):
             ran += 1
             check_stop()
+        if len(wide.diverged) == wide.k:
+            raise wide.diverged[0]
+        kept = [k for k in range(wide.k) if k not in wide.diverged]
+        model = mean_model([wide.export(k) for k in kept])
         return Outcome(None, epochs - 1, ran, time.perf_counter() - start, {}, model, windows)
 
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:

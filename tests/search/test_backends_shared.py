@@ -241,8 +241,14 @@ def test_ask_tell_honours_the_budget_and_records_what_it_was_told(
         value = float(plan.values["look_back"])
         record = b.tell(
             plan.number,
-            TrialResult("complete", value=value, epochs=plan.epochs or 9, best_epoch=0,
-                        seconds=0.1, metrics={"val_rmse": value}),
+            TrialResult(
+                "complete",
+                value=value,
+                epochs=plan.epochs or 9,
+                best_epoch=0,
+                seconds=0.1,
+                metrics={"val_rmse": value},
+            ),
         )
         assert (record.number, record.state, record.value) == (plan.number, "complete", value)
         assert record.params == plan.values and record.seed == plan.seed
@@ -313,3 +319,35 @@ def test_hyperband_plans_warm_starts_from_the_trial_they_continue(tmp_path: Path
     assert any(p.warm_start is not None for p in plans.values())
     assert len(plans) == b.budget()
     study.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tpe", "random"])
+def test_folds_and_repeats_run_and_resume_on_every_backend_that_takes_them(
+    tmp_path: Path, backend: str
+) -> None:
+    """Real training: rolling folds × repeats, launched then resumed to a larger budget;
+    every finished trial keeps its folds' values. (Hyperband refuses both: it continues a
+    trial from one model's weights.)"""
+    import json
+
+    from conftest import run_cli, write_spec
+
+    raw = tiny_spec(search={"backend": backend, "trials": 2, "max_epochs": 3, "repeats": 2})
+    raw["data"]["split"] = {"val": 12, "test": 0.33, "folds": 2}
+    spec = write_spec(tmp_path / "s.yaml", raw)
+    results = tmp_path / "r"
+    launched = run_cli("launch", str(spec), "--results", str(results))
+    assert launched.returncode == 0, launched.stderr
+    resumed = run_cli("resume", str(results / "tiny"), "--trials", "3")
+    assert resumed.returncode == 0, resumed.stderr
+    status = json.loads(run_cli("status", str(results / "tiny"), "--json").stdout)
+    assert status["finished"] == 3
+    done = [r for r in status["trial_records"] if r["state"] == "complete"]
+    assert done and all({"val_rmse_fold0", "val_rmse_fold1"} <= set(r["metrics"]) for r in done)
+    raw["search"]["backend"] = "hyperband"
+    raw["search"].pop("patience", None)
+    refused = run_cli(
+        "launch", str(write_spec(tmp_path / "h.yaml", raw)), "--results", str(results)
+    )
+    assert refused.returncode == 2 and "data.split.folds" in refused.stderr

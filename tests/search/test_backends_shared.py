@@ -345,6 +345,11 @@ def test_folds_and_repeats_run_and_resume_on_every_backend_that_takes_them(
     assert status["finished"] == 3
     done = [r for r in status["trial_records"] if r["state"] == "complete"]
     assert done and all({"val_rmse_fold0", "val_rmse_fold1"} <= set(r["metrics"]) for r in done)
+    import csv
+
+    with (results / "tiny" / "trials.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["state"] == "complete"]
+    assert rows and all("val_rmse_fold1" in json.loads(r["metrics"]) for r in rows)
     raw["search"]["backend"] = "hyperband"
     raw["search"].pop("patience", None)
     refused = run_cli(

@@ -58,6 +58,7 @@ def csv_rows(records: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
         "seed",
         "params",
         "reason",
+        "metrics",  # validation metrics at the best epoch, with each fold's value (JSON)
     ]
     rows = [
         [
@@ -70,6 +71,7 @@ def csv_rows(records: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
             "" if r.seed is None else r.seed,
             json.dumps(r.params, sort_keys=False),
             r.reason or "",
+            json.dumps(r.metrics, sort_keys=True) if r.metrics else "",
         ]
         for r in records
     ]

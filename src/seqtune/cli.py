@@ -284,7 +284,10 @@ def _launch(args: argparse.Namespace) -> int:
 
     overrides = Overrides(args.backend, args.trials, args.max_epochs, args.study)
     spec = overrides.apply(_spec(args.spec))
-    validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
+    table = validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
+    from seqtune.checks import refuse_data_problems
+
+    refuse_data_problems(spec, table)  # e.g. a class no training window holds: before any folder
     if args.results.exists() and not args.results.is_dir():
         raise UserError("is a file, not a folder for study results", str(args.results))
     from seqtune.search.backends.registry import backend_class

@@ -429,12 +429,12 @@ def format_report(report: dict[str, Any]) -> str:
     searched = f"look_back {lb['min']}" + (f"..{lb['max']}" if lb["max"] != lb["min"] else "")
     if report["task"] == "forecast":
         searched += f"; transform {', '.join(report['transforms'])}"
-        if report["lost_rows"]:
-            searched += (
-                f" (windows counted after the {report['lost_rows']} rows {report['lost_by']} "
-                "loses, the most of them)"
-            )
     lines.append(f"space: {searched}")
+    if report["lost_rows"]:
+        lines.append(
+            f"windows: counted after the {report['lost_rows']} rows {report['lost_by']} loses "
+            "(the most of the transforms: the fewest windows a trial gets)"
+        )
     if report["split"] == "stratified":
         lines.append(
             "split: stratified: windows drawn at random over every row, class proportions "

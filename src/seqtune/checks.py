@@ -92,7 +92,8 @@ def class_problems(table: Table, look_backs: Sequence[int]) -> list[UserError]:
     if table.task != "classify" or not look_backs:
         return []
     assert table.labels is not None and table.classes is not None
-    look_backs = sorted(look_backs)
+    if not isinstance(look_backs, range):  # a range (an int domain) is ascending already
+        look_backs = sorted(look_backs)
     if table.spec.split_method == "stratified":
         found = _stratified_problem(table, look_backs)
         return [found] if found else []
@@ -155,7 +156,7 @@ def _training_classes(
         return None
     if fits >= lo:
         first = start + hi + off - 1
-        missing = np.flatnonzero(last < first)
+        missing = [int(c) for c in np.flatnonzero(last < first)]
         return UserError(
             f"look_back {hi} leaves no training window{where} of {_class_list(table, missing)} "
             f"(labels at rows {int(rows[first])}-{int(rows[stop - 1])}); the largest look_back "
@@ -171,7 +172,7 @@ def _training_classes(
             f"the model cannot learn to tell classes apart; {fix}",
             field,
         )
-    missing = np.setdiff1d(np.arange(k), present)
+    missing = [int(c) for c in np.setdiff1d(np.arange(k), present)]
     seen = int(rows[int(np.flatnonzero(labels == missing[0])[0])])
     return UserError(
         f"no training window{where} ({span}) has {_class_list(table, missing)} (first at row "

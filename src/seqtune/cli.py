@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _remote_options(export)
 
+    check = sub.add_parser(
+        "check", help="check a spec against its data; rows and windows of every part and fold"
+    )
+    check.add_argument("spec", type=Path, help="the study spec (YAML)")
+    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
     train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
     train.add_argument("spec", type=Path)
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
@@ -270,6 +276,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plot(args)
     if verb == "predict":
         return _predict(args)
+    if verb == "check":
+        return _check(args)
     return _train(args)
 
 
@@ -284,7 +292,10 @@ def _launch(args: argparse.Namespace) -> int:
 
     overrides = Overrides(args.backend, args.trials, args.max_epochs, args.study)
     spec = overrides.apply(_spec(args.spec))
-    validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
+    table = validate_with_data(spec)  # every input mistake is refused here, before TensorFlow loads
+    from seqtune.checks import refuse_data_problems
+
+    refuse_data_problems(spec, table)  # e.g. a class no training window holds: before any folder
     if args.results.exists() and not args.results.is_dir():
         raise UserError("is a file, not a folder for study results", str(args.results))
     from seqtune.search.backends.registry import backend_class
@@ -786,6 +797,19 @@ def _predict(args: argparse.Namespace) -> int:
     write_csv(args.output, header, rows)
     print(f"wrote {args.output} ({len(rows)} steps after {data.labels_of([data.n_rows - 1])[0]})")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Load the spec and its data, run every check ``launch`` runs, print the rows and
+    windows of every part and fold; exit 2 with one line per problem. Writes nothing and
+    does not load TensorFlow."""
+    from seqtune.checks import check_spec, format_report
+
+    report = check_spec(_spec(args.spec))
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    for problem in report["problems"]:
+        print(f"seqtune check: {problem}", file=sys.stderr)
+    return EXIT_USAGE if report["problems"] else 0
 
 
 def epoch_text(best_epoch: int | None, epochs: int) -> str:

@@ -528,16 +528,24 @@ def validate_with_data(spec: Spec) -> Table:
     past its timeout or returns anything but a finite number): every input mistake
     surfaces here, before anything is written and without TensorFlow."""
     from seqtune.data import load_table
-    from seqtune.objectives import load_user_function
-    from seqtune.objectives.guard import probe
 
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
-    if spec.objective.function is not None:
-        fn = load_user_function(spec.objective.function, spec.objective.path)
-        n_classes = len(table.classes) if table.classes is not None else 2
-        probe(fn, spec.objective.function, table.task, n_classes, spec.objective.timeout)
+    check_user_objective(spec, table)
     return table
+
+
+def check_user_objective(spec: Spec, table: Table) -> None:
+    """Import a user objective and call it once on a small sample of the arrays it will get
+    (UserError if it raises, exits, runs past its timeout or returns a non-number)."""
+    if spec.objective.function is None:
+        return
+    from seqtune.objectives import load_user_function
+    from seqtune.objectives.guard import probe
+
+    fn = load_user_function(spec.objective.function, spec.objective.path)
+    n_classes = len(table.classes) if table.classes is not None else 2
+    probe(fn, spec.objective.function, table.task, n_classes, spec.objective.timeout)
 
 
 def check_spec_against_data(spec: Spec, table: Table) -> None:

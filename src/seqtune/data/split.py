@@ -83,20 +83,32 @@ def _allocate(total: int, counts: np.ndarray) -> np.ndarray:
     return np.minimum(take, counts)
 
 
+def stratified_class_counts(
+    counts: np.ndarray, val: float | int, test: float | int
+) -> dict[str, np.ndarray]:
+    """Windows per class in each part of a stratified split of windows with ``counts`` per
+    class: test first, then val, each proportional to the classes (largest remainder). The
+    same for every seed (the seed picks which windows, never how many)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    _, n_val, n_test = part_sizes(int(counts.sum()), val, test)
+    test_k = _allocate(n_test, counts)
+    val_k = _allocate(n_val, counts - test_k)
+    return {"train": counts - test_k - val_k, "val": val_k, "test": test_k}
+
+
 def stratified_split(
     labels: np.ndarray, val: float, test: float, seed: int
 ) -> dict[str, np.ndarray]:
     """Random window indices per part, class proportions kept; each part sorted (time order)."""
     labels = np.asarray(labels)
-    _, n_val, n_test = part_sizes(labels.size, val, test)
     rng = np.random.default_rng(seed)
     classes, inverse = np.unique(labels, return_inverse=True)
     # A random order, then grouped by class: position within the group is a random rank.
     perm = rng.permutation(labels.size)
     perm = perm[np.argsort(inverse[perm], kind="stable")]
     counts = np.bincount(inverse, minlength=classes.size)
-    test_k = _allocate(n_test, counts)
-    val_k = _allocate(n_val, counts - test_k)
+    per_part = stratified_class_counts(counts, val, test)
+    test_k, val_k = per_part["test"], per_part["val"]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank = np.arange(labels.size) - np.repeat(starts, counts)
     group = np.repeat(np.arange(classes.size), counts)

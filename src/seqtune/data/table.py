@@ -486,6 +486,12 @@ class Table:
             for f in self.fold_plan.folds
         ]
 
+    def counts_in(self, bounds: Bounds, look_back: int, transform: str = "none") -> dict[str, int]:
+        """Windows per part of chronological ``bounds`` (e.g. the refit view's) for this
+        look_back and transform (for ``seqtune check``)."""
+        lost = target_transforms.lost_rows(transform, self.period) if self.task == "forecast" else 0
+        return self._counts_in(bounds, look_back, lost)
+
     def _counts_in(self, bounds: Bounds, look_back: int, lost: int) -> dict[str, int]:
         if self.task == "forecast":
             return forecast_counts(bounds, lost + look_back, self.horizon)

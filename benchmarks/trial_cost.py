@@ -1,0 +1,113 @@
+"""Benchmark — what a trial costs in seqtune's own trial loop (``Runner.run``), one model
+against folds × repeats trained side by side.
+
+Three modes of one airline configuration (``examples/airline_folds.yaml``'s space, a fixed
+point of it: MLP on a seasonal difference, look_back 13, one Dense(16), batch 16):
+
+- ``holdout``: one model on the holdout split, the compiled fit (``training.train_epochs``;
+  every trial clears the Keras session and traces its epoch function);
+- ``folds``: 4 rolling-origin folds, 1 seed: K = 4 models in one compiled call per epoch;
+- ``folds x repeats``: 4 folds x 2 seeds: K = 8.
+
+Per trial: "fixed s" = the start of ``Runner.run`` to the end of its first epoch, minus one
+steady epoch (windows, building the models, tracing or re-loading the engine); "ms/epoch"
+= the median of the later epochs; "ms/model-epoch" = that divided by K. Each mode runs
+``--trials`` trials in one process, alternating a *same* configuration (the engine kept by
+the previous trial of the same shapes is reused, nothing traced) with, when ``--vary``, a
+configuration of other shapes (look_back 14: every trial of the pair traces anew). Modes
+alternate, ``--rounds`` times; medians over trials. One thread (seqtune's default).
+
+    python benchmarks/trial_cost.py [--trials 6] [--epochs 30] [--rounds 2] [--vary]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ROOT = Path(__file__).resolve().parents[1]
+VALUES: dict[str, Any] = {
+    "transform": "seasonal_diff",
+    "look_back": 13,
+    "num_hidden_layers": 1,
+    "dense_units_0": 16,
+    "learning_rate": 0.003,
+    "batch_size": 16,
+}
+MODES = {
+    "holdout": ({"val": 12, "test": 48}, 1),
+    "folds": ({"val": 12, "test": 48, "folds": 4}, 1),
+    "folds x repeats": ({"val": 12, "test": 48, "folds": 4}, 2),
+}
+
+
+def runner_for(split: dict[str, Any], repeats: int) -> Any:
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    raw = Spec.from_file(ROOT / "examples" / "airline_folds.yaml").to_dict()
+    raw["data"]["split"] = split
+    raw["search"].update({"repeats": repeats, "patience": None})
+    spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
+    spec = replace(spec, search=replace(spec.search, pruner="none"))
+    return prepare(spec)[1]
+
+
+def one_trial(runner: Any, values: dict[str, Any], epochs: int, seed: int) -> tuple[float, float]:
+    """(fixed seconds, median ms per epoch) of one trial."""
+    stamps: list[float] = []
+    runner.on_epoch = lambda _i: stamps.append(time.perf_counter())
+    start = time.perf_counter()
+    runner.run(values, seed, epochs=epochs)
+    steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    epoch = statistics.median(steps)
+    return stamps[0] - start - epoch, epoch * 1000
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--vary", action="store_true", help="every other trial of other shapes")
+    args = ap.parse_args(argv)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    other = {**VALUES, "look_back": 14}
+    runners = {name: runner_for(split, r) for name, (split, r) in MODES.items()}
+    got: dict[str, dict[str, list[float]]] = {
+        name: {"first": [], "fixed": [], "epoch": []} for name in MODES
+    }
+    for _ in range(args.rounds):
+        for name, runner in runners.items():
+            for t in range(args.trials):
+                values = other if args.vary and t % 2 else VALUES
+                fixed, epoch = one_trial(runner, values, args.epochs, seed=t)
+                got[name]["first" if t == 0 else "fixed"].append(fixed)
+                got[name]["epoch"].append(epoch)
+    print(f"airline, {args.epochs} epochs a trial, {args.trials} trials x {args.rounds} rounds")
+    print(f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
+          f"{'ms/model-epoch':>15}")
+    for name, (split, repeats) in MODES.items():
+        k = split.get("folds", 1) * repeats
+        g = got[name]
+        epoch = statistics.median(g["epoch"])
+        print(
+            f"{name:<16} {k:>3} {statistics.median(g['first']):>11.3f} "
+            f"{statistics.median(g['fixed']):>8.3f} {epoch:>9.2f} {epoch / k:>15.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -78,6 +78,7 @@ class Runner:
         self.table = table
         self.task = task_of(spec.data.task)
         self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
+        self._last_shapes: Any = None  # of the last side-by-side models (see _wide)
         self._user_fn = None
         if spec.objective.function is not None:
             # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
@@ -204,6 +205,18 @@ class Runner:
         the other after seeding once, as a single-model run of each fold would draw them
         in order (so a folds study from before repeats existed gets the same weights)."""
         layout = self.spec.layout
+        # Clear the Keras session (and TensorFlow's kernel cache: what grows trial after
+        # trial, benchmarks/memory_rss.py --wide) unless these models have the shapes of the
+        # previous ones: then the kept compiled engine is reused, and clearing would make
+        # it re-instantiate its kernels. The learning rate is an engine variable.
+        shapes = (
+            tuple(sorted((k, v) for k, v in resolved.items() if k != "learning_rate")),
+            tuple((id(windows), seed) for windows, seed in parts),
+            validation,
+        )
+        if shapes != self._last_shapes:
+            keras.backend.clear_session()
+            self._last_shapes = shapes
         members = []
         for windows, seed in parts:
             x_train, y_train = windows.part("train")

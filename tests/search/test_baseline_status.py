@@ -263,3 +263,29 @@ def test_status_shows_the_validation_baselines_export_writes(tmp_path: Path) -> 
     assert exported.returncode == 0, exported.stderr
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())["result"]
     assert {name: {"val": p["val"]} for name, p in best["baselines"].items()} == found["scores"]
+
+
+@pytest.mark.parametrize("method", ["chronological", "stratified"])
+def test_classify_views_score_what_the_trials_windows_score(
+    method: str, tmp_path: Path, spy: list[tuple[Any, list[str]]]
+) -> None:
+    import warnings
+
+    from seqtune.datasets import write_drone_deauth
+
+    csv = write_drone_deauth(tmp_path / "deauth.csv", n_rows=1500, seed=3)
+    raw = yaml.safe_load((AIRLINE.parents[1] / "examples" / "deauth_lstm_tpe.yaml").read_text())
+    raw["data"]["csv"] = str(csv)
+    raw["data"]["split"]["method"] = method
+    spec = Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")
+    values = {"look_back": 3, "batch_size": 32}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the stratified split's leak warning
+        _, runner = prepare(spec)
+        found = validation_baselines(runner, values)
+        full = runner.windows(values)
+    assert set(found) == {"majority", "always_positive", "logistic"}
+    (view, parts), *_ = spy
+    assert parts == ["val"] and len(view.part("test")[0]) == 0 and len(full.part("test")[0]) > 0
+    metric = runner.metrics(32)[spec.objective.name]
+    assert found == baselines_module.score_baselines(full, metric, ["val"])

@@ -1,12 +1,12 @@
 """Airline, last 48 months: does selecting on rolling folds, with repeats, a refit on every
 month before the test part and a seed ensemble, give a model that holds on the test part?
 
-Part (a) fits the classical references on the same 96 months and scores their one-step-ahead
-forecasts of the 48 test months (parameters fixed after the 96 months, each forecast from the
-true values before it, exactly as seqtune's windows): persistence, seasonal naive, seasonal
-random walk (``y[t-1] + y[t-12] - y[t-13]``), Holt-Winters (additive trend, additive or
-multiplicative season) and SARIMA(0,1,1)(0,1,1)12 on logs. Needs statsmodels
-(``pip install -e '.[bench]'``).
+Part (a) fits the classical references (``_references.py``, shared with ``second_series.py``)
+on the same 96 months and scores their one-step-ahead forecasts of the 48 test months
+(parameters fixed after the 96 months, each forecast from the true values before it, exactly
+as seqtune's windows): persistence, seasonal naive, seasonal random walk
+(``y[t-1] + y[t-12] - y[t-13]``), Holt-Winters (additive trend, additive or multiplicative
+season) and SARIMA(0,1,1)(0,1,1)12 on logs. Needs statsmodels (``pip install -e '.[bench]'``).
 
 Part (b) runs, for each study seed, a TPE search (Optuna) over one space with seqtune's own
 pieces (``Table`` windows, ``models.builders``, ``models.training.fit``) under four protocols:
@@ -46,7 +46,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +62,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import table  # noqa: E402
+from _references import references, rmse  # noqa: E402
 
 CSV = ROOT / "data" / "airline.csv"
 TEST = 48
@@ -73,61 +73,10 @@ PROTOCOLS = ("holdout", "folds", "folds+repeats", "+ensemble")
 # -- (a) classical references ----------------------------------------------------------------
 
 
-def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    d = np.asarray(actual, np.float64) - np.asarray(forecast, np.float64)
-    return float(np.sqrt(np.mean(d * d)))
-
-
 def classical(y: np.ndarray) -> list[tuple[str, float]]:
     """Test RMSE of the one-step-ahead forecasts of the classical references."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
-
-    pre = y.size - TEST
-    t = np.arange(pre, y.size)
-    actual = y[pre:]
-    rows = [
-        ("persistence", rmse(actual, y[t - 1])),
-        ("seasonal naive", rmse(actual, y[t - PERIOD])),
-        ("seasonal random walk", rmse(actual, y[t - 1] + y[t - PERIOD] - y[t - PERIOD - 1])),
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for season in ("add", "mul"):
-            fitted = ExponentialSmoothing(
-                y[:pre],
-                trend="add",
-                seasonal=season,
-                seasonal_periods=PERIOD,
-                initialization_method="estimated",
-            ).fit()
-            p = fitted.params
-            # the same parameters and initial states run over the whole series: its fitted
-            # values past the 96 months are one-step-ahead forecasts from the true past
-            full = ExponentialSmoothing(
-                y,
-                trend="add",
-                seasonal=season,
-                seasonal_periods=PERIOD,
-                initialization_method="known",
-                initial_level=p["initial_level"],
-                initial_trend=p["initial_trend"],
-                initial_seasonal=p["initial_seasons"],
-            ).fit(
-                smoothing_level=p["smoothing_level"],
-                smoothing_trend=p["smoothing_trend"],
-                smoothing_seasonal=p["smoothing_seasonal"],
-                optimized=False,
-            )
-            name = f"Holt-Winters (add. trend, {season}. season)"
-            rows.append((name, rmse(actual, full.fittedvalues[pre:])))
-        res = SARIMAX(np.log(y[:pre]), order=(0, 1, 1), seasonal_order=(0, 1, 1, PERIOD)).fit(
-            disp=False
-        )
-        full_res = res.append(np.log(y[pre:]))  # parameters fixed, filtered over the test
-        log_pred = full_res.predict(start=pre, end=y.size - 1)
-        rows.append(("SARIMA(0,1,1)(0,1,1)12 on logs", rmse(actual, np.exp(log_pred))))
-    return rows
+    actual = y[-TEST:]
+    return [(name, rmse(actual, pred)) for name, pred in references(y, TEST, PERIOD)]
 
 
 def ridge_by_folds(folds: int, val: int) -> tuple[str, float, float]:

@@ -629,11 +629,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _read_status(args: argparse.Namespace) -> dict[str, Any]:
+    from seqtune.search.baseline_status import status_baselines
     from seqtune.search.lock import holder
 
     study = _open_any(args)
     try:
         status = study.status()
+        # the validation-side baselines with the best trial's framing (never the test part)
+        status["baselines"] = status_baselines(study, status["best"])
     finally:
         study.close()
     # "pid N (seqtune launch)" while it runs
@@ -690,6 +693,10 @@ def format_status(status: dict[str, Any]) -> str:
             f"best: trial {best['number']}, {obj['name']} = {best['value']:.6g}"
             + _over_folds(status, best["number"])
         )
+    if "baselines" in status:
+        from seqtune.search.baseline_status import format_baselines
+
+        lines.extend(format_baselines(status["baselines"]))
     return "\n".join(lines)
 
 

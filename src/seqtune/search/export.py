@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from seqtune.errors import UserError
 from seqtune.search.files import save_model, write_csv, write_yaml
@@ -281,54 +280,28 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     return report
 
 
-def baselines(
-    runner: Runner, values: dict[str, Any], windows: Any
-) -> dict[str, dict[str, float]]:
+def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str, dict[str, float]]:
     """The naive and linear baselines (seqtune.models.baselines) scored with the study's
     objective function on the same rows as the model: ``val`` on the validation part
-    (the mean over the folds, on rolling-origin folds), ``test`` on the test part."""
+    (the mean over the folds, on rolling-origin folds: the same function as ``status``),
+    ``test`` on the test part of ``windows``."""
     from seqtune.models.baselines import score_baselines
-    from seqtune.models.params import resolve
+    from seqtune.search.baseline_status import objective_metric, validation_baselines
 
-    resolved = resolve(runner.spec.kind, values)
-    metric = runner.metrics(int(resolved["batch_size"]))[runner.spec.objective.name]
+    metric = objective_metric(runner, values)
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
-    table = runner.table
-    if table.uses_folds:
-        per_fold = [
-            score_baselines(
-                table.fold_windows(f, int(resolved["look_back"]), str(resolved["transform"])),
-                metric,
-                ["val"],
-            )
-            for f in range(len(table.fold_plan))
-        ]
-        for name in out:
-            folds = [fold[name]["val"] for fold in per_fold if "val" in fold.get(name, {})]
-            if folds:
-                out[name]["val"] = float(np.mean(folds))
-    else:
-        for name, parts in score_baselines(windows, metric, ["val"]).items():
-            out.setdefault(name, {}).update(parts)
+    for name, parts in validation_baselines(runner, values).items():
+        out.setdefault(name, {}).update(parts)
     return {name: {k: round(v, 10) for k, v in parts.items()} for name, parts in out.items()}
 
 
 def baseline_warning(spec: Spec, test: dict[str, Any], found: dict[str, Any]) -> str | None:
     """One line when the model does not beat the best baseline on the test part."""
+    from seqtune.search.baseline_status import not_beaten
+
     name = spec.objective.name
     key = name if name in test else name.removeprefix("val_")
-    mine = test.get(key)
-    scored = {b: p["test"] for b, p in found.items() if isinstance(p, dict) and "test" in p}
-    if not isinstance(mine, float) or not scored:
-        return None
-    pick = min if spec.objective.direction == "minimize" else max
-    best_name = pick(scored, key=lambda b: scored[b])
-    if spec.objective.better(mine, scored[best_name]):
-        return None
-    return (
-        f"the model does not beat the {best_name.replace('_', ' ')} baseline on the test "
-        f"part ({key} {mine:.6g} vs {scored[best_name]:.6g})"
-    )
+    return not_beaten(spec.objective, key, test.get(key), found, "test")
 
 
 def refit_epochs(best_epoch: int | None) -> int:

@@ -136,3 +136,44 @@ def test_a_repeated_folds_study_exports_one_averaged_model_that_train_reproduces
     report = json.loads(trained.stdout)
     assert report["reproduced"]["within_tolerance"]
     assert report["test"] == pytest.approx(best["result"]["test"], rel=1e-5)
+
+
+def _diverging(monkeypatch: pytest.MonkeyPatch, members: set[int], at: int = 1) -> None:
+    """Make ``members`` of every side-by-side run diverge at epoch ``at``, as Wide.run
+    reports a non-finite loss: stopped, recorded, no validation predictions."""
+    from seqtune.models import wide as wide_module
+    from seqtune.models.training import Diverged
+
+    original = wide_module.Wide.run
+
+    def run(self, epochs: int, initial_epoch: int = 0):  # type: ignore[no-untyped-def]
+        for epoch in original(self, epochs, initial_epoch):
+            if epoch.epoch == at:
+                for k in members:
+                    self.diverged[k] = Diverged(at, float("nan"))
+                    self.stopped[k] = True
+                    epoch.validation[k] = None
+                    epoch.diverged.append(k)
+            yield epoch
+
+    monkeypatch.setattr(wide_module.Wide, "run", run)
+
+
+def test_a_diverged_repeat_stops_alone_and_the_trial_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, runner = prepare(spec_with(repeats=2, patience=None))
+    _diverging(monkeypatch, {1})
+    outcome = runner.run(VALUES, 5, epochs=3)
+    assert outcome.epochs_run == 3 and np.isfinite(outcome.value)
+
+
+def test_a_fold_with_every_repeat_diverged_fails_the_trial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seqtune.models.training import Diverged
+
+    _, runner = prepare(spec_with({"val": 12, "test": 0.33, "folds": 2}, repeats=2))
+    _diverging(monkeypatch, {2, 3})  # both repeats of the second fold
+    with pytest.raises(Diverged):
+        runner.run(VALUES, 5, epochs=3)

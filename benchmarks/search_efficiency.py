@@ -1,7 +1,7 @@
 """Benchmark 3 — search efficiency on airline: wall time and trials until the best
 validation RMSE reaches a target, for tpe, random and hyperband, over several seeds.
 
-Every study searches the space of ``examples/airline_lstm.yaml`` (transform, look_back,
+Every study searches the space of ``examples/airline_lstm_holdout.yaml`` (transform, look_back,
 units, dropout, hidden layers, learning rate, batch size) through the ``seqtune.search.study``
 API, as ``seqtune launch`` does: same budget for each backend — at most ``--trials`` trials
 of at most ``--max-epochs`` epochs (hyperband: its own schedule for that max_epochs, factor

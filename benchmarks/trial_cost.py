@@ -18,6 +18,9 @@ configuration of other shapes (look_back 14: every trial of the pair traces anew
 alternate, ``--rounds`` times; medians over trials. One thread (seqtune's default).
 
     python benchmarks/trial_cost.py [--trials 6] [--epochs 30] [--rounds 2] [--vary]
+        [--model mlp|lstm]
+
+``--model lstm``: LSTM(32) on 12 steps at full batch instead (the speed issue's yardstick).
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ VALUES: dict[str, Any] = {
     "learning_rate": 0.003,
     "batch_size": 16,
 }
+#: ``--model lstm``: the LSTM(32) of the speed issue, 12 steps, full batch (one batch an epoch)
+LSTM_VALUES: dict[str, Any] = {
+    "transform": "seasonal_diff",
+    "look_back": 12,
+    "units": 32,
+    "num_hidden_layers": 0,
+    "learning_rate": 0.003,
+    "batch_size": 128,
+}
 MODES = {
     "holdout": ({"val": 12, "test": 48}, 1),
     "folds": ({"val": 12, "test": 48, "folds": 4}, 1),
@@ -49,12 +61,14 @@ MODES = {
 }
 
 
-def runner_for(split: dict[str, Any], repeats: int) -> Any:
+def runner_for(split: dict[str, Any], repeats: int, model: str = "mlp") -> Any:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
 
     raw = Spec.from_file(ROOT / "examples" / "airline_folds.yaml").to_dict()
     raw["data"]["split"] = split
+    if model == "lstm":
+        raw["model"] = {"kind": "lstm", "layout": "timesteps"}
     raw["search"].update({"repeats": repeats, "patience": None})
     spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
     spec = replace(spec, search=replace(spec.search, pruner="none"))
@@ -78,27 +92,34 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--vary", action="store_true", help="every other trial of other shapes")
+    ap.add_argument("--model", choices=("mlp", "lstm"), default="mlp")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    other = {**VALUES, "look_back": 14}
-    runners = {name: runner_for(split, r) for name, (split, r) in MODES.items()}
+    base = LSTM_VALUES if args.model == "lstm" else VALUES
+    other = {**base, "look_back": base["look_back"] + 1}
+    runners = {name: runner_for(split, r, args.model) for name, (split, r) in MODES.items()}
     got: dict[str, dict[str, list[float]]] = {
         name: {"first": [], "fixed": [], "epoch": []} for name in MODES
     }
     for _ in range(args.rounds):
         for name, runner in runners.items():
             for t in range(args.trials):
-                values = other if args.vary and t % 2 else VALUES
+                values = other if args.vary and t % 2 else base
                 fixed, epoch = one_trial(runner, values, args.epochs, seed=t)
                 got[name]["first" if t == 0 else "fixed"].append(fixed)
                 got[name]["epoch"].append(epoch)
-    print(f"airline, {args.epochs} epochs a trial, {args.trials} trials x {args.rounds} rounds")
-    print(f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
-          f"{'ms/model-epoch':>15}")
+    print(
+        f"airline {args.model}, {args.epochs} epochs a trial, {args.trials} trials x "
+        f"{args.rounds} rounds, load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
+        f"{'ms/model-epoch':>15}"
+    )
     for name, (split, repeats) in MODES.items():
         k = split.get("folds", 1) * repeats
         g = got[name]

@@ -834,7 +834,9 @@ def _train(args: argparse.Namespace) -> int:
 
     spec = _spec(args.spec)
     fixed_values(spec)  # a searched parameter, bad data: refused before TensorFlow loads
-    validate_with_data(spec)
+    from seqtune.checks import refuse_data_problems
+
+    refuse_data_problems(spec, validate_with_data(spec))  # the checks launch makes
     _load_tensorflow()
     from seqtune.search.export import train
 

@@ -293,3 +293,16 @@ def test_check_of_a_missing_csv_is_one_line(
     assert err.splitlines() == [
         f"seqtune check: data.csv: file not found: {tmp_path / 'nowhere.csv'}"
     ]
+
+
+def test_train_refuses_a_class_missing_from_training_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``train`` of a fixed spec makes the checks ``launch`` makes, before TensorFlow."""
+    spec = one_class_training(tmp_path)
+    raw = yaml.safe_load(spec.read_text())
+    raw["space"] = {"look_back": 2, "units": 4}
+    spec.write_text(yaml.safe_dump(raw, sort_keys=False))
+    code, out, err = seqtune(capsys, "train", str(spec))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"seqtune train: {ONE_CLASS}"]

@@ -66,3 +66,28 @@ def test_classify_study_reports_whole_set_f1_and_the_confusion_matrix(
     trained = cli_here("train", str(study / "best.yaml"), "--json")
     assert trained.returncode == 0, trained.stderr
     assert "f1" in json.loads(trained.stdout)["test"]
+
+
+def test_classify_on_folds_with_repeats_and_an_ensemble(tmp_path: Path, deauth_csv: Path) -> None:
+    """Folds × repeats on classification: a fold scores the repeats' mean probabilities,
+    export saves one averaged model (probabilities, so it still sums to one), train
+    reproduces it."""
+    spec_path = deauth_spec(tmp_path, deauth_csv, "tpe")
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["data"]["split"] = {"val": 300, "test": 600, "folds": 2}
+    spec["search"].update(repeats=2, ensemble=2)
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    results = tmp_path / "results"
+    run = cli_here("launch", str(spec_path), "--results", str(results))
+    assert run.returncode == 0, run.stderr
+    study = results / "deauth-lstm-tpe"
+    status = json.loads(cli_here("status", "--json", str(study)).stdout)
+    best = next(r for r in status["trial_records"] if r["number"] == status["best"]["number"])
+    assert {"val_f1_fold0", "val_f1_fold1", "val_f1_sd"} <= set(best["metrics"])
+    exported = cli_here("export", str(study))
+    assert exported.returncode == 0, exported.stderr
+    result = yaml.safe_load((study / "best.yaml").read_text())["result"]
+    assert result["ensemble"] == 2 and 0.0 <= result["test"]["f1"] <= 1.0
+    trained = json.loads(cli_here("train", str(study / "best.yaml"), "--json").stdout)
+    assert trained["reproduced"]["within_tolerance"]
+    assert trained["test"]["f1"] == pytest.approx(result["test"]["f1"], abs=1e-6)

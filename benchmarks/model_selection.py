@@ -228,6 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--classical-only", action="store_true")
     args = ap.parse_args(argv)
 
+    protocols = [p for p in args.protocols.split(",") if p]
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown:
+        ap.error(f"unknown protocol(s) {', '.join(sorted(unknown))}; known: {', '.join(PROTOCOLS)}")
     base = yaml.safe_load(args.spec.read_text())
     y = pd.read_csv(CSV)["Passengers"].to_numpy(np.float64)
     print(f"airline: {y.size - TEST} months before the test part, {TEST} test months\n")
@@ -238,10 +242,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.classical_only:
         return
 
-    protocols = [p for p in args.protocols.split(",") if p]
-    unknown = set(protocols) - set(PROTOCOLS)
-    if unknown:
-        ap.error(f"unknown protocol(s) {', '.join(sorted(unknown))}; known: {', '.join(PROTOCOLS)}")
     seeds = list(range(1, args.seeds + 1))
     with tempfile.TemporaryDirectory() as tmp:
         work = (args.results or Path(tmp)).resolve()

@@ -106,13 +106,21 @@ class Moments:
         return lambda: complete_in_csv(self.study) >= complete
 
 
-@pytest.mark.parametrize("backend", ["tpe", "hyperband"])
+@pytest.mark.parametrize(
+    ("backend", "selection"),
+    [("tpe", False), ("hyperband", False), ("tpe", True)],
+    ids=["tpe", "hyperband", "tpe-folds-repeats"],
+)
 def test_sigkills_at_chosen_moments_lose_nothing_that_finished(
-    tmp_path: Path, backend: str
+    tmp_path: Path, backend: str, selection: bool
 ) -> None:
     budget = 6
     search = {"backend": backend, "trials": budget, "max_epochs": 3, "patience": 2}
-    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
+    raw = tiny_spec(search=search)
+    if selection:  # rolling folds x repeats, trained side by side, ensemble at export
+        raw["data"]["split"] = {"val": 12, "test": 0.33, "folds": 2}
+        raw["search"].update(repeats=2, ensemble=2)
+    spec = write_spec(tmp_path / "tiny.yaml", raw)
     results = tmp_path / "results"
     study = results / "tiny"
     moments = Moments(study, backend)

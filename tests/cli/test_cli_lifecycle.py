@@ -314,3 +314,20 @@ def test_launch_still_refuses_a_folder_it_did_not_write(tmp_path: Path, spec_fil
     out = run_cli("launch", str(spec_file), "--results", str(tmp_path / "results"))
     assert out.returncode == 2 and "not empty" in out.stderr
     assert (study_dir / "notes.txt").read_text() == "mine\n"
+
+
+def test_two_workers_run_a_folds_and_repeats_study(tmp_path: Path) -> None:
+    """Workers share one study whose trials train folds x repeats side by side; every
+    complete trial keeps its folds' values, and the export refits the ensemble."""
+    raw = tiny_spec(search={"trials": 4, "max_epochs": 2, "repeats": 2, "ensemble": 2})
+    raw["data"]["split"] = {"val": 12, "test": 0.33, "folds": 2}
+    spec = write_spec(tmp_path / "tiny.yaml", raw)
+    results = tmp_path / "results"
+    run = run_cli("launch", str(spec), "--results", str(results), "--workers", "2")
+    assert run.returncode == 0, run.stderr
+    status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
+    assert 4 <= status["trials"]["complete"] <= 5 and status["trials"]["running"] == 0
+    done = [r for r in status["trial_records"] if r["state"] == "complete"]
+    assert all({"val_rmse_fold0", "val_rmse_fold1"} <= set(r["metrics"]) for r in done)
+    exported = cli_here("export", str(results / "tiny"))
+    assert exported.returncode == 0, exported.stderr

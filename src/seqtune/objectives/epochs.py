@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtune.objectives.registry import BY_STEP, MetricFn, Objective, by_step_name
+from seqtune.objectives.registry import BY_STEP, MetricFn, Objective, by_step_names
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, MetricFn]) -> dict[str, float]:
@@ -41,8 +41,8 @@ def by_step(
     for name, fn in BY_STEP.items():
         if name not in metrics:
             continue
-        values = fn(t, y_pred) if finite else np.full(t.shape[1], np.nan)
-        out.update({by_step_name(name, h + 1): float(v) for h, v in enumerate(values)})
+        values = fn(t, y_pred).tolist() if finite else [float("nan")] * t.shape[1]
+        out.update(zip(by_step_names(name, t.shape[1]), values, strict=True))
     return out
 
 

@@ -8,6 +8,7 @@ classify: class indices and probabilities) and returns a float.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -50,6 +51,12 @@ BY_STEP: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def by_step_name(name: str, step: int) -> str:
     """The metric name of step ``step`` (1-based) of the built-in ``name``: ``val_rmse_h3``."""
     return f"{name}_h{step}"
+
+
+@functools.cache
+def by_step_names(name: str, horizon: int) -> tuple[str, ...]:
+    """``<name>_h1`` … ``<name>_h<horizon>``, made once per study (every epoch asks)."""
+    return tuple(by_step_name(name, h) for h in range(1, horizon + 1))
 
 
 def by_step_values(metrics: dict[str, Any], name: str) -> list[float]:

@@ -130,7 +130,7 @@ def _forecast(
 ) -> ForecastEval:
     rows = windows.target_rows("test")
     series = np.asarray(windows.target_values, np.float64)
-    horizon = int(getattr(windows, "horizon", 1))
+    horizon = int(windows.horizon)
     predictions = {"model": np.asarray(y_pred, np.float64)}
     if horizon > 1:  # (windows, H): the baselines over the same horizon from each origin
         from seqtune.models import baselines

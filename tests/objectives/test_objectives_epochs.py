@@ -40,7 +40,14 @@ def test_epoch_scores_equal_sklearn_on_inverse_scaled_predictions(transform: str
     y_true = windows.true_original("val")
     scores = []
     for epoch in train_epochs(
-        model, x, y, head="linear", learning_rate=0.01, batch_size=8, epochs=2, seed=1,
+        model,
+        x,
+        y,
+        head="linear",
+        learning_rate=0.01,
+        batch_size=8,
+        epochs=2,
+        seed=1,
         validation_x=x_val,
     ):
         assert epoch.predictions is not None

@@ -85,8 +85,9 @@ CATALOGUE: dict[str, Param] = {
         Param("units", "int", "model", {"lstm": 32}, low=1),
         Param("dropout", "rate", "model", {"lstm": 0.0}),
         Param("num_hidden_layers", "int", "model", {"lstm": 0, "mlp": 1}, low=0, high=64),
-        Param("dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1,
-              per="num_hidden_layers"),
+        Param(
+            "dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1, per="num_hidden_layers"
+        ),
         Param("dense_dropout", "rate", "model", _all(0.0), per="num_hidden_layers"),
         Param("dense_activation", "text", "model", _all("relu"), choices=ACTIVATIONS),
     )
@@ -155,4 +156,3 @@ def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         layers.append((int(units), float(drop)))
     out["layers"] = layers
     return out
-

@@ -134,6 +134,7 @@ def recursive_forecast(study: Path) -> np.ndarray:
     the true ones: they are known in advance). Inputs are scaled and transformed as in the
     study (scalers of its training rows); the first step is the study's own test forecast."""
     sys.path.insert(0, str(ROOT / "src"))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up lines
     import keras
 
     from seqtune.models.builders import reshape_x

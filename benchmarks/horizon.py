@@ -138,11 +138,13 @@ def recursive_forecast(study: Path) -> np.ndarray:
     import keras
 
     from seqtune.models.builders import reshape_x
+    from seqtune.models.runtime import configure_from_env
     from seqtune.models.training import predictor
     from seqtune.search.predict import check_predict, resolve_export
     from seqtune.search.runner import Runner
     from seqtune.tasks import calendar_of
 
+    configure_from_env()  # the threads of a seqtune process, as the study had them
     spec, values, model_path = resolve_export(study / "best.yaml")
     table, _ = check_predict(spec, None)
     windows = Runner(spec, table).windows(values)

@@ -693,6 +693,7 @@ def format_status(status: dict[str, Any]) -> str:
             f"best: trial {best['number']}, {obj['name']} = {best['value']:.6g}"
             + _over_folds(status, best["number"])
         )
+        lines.extend(_by_step(status, best["number"]))
     if "baselines" in status:
         from seqtune.search.baseline_status import format_baselines
 
@@ -710,6 +711,22 @@ def _over_folds(status: dict[str, Any], number: int) -> str:
         return ""
     each = ", ".join(f"{v:.4g}" for v in folds)
     return f" ± {metrics[name + '_sd']:.3g} over {len(folds)} folds ({each})"
+
+
+def _by_step(status: dict[str, Any], number: int) -> list[str]:
+    """``val_rmse by step (h = 1..H): …``, one line, for a trial forecasting H > 1 steps:
+    the objective's per-step values when it has them, else val_rmse's."""
+    from seqtune.objectives import BY_STEP, by_step_values
+
+    record = next((r for r in status["trial_records"] if r["number"] == number), None)
+    metrics = (record or {}).get("metrics") or {}
+    name = status["objective"]["name"]
+    name = name if name in BY_STEP else "val_rmse"
+    values = by_step_values(metrics, name)
+    if len(values) < 2:
+        return []
+    steps = " ".join(f"{v:.4g}" for v in values)
+    return [f"{name} by step (h = 1..{len(values)}): {steps}"]
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from seqtune.data import DataSpec, Table
+from seqtune.data.spec import parse_calendar
 from seqtune.errors import UserError, check_keys
 from seqtune.models.params import KINDS, LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
@@ -419,6 +420,7 @@ class Spec:
         check_param_values(space)
         if data.task == "classify" and "transform" in space:
             raise UserError("target transforms apply to forecasting only", "space.transform")
+        _check_calendar_space(space, data)
         if "objective" not in raw:
             raise UserError(
                 "missing (e.g. val_rmse for forecasting, val_f1 for classifying)", "objective"
@@ -476,6 +478,25 @@ class Spec:
             "objective": self.objective.to_spec(),
             "search": search,
         }
+
+
+def _check_calendar_space(space: SearchSpace, data: DataSpec) -> None:
+    """A ``calendar`` in the space (searched, or fixed there) needs what ``data.calendar``
+    needs, and is the calendar's one setting; the form of each value is the catalogue's
+    check. What the time index's frequency can give is checked with the data."""
+    if "calendar" not in space:
+        return
+    field = "space.calendar"
+    if data.task != "forecast":
+        raise UserError("calendar inputs apply to forecasting only", field)
+    if data.time is None:
+        raise UserError("calendar inputs are derived from the time index: set data.time", field)
+    if data.calendar:
+        raise UserError(
+            f"data.calendar [{', '.join(data.calendar)}] already fixes the calendar inputs "
+            "of every trial: search them here or fix them there, not both",
+            field,
+        )
 
 
 def _parse_model(raw: Any) -> tuple[str, str]:
@@ -563,6 +584,11 @@ def check_spec_against_data(spec: Spec, table: Table) -> None:
     for t in transforms:
         table.check_transform(t)
     table.check_capacity(max_lb, transforms)
+    calendars = space.values_of("calendar") if "calendar" in space else None
+    for value in calendars or []:
+        items = parse_calendar(value)
+        if items:  # what the index's frequency cannot give, in one line
+            table.calendar_values(items, "space.calendar")
 
 
 @dataclass

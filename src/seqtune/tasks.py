@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from seqtune.data import Table, Windows
+from seqtune.data.spec import parse_calendar
 from seqtune.models.params import CATALOGUE
 from seqtune.objectives.registry import BUILTINS, test_report
 
@@ -28,11 +29,13 @@ class Task(ABC):
     forecasts: ClassVar[bool] = False
 
     def windows(self, table: Table, values: dict[str, Any], seed: int) -> Windows:
-        """The windows of one configuration (its look-back and transform; the catalogue's
-        defaults where the space leaves them out)."""
+        """The windows of one configuration (its look-back, transform and calendar inputs;
+        the catalogue's defaults, and ``data.calendar``, where the space leaves them out)."""
         look_back = values.get("look_back", CATALOGUE["look_back"].defaults["lstm"])
         transform = values.get("transform", CATALOGUE["transform"].defaults["lstm"])
-        return table.windows(int(look_back), str(transform), seed=seed)
+        return table.windows(
+            int(look_back), str(transform), seed=seed, calendar=calendar_of(values)
+        )
 
     @abstractmethod
     def head(self, windows: Windows) -> tuple[str, int]:
@@ -90,6 +93,15 @@ class Classify(Task):
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (Forecast(), Classify())}
+
+
+def calendar_of(values: dict[str, Any]) -> tuple[str, ...] | None:
+    """The calendar inputs a configuration chose (``calendar`` in the space: ``none``,
+    ``month``, ``day_of_week+hour``, ...), or None when the space leaves the calendar to
+    ``data.calendar``."""
+    if "calendar" not in values:
+        return None
+    return parse_calendar(values["calendar"])
 
 
 def task_of(name: str) -> Task:

@@ -676,6 +676,30 @@ CASES: list[Case] = [
         edits={"data.time": "Date", "data.calendar": ["weekday"]},
     ),
     Case(
+        "calendar_searched_without_time",
+        ("space.calendar", "set data.time"),
+        edits={"space.calendar": {"choice": ["none", "month"]}},
+    ),
+    Case(
+        "calendar_searched_unknown_item",
+        ("space.calendar", "'month+weekday'", "'weekday' is not a calendar item"),
+        edits={"data.time": "Date", "space.calendar": {"choice": ["none", "month+weekday"]}},
+    ),
+    Case(
+        "calendar_searched_beyond_the_frequency",
+        ("space.calendar", "'day_of_week'", "coarser"),
+        edits={"data.time": "Date", "space.calendar": {"choice": ["month", "day_of_week"]}},
+    ),
+    Case(
+        "calendar_searched_and_fixed",
+        ("space.calendar", "data.calendar [month]", "not both"),
+        edits={
+            "data.time": "Date",
+            "data.calendar": ["month"],
+            "space.calendar": {"choice": ["none", "month"]},
+        },
+    ),
+    Case(
         "split_rows_leave_no_training",
         ("data.split", "no rows for training"),
         edits={"data.split": {"val": 100, "test": 44}},

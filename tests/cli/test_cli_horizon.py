@@ -102,3 +102,53 @@ def test_predict_without_time_gives_step_numbers(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0] == "step,h,prediction"
     assert [line.split(",")[:2] for line in lines[1:]] == [["144", "1"], ["145", "2"]]
+
+
+def test_errors_by_step_in_status_export_and_report_with_the_calendar_searched(
+    tmp_path: Path,
+) -> None:
+    raw = h3_spec()
+    raw["data"].pop("calendar")
+    raw["space"]["calendar"] = {"choice": ["none", "month"]}
+    raw["search"] = {"backend": "tpe", "trials": 2, "max_epochs": 2, "patience": None}
+    spec = write_spec(tmp_path / "h3.yaml", raw)
+    results = tmp_path / "results"
+    proc = cli_here("launch", str(spec), "--results", str(results))
+    assert proc.returncode == 0, proc.stderr
+    study = results / "tiny"
+
+    proc = cli_here("status", str(study), "--json")
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    # both calendars trained in one study (1 input column, and 3 with the month's sin/cos)
+    assert {r["params"]["calendar"] for r in status["trial_records"]} == {"none", "month"}
+    best = next(r for r in status["trial_records"] if r["number"] == status["best"]["number"])
+    metrics = best["metrics"]
+    rmse = [metrics[f"val_rmse_h{h}"] for h in (1, 2, 3)]
+    mae = [metrics[f"val_mae_h{h}"] for h in (1, 2, 3)]
+    assert "val_rmse_h4" not in metrics
+    # every step has as many windows: the pooled values are the steps' means
+    assert metrics["val_rmse"] ** 2 == pytest.approx(sum(v * v for v in rmse) / 3, rel=1e-9)
+    assert metrics["val_mae"] == pytest.approx(sum(mae) / 3, rel=1e-9)
+
+    proc = cli_here("status", str(study))
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.splitlines()[-1]
+    assert line == "val_rmse by step (h = 1..3): " + " ".join(f"{v:.4g}" for v in rmse)
+
+    proc = cli_here("export", str(study))
+    assert proc.returncode == 0, proc.stderr
+    result = yaml.safe_load((study / "best.yaml").read_text())["result"]
+    assert result["val"]["rmse_by_step"] == pytest.approx(rmse, rel=1e-5)
+    assert result["val"]["mae_by_step"] == pytest.approx(mae, rel=1e-5)
+    assert len(result["test"]["rmse_by_step"]) == 3
+    proc = cli_here("predict", str(study))  # the chosen calendar's inputs rebuilt
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1].startswith("1961-01,1,")
+
+    proc = cli_here("report", str(study))
+    assert proc.returncode == 0, proc.stderr
+    page = (study / "report.html").read_text()
+    assert 'alt="exported model on the test part"' in page
+    assert 'alt="errors by forecast step"' in page
+    assert "<th>model val RMSE</th>" in page and "<th>seasonal naive test MAE</th>" in page

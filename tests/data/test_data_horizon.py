@@ -14,11 +14,14 @@ import pandas as pd
 import pytest
 
 from seqtune.data import DataSpec, Table, load_table
+from seqtune.data.spec import parse_calendar
 from seqtune.data.split import part_sizes
 from seqtune.data.transforms import LOGS, TRANSFORMS, forward, inverse, lost_rows
 from seqtune.errors import UserError
 from seqtune.objectives.registry import test_report as report_of
 from seqtune.search.predict import check_same_columns, prediction_rows
+from seqtune.spec import Spec, check_spec_against_data
+from seqtune.tasks import task_of
 
 PARTS = ("train", "val", "test")
 
@@ -212,6 +215,93 @@ def test_calendar_columns(tmp_path: Path) -> None:
     assert table.windows(2).n_features == 3
     with pytest.raises(UserError, match="day_of_week' needs an index of one row a day or finer"):
         table_of(tmp_path, monthly(24), time="Date", calendar=["day_of_week"])
+
+
+def test_a_searched_calendar_gives_its_own_windows(tmp_path: Path) -> None:
+    table = table_of(tmp_path, monthly(60), time="Date", horizon=3, split={"val": 12, "test": 12})
+    plain = table.windows(4, "diff")
+    month = table.windows(4, "diff", calendar=("month",))
+    assert (plain.n_features, month.n_features) == (1, 3)
+    assert month.feature_names == ("y", "month_sin", "month_cos")
+    np.testing.assert_array_equal(month.x_val[..., 0], plain.x_val[..., 0])  # same series
+    np.testing.assert_array_equal(month.y_val, plain.y_val)  # same targets
+    assert month.x_val[..., 1:].std() > 0  # the month inputs vary along the window
+    # cached per calendar: none given is data.calendar's (none here), () the same
+    assert table.windows(4, "diff", calendar=()) is plain
+    assert table.windows(4, "diff", calendar=("month",)) is month
+    # the trial's values choose it through the task; without the key data.calendar does
+    forecast = task_of("forecast")
+    assert forecast.windows(table, {"look_back": 4, "transform": "diff"}, 0) is plain
+    chosen = {"look_back": 4, "transform": "diff", "calendar": "month"}
+    assert forecast.windows(table, chosen, 0) is month
+    assert forecast.windows(table, {**chosen, "calendar": "none"}, 0) is plain
+    assert table.refit_windows(4, "diff", calendar=("month",)).n_features == 3
+    fixed = table_of(tmp_path, monthly(60), time="Date", calendar=["month"])
+    assert fixed.windows(4).n_features == 3 and fixed.windows(4, calendar=()).n_features == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "items"),
+    [("none", ()), ("month", ("month",)), ("day_of_week+hour", ("day_of_week", "hour"))],
+)
+def test_calendar_values_parse(value: str, items: tuple[str, ...]) -> None:
+    assert parse_calendar(value) == items
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("Month", "'Month' is not a calendar item (did you mean 'month'?)"),
+        ("month+month", "lists 'month' twice"),
+        ("month+", "'' is not a calendar item"),
+        ("", "is not a calendar"),
+    ],
+)
+def test_bad_calendar_values_are_one_line(value: str, needle: str) -> None:
+    with pytest.raises(UserError, match="space.calendar") as err:
+        parse_calendar(value)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "space", "needle"),
+    [
+        ({}, {"choice": ["none", "month"]}, "set data.time"),
+        ({"time": "Date"}, {"choice": ["none", "moon"]}, "'moon' is not a calendar item"),
+        ({"time": "Date"}, {"int": [0, 1]}, "expected a calendar name"),
+        ({"time": "Date", "calendar": ["month"]}, "month", "not both"),
+    ],
+)
+def test_a_calendar_in_the_space_is_validated_with_the_spec(
+    data: dict[str, Any], space: Any, needle: str
+) -> None:
+    raw = {
+        "study": "cal",
+        "data": {"csv": "f.csv", "target": "y", "split": {"val": 12, "test": 12}, **data},
+        "model": {"kind": "lstm"},
+        "space": {"calendar": space},
+        "objective": "val_rmse",
+    }
+    with pytest.raises(UserError, match="space.calendar") as err:
+        Spec.from_dict(raw, Path("."))
+    assert needle in str(err.value)
+
+
+def test_a_calendar_the_index_cannot_give_is_refused_with_the_data(tmp_path: Path) -> None:
+    monthly(60).rename(columns={"y": "Passengers"}).to_csv(tmp_path / "f.csv", index=False)
+    raw = {
+        "study": "cal",
+        "data": {"csv": "f.csv", "target": "Passengers", "time": "Date"},
+        "model": {"kind": "lstm"},
+        "space": {"calendar": {"choice": ["none", "month", "month+day_of_week"]}},
+        "objective": "val_rmse",
+    }
+    spec = Spec.from_dict(raw, tmp_path)
+    with pytest.raises(UserError, match="space.calendar") as err:
+        check_spec_against_data(spec, load_table(spec.data))
+    assert "'day_of_week' needs an index of one row a day or finer" in str(err.value)
+    spec = Spec.from_dict({**raw, "space": {"calendar": {"choice": ["none", "month"]}}}, tmp_path)
+    check_spec_against_data(spec, load_table(spec.data))
 
 
 @pytest.mark.parametrize(

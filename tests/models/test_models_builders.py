@@ -111,5 +111,6 @@ def test_the_catalogue_is_the_one_list_of_parameters() -> None:
     assert "units" not in known_params("mlp") and "dropout" not in known_params("mlp")
     assert {p.part for p in CATALOGUE.values()} == {"data", "model", "optimizer"}
     # what the windows read is exactly the data part
-    assert {n for n, p in CATALOGUE.items() if p.part == "data"} == {"look_back", "transform"}
+    data = {"look_back", "transform", "calendar"}
+    assert {n for n, p in CATALOGUE.items() if p.part == "data"} == data
     assert resolve("lstm", {})["layers"] == []

@@ -40,7 +40,14 @@ def test_epoch_scores_equal_sklearn_on_inverse_scaled_predictions(transform: str
     y_true = windows.true_original("val")
     scores = []
     for epoch in train_epochs(
-        model, x, y, head="linear", learning_rate=0.01, batch_size=8, epochs=2, seed=1,
+        model,
+        x,
+        y,
+        head="linear",
+        learning_rate=0.01,
+        batch_size=8,
+        epochs=2,
+        seed=1,
         validation_x=x_val,
     ):
         assert epoch.predictions is not None
@@ -57,6 +64,30 @@ def test_epoch_scores_equal_sklearn_on_inverse_scaled_predictions(transform: str
 def test_a_prediction_that_is_not_finite_scores_nan() -> None:
     got = score(np.ones(3), np.array([1.0, np.inf, 1.0]), task_metrics("forecast", 8))
     assert all(np.isnan(v) for v in got.values())
+
+
+def test_a_horizon_keeps_each_steps_rmse_and_mae_as_computed_by_hand() -> None:
+    # 3 windows, 2 steps. Errors: step 1 (-1, 2, 0), step 2 (0, 0, -3).
+    y_true = np.array([[1.0, 2.0], [3.0, 5.0], [4.0, 4.0]])
+    y_pred = np.array([[2.0, 2.0], [1.0, 5.0], [4.0, 7.0]])
+    got = score(y_true, y_pred, task_metrics("forecast", 8))
+    assert got == {
+        "val_rmse": pytest.approx(np.sqrt((1 + 4 + 0 + 0 + 0 + 9) / 6)),  # pooled, as before
+        "val_mae": pytest.approx((1 + 2 + 0 + 0 + 0 + 3) / 6),
+        "val_rmse_h1": pytest.approx(np.sqrt(5 / 3)),
+        "val_rmse_h2": pytest.approx(np.sqrt(9 / 3)),
+        "val_mae_h1": pytest.approx(1.0),
+        "val_mae_h2": pytest.approx(1.0),
+    }
+    blown = score(y_true, np.where(y_pred == 7.0, np.nan, y_pred), task_metrics("forecast", 8))
+    assert set(blown) == set(got) and all(np.isnan(v) for v in blown.values())
+
+
+def test_one_step_forecasts_and_classes_get_no_per_step_metrics() -> None:
+    one = score(np.array([1.0, 2.0]), np.array([1.5, 2.5]), task_metrics("forecast", 8))
+    assert set(one) == {"val_rmse", "val_mae"}
+    proba = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]])  # (n, K) probabilities: no steps
+    assert not any("_h" in k for k in score(np.array([1, 0]), proba, task_metrics("classify", 8)))
 
 
 def objective(name: str, direction: str) -> Objective:

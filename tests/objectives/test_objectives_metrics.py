@@ -20,6 +20,14 @@ def test_rmse_and_mae_equal_sklearn(rng: np.random.Generator) -> None:
     assert m.mae(y, p) == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-12)
 
 
+def test_errors_by_step_are_each_columns_rmse_and_mae(rng: np.random.Generator) -> None:
+    y, p = rng.normal(300, 50, (40, 12)), rng.normal(300, 50, (40, 12))
+    np.testing.assert_allclose(m.rmse_by_step(y, p), [m.rmse(y[:, h], p[:, h]) for h in range(12)])
+    np.testing.assert_allclose(m.mae_by_step(y, p), [m.mae(y[:, h], p[:, h]) for h in range(12)])
+    with pytest.raises(ValueError, match="shape"):
+        m.rmse_by_step(y[:, 0], p[:, 0])
+
+
 def test_binary_metrics_equal_sklearn(rng: np.random.Generator) -> None:
     y = (rng.random(500) < 0.3).astype(int)
     proba = np.clip(y * 0.4 + rng.random(500) * 0.6, 0, 1)

@@ -13,7 +13,7 @@ from report_studies import build_study, mixed_study
 
 from seqtune.objectives import metrics
 from seqtune.report import figures
-from seqtune.report.evaluation import _classify
+from seqtune.report.evaluation import ForecastEval, _classify, _forecast
 from seqtune.report.missing import Unavailable
 from seqtune.report.source import StudyData, read_study
 
@@ -90,3 +90,42 @@ def test_classification_figure_and_its_precision_recall_curve() -> None:
     assert ev.confusion.sum() == 200
     assert ev.pr_curves[0][3] == pytest.approx(metrics.pr_auc(y, proba))
     assert_image(figures.forecast(ev))
+
+
+def horizon_eval(horizon: int = 3) -> ForecastEval:
+    """A test part of 6 windows over a seasonal series, forecast with a known error."""
+    t = np.arange(40, dtype=np.float64)
+    series = 100 + t + 10 * np.sin(2 * np.pi * t / 12)
+    rows = np.arange(30, 30 + 6)  # first target row of each window
+    target = rows[:, None] + np.arange(horizon)
+    windows = SimpleNamespace(target_rows=lambda part: rows, target_values=series, horizon=horizon)
+    y_true = series[target]
+    y_pred = y_true + np.arange(1, horizon + 1)  # step h is off by h
+    ev = _forecast(windows, y_true, y_pred, 4, {}, 12)
+    ev.val_by_step = {"rmse": [1.0, 2.0, 3.0], "mae": [1.0, 2.0, 3.0]}
+    return ev
+
+
+def test_forecasts_over_a_horizon_keep_each_steps_errors_and_the_baselines_over_h() -> None:
+    ev = horizon_eval()
+    persistence = ev.predictions["persistence"]
+    assert persistence.shape == (6, 3) and (persistence == persistence[:, :1]).all()
+    np.testing.assert_allclose(ev.by_step["model"]["rmse"], [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(ev.by_step["model"]["mae"], [1.0, 2.0, 3.0])
+    assert ev.metrics["model"]["mae"] == pytest.approx(2.0)  # pooled over the steps
+    assert ev.metrics["model"]["rmse"] == pytest.approx(np.sqrt((1 + 4 + 9) / 3))
+    # a year back, the same season: 12 lower by the trend
+    np.testing.assert_allclose(ev.predictions["seasonal naive"], ev.actual - 12)
+    assert_image(figures.forecast(ev))
+    fig = figures.steps(ev)
+    assert_image(fig)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[0] == "model (trial 4), test" and labels[-1].startswith("model, validation")
+    with pytest.raises(Unavailable, match="one step ahead"):
+        figures.steps(SimpleNamespace())  # type: ignore[arg-type]
+
+
+def test_forecast_paths_are_drawn_from_a_few_origins() -> None:
+    assert figures.path_origins(1) == [0]
+    assert figures.path_origins(3) == [0, 1, 2]
+    assert figures.path_origins(13) == [0, 4, 8, 12]

@@ -177,3 +177,17 @@ def test_a_fold_with_every_repeat_diverged_fails_the_trial(
     _diverging(monkeypatch, {2, 3})  # both repeats of the second fold
     with pytest.raises(Diverged):
         runner.run(VALUES, 5, epochs=3)
+
+
+def test_a_searched_calendar_reaches_every_fold_and_the_refit() -> None:
+    raw = tiny_spec(search={"max_epochs": 2, "patience": None, "repeats": 2})
+    raw["data"].update(time="Date", split={"val": 12, "test": 0.33, "folds": 2})
+    raw["space"]["calendar"] = {"choice": ["none", "month"]}
+    _, runner = prepare(Spec.from_dict(raw, Path("."), Path("spec.yaml")))
+    plain = runner.member_windows({**VALUES, "calendar": "none"})
+    month = runner.member_windows({**VALUES, "calendar": "month"})
+    assert [w.n_features for w in plain] == [1, 1] and [w.n_features for w in month] == [3, 3]
+    outcome = runner.run({**VALUES, "calendar": "month"}, 3)
+    assert np.isfinite(outcome.value)
+    refit = runner.refit({**VALUES, "calendar": "month"}, 3, epochs=1)
+    assert refit.windows.n_features == 3

@@ -44,6 +44,30 @@ DEFAULT_VAL = 0.15
 DEFAULT_TEST = 0.2
 
 
+#: the calendar value of a searched ``calendar`` parameter that adds no input
+NO_CALENDAR = "none"
+
+
+def parse_calendar(value: Any, field: str = "space.calendar") -> tuple[str, ...]:
+    """The items of one value of the ``calendar`` parameter: ``none`` → (), ``month`` →
+    (month,), ``day_of_week+hour`` → (day_of_week, hour); anything else is one line."""
+    allowed = f"none, {', '.join(CALENDAR)}, or items joined by '+' (e.g. day_of_week+hour)"
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"{value!r} is not a calendar; expected {allowed}", field)
+    if value == NO_CALENDAR:
+        return ()
+    items: list[str] = []
+    for item in value.split("+"):
+        if item not in CALENDAR:
+            hint = suggest_name(item, CALENDAR)
+            what = repr(value) if item == value else f"{value!r}: {item!r}"
+            raise UserError(f"{what} is not a calendar item{hint}; expected {allowed}", field)
+        if item in items:
+            raise UserError(f"{value!r} lists '{item}' twice", field)
+        items.append(item)
+    return tuple(items)
+
+
 def _str(raw: Any, field: str) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise UserError(f"must be a non-empty string, got {raw!r}", field)

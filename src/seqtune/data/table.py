@@ -242,13 +242,14 @@ class Table:
             spec.period if spec.period is not None else (time.period if time is not None else None)
         )
         self.horizon = spec.horizon
+        #: the calendar inputs of a trial that does not choose its own (``data.calendar``)
+        self.default_calendar: tuple[str, ...] = spec.calendar
+        self._calendars: dict[tuple[str, ...], np.ndarray] = {}
         self.calendar: np.ndarray | None = (
-            calendar_columns(time, spec.calendar) if time is not None and spec.calendar else None
+            self.calendar_values(spec.calendar) if time is not None and spec.calendar else None
         )
         #: the model's input columns: the features, then sin/cos pairs of the calendar
-        self.input_names: tuple[str, ...] = features + tuple(
-            f"{name}_{f}" for name in spec.calendar for f in ("sin", "cos")
-        )
+        self.input_names: tuple[str, ...] = self.input_names_of(spec.calendar)
         self.target = spec.target
         self.columns: tuple[str, ...] = (
             features if spec.target in features else (*features, spec.target)
@@ -264,8 +265,9 @@ class Table:
             classes, labels = np.unique(self.y, return_inverse=True)
             self.classes = classes.astype(np.int64)
             self.labels = labels.astype(np.int64)
-        # key: (look_back, transform, seed, view); view "holdout", "fold<i>" or "refit"
-        self._cache: dict[tuple[int, str, int, str], Windows] = {}
+        # key: (look_back, transform, seed, view, calendar); view "holdout", "fold<i>" or
+        # "refit"; calendar the items of the inputs (a searched parameter changes them)
+        self._cache: dict[tuple[int, str, int, str, tuple[str, ...]], Windows] = {}
         self._plan: FoldPlan | None = None
 
     @property
@@ -276,12 +278,39 @@ class Table:
     def n_features(self) -> int:
         return len(self.features)
 
-    def feature_values(self) -> np.ndarray:
-        """Raw (unscaled) input columns, in ``input_names`` order, shape (rows, inputs): the
-        features, then the calendar columns derived from the time index."""
+    def calendar_values(
+        self, calendar: tuple[str, ...], field: str = "data.calendar"
+    ) -> np.ndarray:
+        """The sin/cos columns of ``calendar`` per row, computed once per calendar; a
+        calendar the time index cannot give is refused in one line naming ``field``."""
+        found = self._calendars.get(calendar)
+        if found is None:
+            if self.time is None:
+                raise UserError(
+                    "calendar inputs are derived from the time index: set data.time", field
+                )
+            found = calendar_columns(self.time, calendar, field)
+            self._calendars[calendar] = found
+        return found
+
+    def _calendar(self, calendar: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The calendar a window asks for: its own, or ``data.calendar``'s (None)."""
+        return self.default_calendar if calendar is None else tuple(calendar)
+
+    def input_names_of(self, calendar: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        """The input columns with ``calendar`` (default ``data.calendar``): the features,
+        then a sin/cos pair per calendar item."""
+        items = self._calendar(calendar)
+        return self.features + tuple(f"{name}_{f}" for name in items for f in ("sin", "cos"))
+
+    def feature_values(self, calendar: tuple[str, ...] | None = None) -> np.ndarray:
+        """Raw (unscaled) input columns, in :meth:`input_names_of` order, shape (rows,
+        inputs): the features, then the columns of ``calendar`` (default ``data.calendar``)
+        derived from the time index."""
         values = self._data[:, [self.columns.index(name) for name in self.features]]
-        if self.calendar is not None:
-            values = np.concatenate([values, self.calendar], axis=1)
+        items = self._calendar(calendar)
+        if items:
+            values = np.concatenate([values, self.calendar_values(items)], axis=1)
         return values
 
     def labels_of(self, rows: np.ndarray) -> list[Any]:
@@ -401,20 +430,28 @@ class Table:
             "space.look_back",
         )
 
-    def windows(self, look_back: int, transform: str = "none", seed: int = 0) -> Windows:
-        """Windows for this look_back and transform, built once and cached.
+    def windows(
+        self,
+        look_back: int,
+        transform: str = "none",
+        seed: int = 0,
+        calendar: tuple[str, ...] | None = None,
+    ) -> Windows:
+        """Windows for this look_back, transform and calendar inputs (None:
+        ``data.calendar``), built once and cached.
 
         ``seed`` only matters for a stratified split (classify).
         """
         look_back = self._look_back(look_back)
         if self.spec.split_method != "stratified":
             seed = 0
-        key = (look_back, transform, int(seed), "holdout")
+        items = self._calendar(calendar)
+        key = (look_back, transform, int(seed), "holdout", items)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         self.check_capacity(look_back, [transform])
-        built = self._build(self.bounds, look_back, transform, int(seed))
+        built = self._build(self.bounds, look_back, transform, int(seed), items)
         self._cache[key] = built
         return built
 
@@ -441,7 +478,13 @@ class Table:
         """Whether the spec sets any rolling-origin key (folds, step, gap)."""
         return self.spec.folds != 1 or self.spec.step is not None or self.spec.gap != 0
 
-    def fold_windows(self, fold: int, look_back: int, transform: str = "none") -> Windows:
+    def fold_windows(
+        self,
+        fold: int,
+        look_back: int,
+        transform: str = "none",
+        calendar: tuple[str, ...] | None = None,
+    ) -> Windows:
         """Windows of fold ``fold`` (0 = oldest origin): training windows whose targets (and
         inputs) lie in the fold's training rows, validation windows whose targets lie in its
         validation rows (forecast inputs may reach back before the validation start, classify
@@ -455,26 +498,30 @@ class Table:
             raise TypeError(f"fold must be an integer, got {fold!r}")
         if not 0 <= int(fold) < len(plan):
             raise IndexError(f"fold {fold} out of range: the plan has {len(plan)} fold(s)")
-        key = (look_back, transform, 0, f"fold{int(fold)}")
+        items = self._calendar(calendar)
+        key = (look_back, transform, 0, f"fold{int(fold)}", items)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         self.check_folds(look_back, [transform])
-        built = self._build(plan[int(fold)].bounds(), look_back, transform, 0)
+        built = self._build(plan[int(fold)].bounds(), look_back, transform, 0, items)
         self._cache[key] = built
         return built
 
-    def refit_windows(self, look_back: int, transform: str = "none") -> Windows:
+    def refit_windows(
+        self, look_back: int, transform: str = "none", calendar: tuple[str, ...] | None = None
+    ) -> Windows:
         """The refit view: every row before the test part as training (scalers fitted on
         them), no validation windows, and the test part. What export and ``train`` fit the
         chosen configuration on before reading the test part once. Cached."""
         look_back = self._look_back(look_back)
-        key = (look_back, transform, 0, "refit")
+        items = self._calendar(calendar)
+        key = (look_back, transform, 0, "refit", items)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
         self.check_capacity(look_back, [transform])
-        built = self._build(self.fold_plan.refit_bounds(), look_back, transform, 0)
+        built = self._build(self.fold_plan.refit_bounds(), look_back, transform, 0, items)
         self._cache[key] = built
         return built
 
@@ -573,14 +620,21 @@ class Table:
             raise UserError(f"must be at least 1, got {look_back}", "space.look_back")
         return int(look_back)
 
-    def _build(self, bounds: Bounds, look_back: int, transform: str, seed: int) -> Windows:
-        """Windows of the parts ``bounds`` (train must start at row 0): scalers fitted on
-        ``bounds["train"]`` only."""
+    def _build(
+        self,
+        bounds: Bounds,
+        look_back: int,
+        transform: str,
+        seed: int,
+        calendar: tuple[str, ...] = (),
+    ) -> Windows:
+        """Windows of the parts ``bounds`` (train must start at row 0) with the inputs of
+        ``calendar``: scalers fitted on ``bounds["train"]`` only."""
         if self.task == "forecast":
             target_col = self.features.index(self.target) if self.target in self.features else None
             return build_forecast(
-                self.feature_values(),
-                self.input_names,
+                self.feature_values(calendar),
+                self.input_names_of(calendar),
                 target_col,
                 self.y,
                 transform=transform,

@@ -196,12 +196,15 @@ def _gap(
     )
 
 
-def calendar_columns(time: TimeIndex, names: tuple[str, ...]) -> np.ndarray:
-    """The sin/cos pair of each calendar input per row, shape (rows, 2 * len(names))."""
+def calendar_columns(
+    time: TimeIndex, names: tuple[str, ...], field: str = "data.calendar"
+) -> np.ndarray:
+    """The sin/cos pair of each calendar input per row, shape (rows, 2 * len(names));
+    a calendar the index cannot give is refused in one line naming ``field``."""
     if not names:
         return np.zeros((time.values.size, 0))
     if not time.is_datetime:
-        raise UserError("calendar inputs need dates in data.time, not integers", "data.calendar")
+        raise UserError("calendar inputs need dates in data.time, not integers", field)
     stamps = pd.DatetimeIndex(time.values)
     step = np.median(np.diff(time.values)) if time.values.size > 1 else None
     columns = []
@@ -210,7 +213,7 @@ def calendar_columns(time: TimeIndex, names: tuple[str, ...]) -> np.ndarray:
         if step is not None and step > longest:
             raise UserError(
                 f"'{name}' needs an index of one row {words} or finer; '{time.freq}' is coarser",
-                "data.calendar",
+                field,
             )
         if name == "month":
             phase = stamps.month.to_numpy() - 1
@@ -222,7 +225,7 @@ def calendar_columns(time: TimeIndex, names: tuple[str, ...]) -> np.ndarray:
             raise UserError(
                 f"'{name}' is the same on every row at {time.freq_text}: it tells the model "
                 "nothing",
-                "data.calendar",
+                field,
             )
         angle = 2 * np.pi * phase / CALENDAR_CYCLES[name]
         columns += [np.sin(angle), np.cos(angle)]

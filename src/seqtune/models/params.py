@@ -12,10 +12,11 @@ them with ``per: num_hidden_layers``, else the shared ``dense_units`` value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from seqtune.data.spec import parse_calendar
 from seqtune.errors import UserError, suggest_name
 
 KINDS = ("lstm", "mlp")
@@ -27,7 +28,8 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linea
 class Param:
     """One parameter. Bounds are inclusive (``rate``: ``0 <= v < 1``; ``positive``:
     ``v > 0``); ``choices`` lists the allowed strings of a text parameter (``None``: any
-    string, checked elsewhere — the transforms, against the data)."""
+    string, checked elsewhere — the transforms, against the data); ``form`` checks the
+    form of a text value that is not a fixed list (calendar items joined by ``+``)."""
 
     name: str
     type: str  # "int", "rate", "positive", "text"
@@ -37,6 +39,7 @@ class Param:
     high: int | None = None
     choices: tuple[str, ...] | None = None
     per: str | None = None  # repeated per layer over this count parameter
+    form: Callable[[Any, str], object] | None = None
     kinds: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +53,8 @@ class Param:
             if not isinstance(value, str):
                 what = self.name.replace("_", " ")
                 raise UserError(f"expected a {what} name, got {value!r}", where)
+            if self.form is not None:
+                self.form(value, where)
             return
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UserError(f"expected a number, got {value!r}", where)
@@ -74,13 +79,15 @@ CATALOGUE: dict[str, Param] = {
     for p in (
         Param("look_back", "int", "data", _all(1), low=1),
         Param("transform", "text", "data", _all("none")),
+        Param("calendar", "text", "data", _all("none"), form=parse_calendar),
         Param("batch_size", "int", "optimizer", _all(32), low=1),
         Param("learning_rate", "positive", "optimizer", _all(1e-3)),
         Param("units", "int", "model", {"lstm": 32}, low=1),
         Param("dropout", "rate", "model", {"lstm": 0.0}),
         Param("num_hidden_layers", "int", "model", {"lstm": 0, "mlp": 1}, low=0, high=64),
-        Param("dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1,
-              per="num_hidden_layers"),
+        Param(
+            "dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1, per="num_hidden_layers"
+        ),
         Param("dense_dropout", "rate", "model", _all(0.0), per="num_hidden_layers"),
         Param("dense_activation", "text", "model", _all("relu"), choices=ACTIVATIONS),
     )
@@ -149,4 +156,3 @@ def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         layers.append((int(units), float(drop)))
     out["layers"] = layers
     return out
-

@@ -5,7 +5,10 @@ Scoring an epoch and keeping the best one live in ``seqtune.objectives.epochs``.
 
 from seqtune.objectives.registry import (
     BUILTINS,
+    BY_STEP,
     Objective,
+    by_step_name,
+    by_step_values,
     load_user_function,
     parse_objective,
     task_metrics,
@@ -14,7 +17,10 @@ from seqtune.objectives.registry import (
 
 __all__ = [
     "BUILTINS",
+    "BY_STEP",
     "Objective",
+    "by_step_name",
+    "by_step_values",
     "load_user_function",
     "parse_objective",
     "task_metrics",

@@ -13,19 +13,37 @@ from typing import Any
 
 import numpy as np
 
-from seqtune.objectives.registry import MetricFn, Objective
+from seqtune.objectives.registry import BY_STEP, MetricFn, Objective, by_step_names
 
 
-def score(
-    y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, MetricFn]
-) -> dict[str, float]:
+def score(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, MetricFn]) -> dict[str, float]:
     """Every metric of one set of predictions; all NaN when a prediction is not finite
-    (a model that blew up is never scored as good)."""
+    (a model that blew up is never scored as good). Forecasts of a horizon H > 1 (truth of
+    shape (n, H)) add each step's value of the built-ins that have one (:func:`by_step`)."""
     finite = bool(np.all(np.isfinite(y_pred)))
-    return {
-        name: float(fn(y_true, y_pred)) if finite else float("nan")
-        for name, fn in metrics.items()
+    out = {
+        name: float(fn(y_true, y_pred)) if finite else float("nan") for name, fn in metrics.items()
     }
+    out.update(by_step(y_true, y_pred, metrics, finite))
+    return out
+
+
+def by_step(
+    y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, MetricFn], finite: bool = True
+) -> dict[str, float]:
+    """``val_rmse_h1`` … ``val_rmse_hH`` and ``val_mae_h1`` … for forecasts of H > 1 steps
+    (in original units, over the windows; one vectorised pass per metric, so an epoch pays
+    microseconds for them); nothing for H = 1 or a classification."""
+    t = np.asarray(y_true)
+    if t.ndim != 2 or t.shape[1] < 2:
+        return {}
+    out: dict[str, float] = {}
+    for name, fn in BY_STEP.items():
+        if name not in metrics:
+            continue
+        values = fn(t, y_pred).tolist() if finite else [float("nan")] * t.shape[1]
+        out.update(zip(by_step_names(name, t.shape[1]), values, strict=True))
+    return out
 
 
 class BestEpoch:
@@ -42,9 +60,7 @@ class BestEpoch:
         self.scores: dict[str, float] = {}
         self._weights: list[np.ndarray] | None = None
 
-    def offer(
-        self, epoch: int, scores: dict[str, float], variables: Sequence[Any]
-    ) -> bool:
+    def offer(self, epoch: int, scores: dict[str, float], variables: Sequence[Any]) -> bool:
         """Record ``epoch`` if its objective beats the best so far (copying the values of
         ``variables``, the model's weights); True when it did."""
         value = scores.get(self.objective.name)
@@ -67,4 +83,3 @@ class BestEpoch:
         if self._weights is not None:
             for variable, value in zip(variables, self._weights, strict=True):
                 variable.assign(value)
-

@@ -21,6 +21,26 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.abs(d)))
 
 
+def _step_errors(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Errors of (n, H) forecasts, float64."""
+    if np.ndim(y_true) != 2 or np.shape(y_true) != np.shape(y_pred):
+        shapes = f"{np.shape(y_true)} and {np.shape(y_pred)}"
+        raise ValueError(f"expected two arrays of shape (n, H), got {shapes}")
+    return np.subtract(y_true, y_pred, dtype=np.float64)
+
+
+def rmse_by_step(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """RMSE of each step h = 1..H of (n, H) forecasts, over the n windows: shape (H,)."""
+    d = _step_errors(y_true, y_pred)
+    return np.sqrt(np.einsum("ij,ij->j", d, d) / d.shape[0])
+
+
+def mae_by_step(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """MAE of each step h = 1..H of (n, H) forecasts, over the n windows: shape (H,)."""
+    d = _step_errors(y_true, y_pred)
+    return np.abs(d).sum(axis=0) / d.shape[0]
+
+
 def predicted_classes(proba: np.ndarray) -> np.ndarray:
     """Class indices from probabilities: threshold 0.5 for binary, argmax otherwise."""
     p = np.asarray(proba)

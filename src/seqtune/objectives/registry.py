@@ -8,6 +8,7 @@ classify: class indices and probabilities) and returns a float.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -37,6 +38,34 @@ BUILTINS: dict[str, tuple[str, str, Any]] = {
     "val_recall": ("maximize", "classify", m.recall),
     "val_pr_auc": ("maximize", "classify", m.pr_auc),
 }
+
+
+#: built-ins that also have a value per step of a horizon H > 1, kept as trial metrics
+#: ``<name>_h1`` … ``<name>_h<H>`` (see :func:`by_step_name`)
+BY_STEP: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "val_rmse": m.rmse_by_step,
+    "val_mae": m.mae_by_step,
+}
+
+
+def by_step_name(name: str, step: int) -> str:
+    """The metric name of step ``step`` (1-based) of the built-in ``name``: ``val_rmse_h3``."""
+    return f"{name}_h{step}"
+
+
+@functools.cache
+def by_step_names(name: str, horizon: int) -> tuple[str, ...]:
+    """``<name>_h1`` … ``<name>_h<horizon>``, made once per study (every epoch asks)."""
+    return tuple(by_step_name(name, h) for h in range(1, horizon + 1))
+
+
+def by_step_values(metrics: dict[str, Any], name: str) -> list[float]:
+    """The per-step values of ``name`` (``<name>_h1``, ``<name>_h2``, … while present) in a
+    trial's metrics; empty for a horizon of 1 or a trial recorded before they existed."""
+    out: list[float] = []
+    while (value := metrics.get(by_step_name(name, len(out) + 1))) is not None:
+        out.append(float(value))
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,9 +230,8 @@ def test_report(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
         out: dict[str, Any] = {"rmse": m.rmse(y_true, y_pred), "mae": m.mae(y_true, y_pred)}
         t, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
         if t.ndim == 2:  # a horizon of H steps: the errors of each step h = 1..H too
-            steps = range(t.shape[1])
-            out["rmse_by_step"] = [m.rmse(t[:, h], p[:, h]) for h in steps]
-            out["mae_by_step"] = [m.mae(t[:, h], p[:, h]) for h in steps]
+            out["rmse_by_step"] = [float(v) for v in m.rmse_by_step(t, p)]
+            out["mae_by_step"] = [float(v) for v in m.mae_by_step(t, p)]
         return out
     k = m.n_classes_of(y_true, y_pred)
     cm = m.confusion(y_true, m.predicted_classes(y_pred), k)

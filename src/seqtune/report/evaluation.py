@@ -3,10 +3,13 @@
 The study's data is loaded and checked against the launch's checksum, windows are built by
 seqtune's own runner for the exported parameters, ``best.keras`` predicts the test windows
 through the same predictor, and predictions are mapped back to original units by the
-windows (one-step-ahead, from the true past values): the model's RMSE and MAE here are the
-numbers in ``best.yaml``'s ``result.test``. Two baselines are scored on the same test rows:
-persistence (the value one row earlier) and, when ``data.period`` is set, the seasonal naive
-forecast (the value one period earlier).
+windows (from the true past values): the model's RMSE and MAE here are the numbers in
+``best.yaml``'s ``result.test``. Two baselines are scored on the same test rows: persistence
+(the value one row earlier) and, when ``data.period`` is set, the seasonal naive forecast
+(the value one period earlier). Over a horizon of H > 1 steps every array is (windows, H):
+persistence repeats the last value before each origin, the seasonal naive forecast the last
+observed season (:mod:`seqtune.models.baselines`), and each step's errors are kept too,
+beside the exported trial's own validation errors per step (its ``val_rmse_h1`` … metrics).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ class ForecastEval:
     metrics: dict[str, dict[str, float]]  # name → {"rmse", "mae"}
     exported: dict[str, Any] = field(default_factory=dict)  # best.yaml's result.test
     period: int | None = None
+    horizon: int = 1
+    #: H > 1: name → {"rmse", "mae"} → one value per step h = 1..H, on the test part
+    by_step: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: H > 1: the exported trial's validation errors per step ({"rmse", "mae"}), when kept
+    val_by_step: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,19 +86,27 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     result = exported.result or {}
     trial = result.get("trial")
     windows = runner.windows(values)
-    if runner.task.forecasts and windows.horizon > 1:
-        raise Unavailable(
-            f"The test-set figure shows one-step forecasts; this study forecasts "
-            f"{windows.horizon} steps: see predictions.csv beside {best_yaml.name}."
-        )
     model = _load(best_keras)
 
     y_pred = runner.predict(model, windows, "test")  # export's own mapping
     y_true = runner.task.truth(windows, "test")
     exported_test = dict(result.get("test") or {})
     if runner.task.forecasts:
-        return _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
+        ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
+        ev.val_by_step = _val_by_step(data, trial)
+        return ev
     return _classify(windows, y_true, y_pred, trial, exported_test)
+
+
+def _val_by_step(data: StudyData, trial: Any) -> dict[str, list[float]]:
+    """The exported trial's validation errors per step, as the search kept them (its
+    ``val_rmse_h1`` … and ``val_mae_h1`` … metrics); empty when it kept none."""
+    from seqtune.objectives import by_step_values
+
+    record = next((r for r in data.records if r.number == trial), None)
+    metrics = record.metrics if record is not None else {}
+    found = {k: by_step_values(metrics, f"val_{k}") for k in ("rmse", "mae")}
+    return {k: v for k, v in found.items() if len(v) > 1}
 
 
 def _load(path: Path) -> Any:
@@ -114,17 +130,42 @@ def _forecast(
 ) -> ForecastEval:
     rows = windows.target_rows("test")
     series = np.asarray(windows.target_values, np.float64)
+    horizon = int(windows.horizon)
     predictions = {"model": np.asarray(y_pred, np.float64)}
-    if rows.min() >= 1:
-        predictions["persistence"] = series[rows - 1]
-    if period and rows.min() >= period:
-        predictions["seasonal naive"] = series[rows - period]
+    if horizon > 1:  # (windows, H): the baselines over the same horizon from each origin
+        from seqtune.models import baselines
+
+        if rows.min() >= 1:
+            predictions["persistence"] = baselines.persistence(series, rows, horizon)
+        if period and rows.min() >= period:
+            predictions["seasonal naive"] = baselines.seasonal_naive(series, rows, period, horizon)
+    else:
+        if rows.min() >= 1:
+            predictions["persistence"] = series[rows - 1]
+        if period and rows.min() >= period:
+            predictions["seasonal naive"] = series[rows - period]
     scores = {
         name: {"rmse": m.rmse(y_true, p), "mae": m.mae(y_true, p)}
         for name, p in predictions.items()
     }
+    by_step = (
+        {
+            name: {"rmse": m.rmse_by_step(y_true, p), "mae": m.mae_by_step(y_true, p)}
+            for name, p in predictions.items()
+        }
+        if horizon > 1
+        else {}
+    )
     return ForecastEval(
-        trial, rows, np.asarray(y_true, np.float64), predictions, scores, exported, period
+        trial,
+        rows,
+        np.asarray(y_true, np.float64),
+        predictions,
+        scores,
+        exported,
+        period,
+        horizon=horizon,
+        by_step=by_step,
     )
 
 

@@ -21,6 +21,7 @@ from seqtune.report.source import StudyData
 from seqtune.spaces.domains import Choice, Domain, Float, Int
 
 CURVES_TOP = 5
+PATHS_SHOWN = 4  # forecast paths drawn over a horizon: the first, last and evenly between
 DPI = 100
 STATE_STYLE = {  # marker, colour
     "complete": ("o", "tab:blue"),
@@ -223,38 +224,109 @@ def curves(data: StudyData, top: int = CURVES_TOP) -> Figure:
     return fig
 
 
+FORECAST_STYLES = {
+    "model": ("tab:blue", "-"),
+    "persistence": ("tab:orange", "--"),
+    "seasonal naive": ("tab:purple", ":"),
+}
+
+
+def _forecast_label(ev: ForecastEval, name: str) -> str:
+    label = name if name != "seasonal naive" else f"seasonal naive (period {ev.period})"
+    if name == "model" and ev.trial is not None:
+        label = f"model (trial {ev.trial})"
+    return label
+
+
 def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
-    """Forecast: test part, actual vs the exported model and the baselines. Classify: the
-    confusion matrix and the precision–recall curve."""
+    """Forecast: test part, actual vs the exported model and the baselines (over a horizon
+    H > 1, the H-step paths from a few origins). Classify: the confusion matrix and the
+    precision–recall curve."""
     if isinstance(ev, ClassifyEval):
         return classification(ev)
+    if ev.horizon > 1:
+        return _forecast_paths(ev)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(ev.rows, ev.actual, color="black", lw=2, label="actual")
-    styles = {
-        "model": ("tab:blue", "-"),
-        "persistence": ("tab:orange", "--"),
-        "seasonal naive": ("tab:purple", ":"),
-    }
     for name, values in ev.predictions.items():
-        colour, ls = styles.get(name, ("tab:gray", "-."))
+        colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
         score = ev.metrics[name]
-        label = name if name != "seasonal naive" else f"seasonal naive (period {ev.period})"
-        if name == "model" and ev.trial is not None:
-            label = f"model (trial {ev.trial})"
         ax.plot(
             ev.rows,
             values,
             color=colour,
             ls=ls,
             lw=1.6,
-            label=f"{label}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}",
+            label=f"{_forecast_label(ev, name)}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}",
         )
     ax.set_xlabel("row of the data file (test part)")
     ax.set_ylabel("target, original units")
     ax.set_title("Exported model on the test part, one step ahead")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return fig
+
+
+def path_origins(n: int, shown: int = PATHS_SHOWN) -> list[int]:
+    """Which of ``n`` test windows get their path drawn: the first, the last and evenly
+    spaced ones between, at most ``shown``."""
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, min(n, shown))})
+
+
+def _forecast_paths(ev: ForecastEval) -> Figure:
+    """Over a horizon: the true test series and, from a few origins, each forecast's H steps
+    (the legend's RMSE and MAE are over every origin and step)."""
+    n, h = ev.actual.shape
+    steps = np.arange(h)
+    target_rows = (ev.rows[:, None] + steps).ravel()
+    rows, first = np.unique(target_rows, return_index=True)
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(rows, ev.actual.ravel()[first], color="black", lw=2, label="actual")
+    chosen = path_origins(n)
+    for name, values in ev.predictions.items():
+        colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
+        score = ev.metrics[name]
+        label = f"{_forecast_label(ev, name)}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}"
+        for k in chosen:
+            ax.plot(ev.rows[k] + steps, values[k], color=colour, ls=ls, lw=1.6, label=label)
+            label = "_nolegend_"
+        if name == "model":
+            ax.plot(ev.rows[chosen], values[chosen, 0], "o", color=colour, ms=4)
+    ax.set_xlabel("row of the data file (test part)")
+    ax.set_ylabel("target, original units")
+    paths = f"from {len(chosen)} of {n} origins" if len(chosen) < n else f"from {n} origin(s)"
+    ax.set_title(f"Exported model on the test part: {h} steps ahead {paths} (● step 1)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def steps(ev: ForecastEval | ClassifyEval) -> Figure:
+    """Over a horizon H > 1: RMSE and MAE by step h = 1..H on the test part (the exported
+    model and the baselines) beside the exported trial's validation errors per step."""
+    if not isinstance(ev, ForecastEval) or ev.horizon < 2 or not ev.by_step:
+        raise Unavailable("Errors by step are left out: the study forecasts one step ahead.")
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True)
+    h = np.arange(1, ev.horizon + 1)
+    for ax, metric in zip(axes, ("rmse", "mae"), strict=True):
+        for name, found in ev.by_step.items():
+            colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
+            label = f"{_forecast_label(ev, name)}, test"
+            ax.plot(h, found[metric], color=colour, ls=ls, marker="o", ms=3, label=label)
+        val = ev.val_by_step.get(metric)
+        if val is not None and len(val) == ev.horizon:
+            label = "model, validation (as the search kept it)"
+            ax.plot(h, val, color="tab:blue", ls="--", marker="s", ms=3, alpha=0.7, label=label)
+        ax.set_xlabel("step h")
+        ax.set_ylabel(f"{metric.upper()}, original units")
+        ax.set_xticks(h if ev.horizon <= 24 else h[:: max(1, ev.horizon // 12)])
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
+    fig.suptitle(f"Errors by forecast step (h = 1..{ev.horizon})")
     return fig
 
 

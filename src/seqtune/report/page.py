@@ -147,6 +147,8 @@ def _test_section(page: Page, data: StudyData) -> None:
                 '<p class="muted">Seasonal naive is left out: the spec sets no '
                 "<code>data.period</code>.</p>"
             )
+        if ev.horizon > 1:
+            _steps_section(page, ev)
     elif isinstance(ev, ClassifyEval):
         rows = "".join(
             f"<tr><td>{esc(k)}</td><td class=num>{v:.4f}</td></tr>" for k, v in ev.metrics.items()
@@ -162,6 +164,30 @@ def _test_section(page: Page, data: StudyData) -> None:
             + esc(", ".join(f"{k} {v:.6g}" for k, v in stated.items()))
             + " (the model row above is recomputed from best.keras the same way).</p>"
         )
+
+
+def _steps_section(page: Page, ev: ForecastEval) -> None:
+    """Over a horizon H > 1: each step's errors, as a figure and a table (test part for the
+    model and the baselines, and the exported trial's validation errors per step)."""
+    page.add(f"<h3>Errors by forecast step (h = 1..{ev.horizon})</h3>")
+    page.figure(lambda: figures.steps(ev), "errors by forecast step")
+    columns: list[tuple[str, Any]] = []
+    for name, found in ev.by_step.items():
+        for metric in ("rmse", "mae"):
+            columns.append((f"{name} test {metric.upper()}", found[metric]))
+    for metric in ("rmse", "mae"):
+        if len(ev.val_by_step.get(metric, [])) == ev.horizon:
+            columns.append((f"model val {metric.upper()}", ev.val_by_step[metric]))
+    head = "".join(f"<th>{esc(title)}</th>" for title, _ in columns)
+    rows = "".join(
+        f"<tr><td class=num>{h + 1}</td>"
+        + "".join(f"<td class=num>{float(values[h]):.4f}</td>" for _, values in columns)
+        + "</tr>"
+        for h in range(ev.horizon)
+    )
+    page.add(
+        f"<table class=steps><thead><tr><th>h</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _header(data: StudyData) -> str:

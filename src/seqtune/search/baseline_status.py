@@ -84,12 +84,7 @@ def framing(runner: Runner, values: dict[str, Any]) -> tuple[int, str]:
 def validation_windows(runner: Runner, values: dict[str, Any]) -> list[Windows]:
     """The windows a trial of ``values`` is scored on, without their test part: one per
     rolling-origin fold, or the holdout's."""
-    table = runner.table
-    if table.uses_folds:
-        look_back, transform = framing(runner, values)
-        found = [table.fold_windows(f, look_back, transform) for f in range(len(table.fold_plan))]
-    else:
-        found = [runner.windows(values)]
+    found = runner.member_windows(values) if runner.table.uses_folds else [runner.windows(values)]
     return [validation_view(w) for w in found]
 
 

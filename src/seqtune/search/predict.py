@@ -25,7 +25,7 @@ from seqtune.data.table import _read
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.spec import Spec, fixed_values
-from seqtune.tasks import task_of
+from seqtune.tasks import calendar_of, task_of
 
 PREDICTIONS_FILE = "predictions.csv"
 
@@ -139,7 +139,7 @@ def forecast(
             f"'{windows.transform}' needs a positive target '{data.target}'", str(data.spec.csv)
         )
     model = keras.models.load_model(model_path, compile=False)
-    x = windows.input_after(data.feature_values(), data.y)
+    x = windows.input_after(data.feature_values(calendar_of(values)), data.y)
     raw = predictor(model)(reshape_x(x, spec.layout))
     y = windows.forecast_after(raw, data.y)
     label = "time" if data.time is not None else "step"

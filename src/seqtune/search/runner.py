@@ -29,7 +29,7 @@ from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
 from seqtune.spec import Spec
-from seqtune.tasks import task_of
+from seqtune.tasks import calendar_of, task_of
 
 #: Told each epoch's objective value: ``report(epoch, value)`` returns True to stop the
 #: trial there (pruned). NaN values are not reported.
@@ -186,10 +186,14 @@ class Runner:
         the test part (folds, repeats or an ensemble) instead of keeping the trial's model."""
         return self.trains_members or self.spec.search.members > 1
 
-    def _member_windows(self, look_back: int, transform: str) -> list[Windows]:
-        """Each fold's windows (``folds: 1``: the holdout's train and val)."""
+    def member_windows(self, values: dict[str, Any]) -> list[Windows]:
+        """The windows a trial of ``values`` trains its models on, one per rolling-origin
+        fold (``folds: 1``: the holdout's train and val), with its framing and calendar."""
+        resolved = resolve(self.spec.kind, values)
+        look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
+        calendar = calendar_of(values)
         return [
-            self.table.fold_windows(f, look_back, transform)
+            self.table.fold_windows(f, look_back, transform, calendar)
             for f in range(len(self.table.fold_plan))
         ]
 
@@ -256,7 +260,7 @@ class Runner:
         (:class:`Diverged`)."""
         start = time.perf_counter()
         resolved = resolve(self.spec.kind, values)
-        folds = self._member_windows(int(resolved["look_back"]), str(resolved["transform"]))
+        folds = self.member_windows(values)
         seeds = member_seeds(seed, self.spec.search.repeats)
         r = len(seeds)
         wide = self._wide(values, resolved, [(w, s) for w in folds for s in seeds], True)
@@ -376,7 +380,9 @@ class Runner:
     def _refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         start = time.perf_counter()
         resolved = resolve(self.spec.kind, values)
-        windows = self.table.refit_windows(int(resolved["look_back"]), str(resolved["transform"]))
+        windows = self.table.refit_windows(
+            int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
+        )
         seeds = member_seeds(seed, self.spec.search.members)
         wide = self._wide(values, resolved, [(windows, s) for s in seeds], False)
         ran = 0

@@ -133,7 +133,7 @@ def test_errors_by_step_in_status_export_and_report_with_the_calendar_searched(
 
     proc = cli_here("status", str(study))
     assert proc.returncode == 0, proc.stderr
-    line = proc.stdout.splitlines()[-1]
+    (line,) = [x for x in proc.stdout.splitlines() if x.startswith("val_rmse by step")]
     assert line == "val_rmse by step (h = 1..3): " + " ".join(f"{v:.4g}" for v in rmse)
 
     proc = cli_here("export", str(study))

@@ -233,7 +233,15 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     lost = [r for r in report["trial_records"] if r["state"] == "interrupted"]
     retried = [r for r in report["trial_records"] if r["retry_of"] is not None]
     assert lost and retried, report["trial_records"]
-    assert all(r["state"] in ("complete", "pruned", "failed") for r in retried)
+    finished = ("complete", "pruned", "failed")
+    # the second victim may be killed while it runs a retry of the first's trial: that
+    # retry is lost too and run again (Optuna's retries all name the first trial); every
+    # lost trial's chain of retries ends in a finished one
+    for r in lost:
+        if r["retry_of"] is None:
+            runs = [x["state"] for x in retried if x["retry_of"] == r["number"]]
+            assert any(state in finished for state in runs), report["trial_records"]
+    assert all(r["state"] in (*finished, "interrupted") for r in retried)
     assert any("run again as trial" in (r["reason"] or "") for r in lost)
 
 

@@ -220,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # SIGTERM too, as Interrupted: 128 + its number
         print(f"seqtune {args.verb}: interrupted", file=sys.stderr)
         return 128 + int(getattr(stop, "signum", 2))
+    except BrokenPipeError:  # `seqtune status | head`: the reader left, as any Unix tool
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would fail again
+        return 128 + 13  # SIGPIPE
     except Exception as exc:  # never a traceback: one line, and the way to get the rest
         if os.environ.get("SEQTUNE_DEBUG"):
             raise

@@ -5,6 +5,7 @@ one line per problem; nothing written, TensorFlow never loaded. Fast: nothing tr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -306,3 +307,18 @@ def test_train_refuses_a_class_missing_from_training_in_one_line(
     code, out, err = seqtune(capsys, "train", str(spec))
     assert code == 2 and out == ""
     assert err.splitlines() == [f"seqtune train: {ONE_CLASS}"]
+
+
+def test_a_reader_that_leaves_early_is_not_a_failure() -> None:
+    """``seqtune check SPEC | head -1``: the pipe closes before seqtune writes; it ends as
+    Unix tools do (SIGPIPE's 141), with nothing on stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqtune.cli", "check", str(FOLDS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""

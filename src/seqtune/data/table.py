@@ -242,12 +242,9 @@ class Table:
             spec.period if spec.period is not None else (time.period if time is not None else None)
         )
         self.horizon = spec.horizon
-        #: the calendar inputs of a trial that does not choose its own (``data.calendar``)
-        self.default_calendar: tuple[str, ...] = spec.calendar
         self._calendars: dict[tuple[str, ...], np.ndarray] = {}
-        self.calendar: np.ndarray | None = (
-            self.calendar_values(spec.calendar) if time is not None and spec.calendar else None
-        )
+        if time is not None and spec.calendar:  # one the index cannot give: refused at load
+            self.calendar_values(spec.calendar)
         #: the model's input columns: the features, then sin/cos pairs of the calendar
         self.input_names: tuple[str, ...] = self.input_names_of(spec.calendar)
         self.target = spec.target
@@ -295,7 +292,7 @@ class Table:
 
     def _calendar(self, calendar: tuple[str, ...] | None) -> tuple[str, ...]:
         """The calendar a window asks for: its own, or ``data.calendar``'s (None)."""
-        return self.default_calendar if calendar is None else tuple(calendar)
+        return self.spec.calendar if calendar is None else tuple(calendar)
 
     def input_names_of(self, calendar: tuple[str, ...] | None = None) -> tuple[str, ...]:
         """The input columns with ``calendar`` (default ``data.calendar``): the features,
@@ -527,11 +524,8 @@ class Table:
 
     def fold_counts(self, look_back: int, transform: str = "none") -> list[dict[str, int]]:
         """Windows per part (train, val) of every fold, oldest first (for ``seqtune check``)."""
-        lost = target_transforms.lost_rows(transform, self.period) if self.task == "forecast" else 0
-        return [
-            {p: c for p, c in self._counts_in(f.bounds(), look_back, lost).items() if p != "test"}
-            for f in self.fold_plan.folds
-        ]
+        counts = [self.counts_in(f.bounds(), look_back, transform) for f in self.fold_plan.folds]
+        return [{p: c for p, c in fold.items() if p != "test"} for fold in counts]
 
     def counts_in(self, bounds: Bounds, look_back: int, transform: str = "none") -> dict[str, int]:
         """Windows per part of chronological ``bounds`` (e.g. the refit view's) for this

@@ -28,7 +28,12 @@ from seqtune.data import transforms as target_transforms
 from seqtune.data.split import stratified_class_counts
 from seqtune.errors import UserError
 from seqtune.spaces.domains import Int
-from seqtune.spec import Spec, check_spec_against_data, check_user_objective
+from seqtune.spec import (
+    Spec,
+    check_spec_against_data,
+    check_user_objective,
+    searched_transforms,
+)
 
 __all__ = [
     "check_spec",
@@ -54,13 +59,6 @@ def searched_look_backs(spec: Spec) -> Sequence[int]:
     if isinstance(domain, Int):
         return range(domain.low, domain.high + 1, domain.step)
     return sorted({int(v) for v in spec.space.values_of("look_back") or []})
-
-
-def searched_transforms(spec: Spec) -> list[str]:
-    """Every target transform the space can draw (``["none"]`` when it names none)."""
-    if "transform" not in spec.space:
-        return ["none"]
-    return [str(t) for t in spec.space.values_of("transform") or ["none"]]
 
 
 # -- the checks -----------------------------------------------------------------------------

@@ -569,6 +569,13 @@ def check_user_objective(spec: Spec, table: Table) -> None:
     probe(fn, spec.objective.function, table.task, n_classes, spec.objective.timeout)
 
 
+def searched_transforms(spec: Spec) -> list[str]:
+    """Every target transform the space can draw (``["none"]`` when it names none)."""
+    if "transform" not in spec.space:
+        return ["none"]
+    return [str(t) for t in spec.space.values_of("transform") or ["none"]]
+
+
 def check_spec_against_data(spec: Spec, table: Table) -> None:
     """Refuse, before anything runs, a space the data cannot serve."""
     space = spec.space
@@ -576,11 +583,7 @@ def check_spec_against_data(spec: Spec, table: Table) -> None:
     max_lb = int(space.max_value("look_back")) if "look_back" in space else 1
     if look_backs is not None and any(int(v) < 1 for v in look_backs):
         raise UserError("look_back must be at least 1", "space.look_back")
-    transforms = (
-        [str(t) for t in (space.values_of("transform") or ["none"])]
-        if "transform" in space
-        else ["none"]
-    )
+    transforms = searched_transforms(spec)
     for t in transforms:
         table.check_transform(t)
     table.check_capacity(max_lb, transforms)

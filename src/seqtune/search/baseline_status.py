@@ -114,21 +114,35 @@ def not_beaten(
 ) -> str | None:
     """One line when ``mine`` (the value of ``key``) does not beat the best baseline of
     ``found`` on ``part``; None when it does, or when there is nothing to compare."""
-    scored = {
-        b: p[part]
-        for b, p in found.items()
-        if isinstance(p, dict) and isinstance(p.get(part), int | float)
-    }
+    scored = _scored(found, part)
     if not isinstance(mine, int | float) or isinstance(mine, bool) or not scored:
         return None
-    pick = min if objective.direction == "minimize" else max
-    best_name = pick(scored, key=lambda b: scored[b])
+    best_name = best_baseline(objective, found, part)
+    assert best_name is not None
     if objective.better(float(mine), scored[best_name]):
         return None
     return (
         f"{subject} does not beat the {best_name.replace('_', ' ')} baseline on the "
         f"{PART_NAMES.get(part, part)} ({key} {mine:.6g} vs {scored[best_name]:.6g})"
     )
+
+
+def _scored(found: dict[str, Any], part: str) -> dict[str, float]:
+    """``{baseline: value}`` of the baselines of ``found`` scored on ``part``."""
+    return {
+        b: p[part]
+        for b, p in found.items()
+        if isinstance(p, dict) and isinstance(p.get(part), int | float)
+    }
+
+
+def best_baseline(objective: Objective, found: dict[str, Any], part: str) -> str | None:
+    """The baseline of ``found`` with the best value on ``part`` for ``objective``."""
+    scored = _scored(found, part)
+    if not scored:
+        return None
+    pick = min if objective.direction == "minimize" else max
+    return pick(scored, key=lambda b: scored[b])
 
 
 def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -163,7 +177,7 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         )
         scores = _CACHE.get(key)
         if scores is None:
-            scores = _rounded(validation_baselines(runner, values))
+            scores = rounded(validation_baselines(runner, values))
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = scores
@@ -177,17 +191,15 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         info["reason"] = f"{type(exc).__name__}: {first}"
         return info
     info["scores"] = scores
-    valued = {b: p["val"] for b, p in scores.items() if "val" in p}
-    if valued:
-        pick = min if spec.objective.direction == "minimize" else max
-        info["best"] = pick(valued, key=lambda b: valued[b])
+    info["best"] = best_baseline(spec.objective, scores, "val")
     info["warning"] = not_beaten(
         spec.objective, spec.objective.name, best["value"], scores, "val", "the best trial"
     )
     return info
 
 
-def _rounded(scores: Scores) -> Scores:
+def rounded(scores: Scores) -> Scores:
+    """Values to 10 decimals, as ``best.yaml`` and ``status --json`` keep them."""
     return {name: {k: round(v, 10) for k, v in parts.items()} for name, parts in scores.items()}
 
 

@@ -286,13 +286,13 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     (the mean over the folds, on rolling-origin folds: the same function as ``status``),
     ``test`` on the test part of ``windows``."""
     from seqtune.models.baselines import score_baselines
-    from seqtune.search.baseline_status import objective_metric, validation_baselines
+    from seqtune.search.baseline_status import objective_metric, rounded, validation_baselines
 
     metric = objective_metric(runner, values)
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
     for name, parts in validation_baselines(runner, values).items():
         out.setdefault(name, {}).update(parts)
-    return {name: {k: round(v, 10) for k, v in parts.items()} for name, parts in out.items()}
+    return rounded(out)
 
 
 def baseline_warning(spec: Spec, test: dict[str, Any], found: dict[str, Any]) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,16 @@ def out_of_memory(exc: BaseException) -> TrialFailed:
     text = re.sub(r"\{\{[^}]*\}\}", "", str(exc)).strip()
     first = (text.splitlines() or [""])[0].split(" on /job:")[0].strip()
     return TrialFailed(f"out of memory: {first[:200] or type(exc).__name__}")
+
+
+@contextmanager
+def memory_fails_the_trial() -> Iterator[None]:
+    """An allocation that fails inside becomes :func:`out_of_memory`'s one-line
+    :class:`TrialFailed` (a trial, or a refit at export, fails alone)."""
+    try:
+        yield
+    except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
+        raise out_of_memory(exc) from None
 
 
 def member_seeds(seed: int, k: int) -> list[int]:
@@ -127,10 +138,8 @@ class Runner:
         :class:`TrialFailed` when memory runs out (this configuration fails alone, on every
         backend)."""
         check_stop()
-        try:
+        with memory_fails_the_trial():
             return self._run(values, seed, epochs, initial_epoch, weights_from, report)
-        except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
-            raise out_of_memory(exc) from None
 
     def _run(
         self,
@@ -372,10 +381,8 @@ class Runner:
         repeats, before the test part is read once. The outcome's model is the members'
         mean (:func:`~seqtune.models.ensemble.mean_model`; one member: the model)."""
         check_stop()
-        try:
+        with memory_fails_the_trial():
             return self._refit(values, seed, epochs)
-        except (MemoryError, tf.errors.ResourceExhaustedError) as exc:
-            raise out_of_memory(exc) from None
 
     def _refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         start = time.perf_counter()

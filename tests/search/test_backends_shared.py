@@ -37,6 +37,9 @@ class FormulaRunner:
         self.direction = direction
         self.seen: list[dict[str, Any]] = []
 
+    def value_of(self, values: dict[str, Any]) -> float:
+        return float(values["look_back"]) + 10 * float(values["dropout"])
+
     def windows(self, values: dict[str, Any]) -> None:
         return None
 
@@ -46,7 +49,7 @@ class FormulaRunner:
 
     def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
         self.seen.append(dict(values))
-        value = float(values["look_back"]) + 10 * float(values["dropout"])
+        value = self.value_of(values)
         model = self.build(values, None)
         epochs = int(kwargs.get("epochs") or 1) - int(kwargs.get("initial_epoch") or 0)
         return Outcome(value, 0, max(1, epochs), 0.0, {"val_rmse": value}, model, None)

@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import AIRLINE, cli_here, tiny_spec, write_spec
+from test_backends_shared import FormulaRunner
 
 import seqtune.models.baselines as baselines_module
 from seqtune.cli import format_status
@@ -24,7 +24,6 @@ from seqtune.search.baseline_status import (
     status_baselines,
     validation_baselines,
 )
-from seqtune.search.runner import Outcome
 from seqtune.search.study import Study, prepare
 from seqtune.spec import Spec
 
@@ -56,22 +55,15 @@ def spec_on(csv: Path, split: dict[str, Any], folder: Path, trials: int = 3) -> 
     return Spec.from_dict(raw, folder, folder / "spec.yaml")
 
 
-class ValueRunner:
-    """Stands in for the Runner in a study's loop: every trial scores ``value``."""
+class ValueRunner(FormulaRunner):
+    """The shared suite's stand-in runner, every trial scoring ``value``."""
 
     def __init__(self, value: float) -> None:
+        super().__init__("minimize")
         self.value = value
 
-    def windows(self, values: dict[str, Any]) -> None:
-        return None
-
-    def build(self, values: dict[str, Any], windows: Any) -> keras.Model:
-        inputs = keras.Input((1,))
-        return keras.Model(inputs, keras.layers.Dense(1)(inputs))
-
-    def run(self, values: dict[str, Any], seed: int, **kwargs: Any) -> Outcome:
-        model = self.build(values, None)
-        return Outcome(self.value, 0, 1, 0.0, {"val_rmse": self.value}, model, None)
+    def value_of(self, values: dict[str, Any]) -> float:
+        return self.value
 
 
 def finished(tmp_path: Path, split: dict[str, Any], value: float) -> Path:

@@ -232,3 +232,69 @@ def test_refusals() -> None:
         Wide(models[:1], ms, head="linear", learning_rate=LR, batch_size=4)
     with pytest.raises(ValueError, match="jit"):
         Wide(models, ms, head="linear", learning_rate=LR, batch_size=4, jit=True)
+
+
+def test_one_engine_serves_other_units_rates_rows_and_learning_rates() -> None:
+    """The kept engine is keyed by layer structure: members with other units, dropout
+    rates, rows and learning rate are re-loaded into it, nothing traced, and still equal
+    their solo fits."""
+    clear_engines()
+    first = {**LSTM, "dropout": 0.3}
+    a = assert_each_equals_solo("lstm", first, members([24, 17], [5, 6]), 5)
+    tracing = a._engine.run_epoch.experimental_get_tracing_count()
+    other = {"units": 9, "num_hidden_layers": 1, "dense_units": 3, "dropout": 0.1}
+    b = assert_each_equals_solo("lstm", other, members([31, 12], [7, 8]), 5)
+    assert not a.reused and b.reused and b._engine is a._engine
+    assert b._engine.run_epoch.experimental_get_tracing_count() == tracing
+
+
+def test_a_new_structure_or_window_length_gets_its_own_engine() -> None:
+    clear_engines()
+    ms = members([20, 20], [1, 2])
+    a, _ = wide("lstm", LSTM, ms, 5)
+    b, _ = wide("lstm", {**LSTM, "num_hidden_layers": 2}, ms, 5)  # one more Dense
+    assert not b.reused
+    longer = [Member(m.seed, np.concatenate([m.x, m.x], axis=1), m.y) for m in ms]
+    models = build_members(
+        "lstm", "timesteps", LSTM, [1, 2], head="linear", **{**SHAPE, "look_back": 8}
+    )
+    c = Wide(models, longer, head="linear", learning_rate=LR, batch_size=5)
+    assert not c.reused  # the LSTM's unrolled steps are part of the trace
+
+
+def test_members_from_initial_states_train_as_their_built_models() -> None:
+    """A template and replayed initial states (no K builds) train exactly as the K built
+    models do; export builds each member's own model from the template."""
+    from seqtune.models.builders import build_model as build
+    from seqtune.models.initial import recipe_of
+
+    values = {**LSTM, "dropout": 0.2}
+    ms = members([20, 25, 20], [3, 3, 4])  # two builds of seed 3 (two folds), one of 4
+    template, recipe = recipe_of(lambda: build("lstm", "timesteps", values, head="linear", **SHAPE))
+    assert recipe is not None
+    initial = [*recipe.initial(3, 2), *recipe.initial(4, 1)]
+    a = Wide(
+        [template], ms, head="linear", learning_rate=LR, batch_size=8, initial=initial, reuse=False
+    )
+    ea = list(a.run(EPOCHS))
+    keras.utils.set_random_seed(3)
+    built = [build("lstm", "timesteps", values, head="linear", **SHAPE) for _ in range(2)]
+    keras.utils.set_random_seed(4)
+    built.append(build("lstm", "timesteps", values, head="linear", **SHAPE))
+    b = Wide(built, ms, head="linear", learning_rate=LR, batch_size=8, reuse=False)
+    eb = list(b.run(EPOCHS))
+    for x, y in zip(ea, eb, strict=True):
+        np.testing.assert_array_equal(x.loss, y.loss)
+    for k in range(3):
+        exported = a.export(k)
+        assert exported is not template
+        for p, q in zip(exported.get_weights(), b.export(k).get_weights(), strict=True):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_close_lets_go_of_the_members_data() -> None:
+    clear_engines()
+    w, _ = wide("mlp", MLP, members([30, 30], [1, 2]), 5)
+    assert w._engine.x.numpy().shape[1] == 30
+    w.close()
+    assert w._engine.x.numpy().shape[1] == 0

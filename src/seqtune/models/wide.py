@@ -76,6 +76,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqtune.models.builders import build_model
+from seqtune.models.initial import Initial, dropout_layers, initial_of
 from seqtune.models.params import resolve
 from seqtune.models.training import UNROLL_MAX_STEPS, Diverged
 
@@ -189,10 +190,14 @@ class _Op:
 
 
 def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
-    """The stacked plan of ``model`` and an architecture key, or None when the stacked
-    design does not cover it."""
+    """The stacked plan of ``model`` and its engine key, or None when the stacked design
+    does not cover it. The key is the layer structure only (kinds, activations, whether a
+    Dropout drops, and the LSTM's number of steps, which its unrolled loop bakes in): units,
+    features, rows, rates and the learning rate are values the engine's variables take, so
+    models differing only in them share one traced epoch."""
     ops: list[_Op] = []
-    key: list[Any] = [tuple(model.inputs[0].shape[1:])]
+    steps = model.inputs[0].shape[1]
+    key: list[Any] = [len(model.inputs[0].shape)]
     position = 0
     dropouts = 0
     for layer in model.layers:
@@ -201,7 +206,6 @@ def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
             continue
         if type(layer) is keras.layers.LSTM:
             cell = layer.cell
-            steps = model.inputs[0].shape[1]
             if (
                 layer.return_sequences
                 or layer.return_state
@@ -226,19 +230,19 @@ def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
                     recurrent_activation=cell.recurrent_activation,
                 )
             )
-            key.append(("lstm", int(cell.units)))
+            key.append(("lstm", int(steps)))
         elif type(layer) is keras.layers.Dense:
             if not layer.use_bias or n != 2:
                 return None
             act = layer.activation
             ops.append(_Op("dense", (position, position + 1), int(layer.units), act))
-            key.append(("dense", int(layer.units), getattr(act, "__name__", repr(act))))
+            key.append(("dense", getattr(act, "__name__", repr(act))))
         elif type(layer) is keras.layers.Dropout:
             if layer.noise_shape is not None:
                 return None
             ops.append(_Op("dropout", rate=float(layer.rate), index=dropouts))
             dropouts += 1
-            key.append(("dropout", float(layer.rate)))
+            key.append(("dropout", float(layer.rate) > 0))
         elif type(layer) is keras.layers.Flatten:
             ops.append(_Op("flatten"))
             key.append(("flatten",))
@@ -248,6 +252,12 @@ def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
     return ops, tuple(key)
 
 
+def stackable(model: keras.Model) -> bool:
+    """Whether the stacked design covers ``model`` (members may then start from
+    :class:`~seqtune.models.initial.Initial` states and a template)."""
+    return _plan(model) is not None
+
+
 def _loop_key(model: keras.Model) -> tuple[Any, ...]:
     """The architecture of any model, without the layer names (which differ per build)."""
     layers = []
@@ -255,10 +265,6 @@ def _loop_key(model: keras.Model) -> tuple[Any, ...]:
         config = {k: v for k, v in layer.get_config().items() if k != "name"}
         layers.append((type(layer).__name__, repr(sorted(config.items()))))
     return (tuple(model.inputs[0].shape[1:]), tuple(layers))
-
-
-def _dropout_layers(model: keras.Model) -> list[Any]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
 
 
 def _per_sample_loss(head: str) -> Callable[[Any, Any], Any]:
@@ -279,29 +285,46 @@ def _seed32(seed: Any) -> Any:
 # --- the networks --------------------------------------------------------------------------
 
 
-class _StackedNet:
-    """Every weight with a leading K axis; one batched kernel per layer for all members."""
+def _open_variable(value: Any, leading: int) -> tf.Variable:
+    """A variable whose dims after the first ``leading`` take any size on assignment."""
+    shape = tf.TensorShape([*value.shape[:leading], *([None] * (len(value.shape) - leading))])
+    return tf.Variable(value, shape=shape, trainable=False)
 
-    def __init__(self, models: list[keras.Model], ops: list[_Op]) -> None:
-        self.k = len(models)
+
+class _StackedNet:
+    """Every weight with a leading K axis; one batched kernel per layer for all members.
+    The weights' other dims are open (units may differ from one trial to the next)."""
+
+    def __init__(self, k: int, ops: list[_Op], ranks: Sequence[int]) -> None:
+        self.k = k
         self.ops = ops
-        first = models[0].get_weights()
         self.variables = [
-            tf.Variable(tf.zeros((self.k, *w.shape), tf.float32), trainable=True) for w in first
+            tf.Variable(
+                tf.zeros((k, *([1] * r)), tf.float32),
+                shape=tf.TensorShape([k, *([None] * r)]),
+                trainable=True,
+            )
+            for r in ranks
         ]
-        rates = [op for op in ops if op.kind == "dropout"]
-        self.seeds = [tf.Variable(tf.zeros((self.k, 2), tf.int64)) for _ in rates]
+        drops = [op for op in ops if op.kind == "dropout"]
+        self.seeds = [tf.Variable(tf.zeros((k, 2), tf.int64)) for _ in drops]
+        # Keras' rate as the float32 the kernel compares with, and its 1 / (1 - rate)
+        # formed in double precision then rounded, as stateless_dropout forms it
+        self.rates = [tf.Variable(0.0, dtype=tf.float32, trainable=False) for _ in drops]
+        self.scales = [tf.Variable(1.0, dtype=tf.float32, trainable=False) for _ in drops]
 
     def axes(self) -> list[int | None]:
         return [None] * len(self.variables)  # None: the member is the leading axis
 
-    def load(self, models: list[keras.Model]) -> None:
-        per_member = [m.get_weights() for m in models]
+    def load(self, initial: Sequence[Initial], ops: list[_Op]) -> None:
         for i, var in enumerate(self.variables):
-            var.assign(np.stack([w[i] for w in per_member]).astype(np.float32))
+            var.assign(np.stack([m.weights[i] for m in initial]).astype(np.float32))
         for j, var in enumerate(self.seeds):
-            states = [_dropout_layers(m)[j].seed_generator.state.numpy() for m in models]
-            var.assign(np.stack(states))
+            var.assign(np.stack([m.seed_states[j] for m in initial]).astype(np.int64))
+        rates = [op.rate for op in ops if op.kind == "dropout"]
+        for rate, r_var, s_var in zip(rates, self.rates, self.scales, strict=True):
+            r_var.assign(rate)
+            s_var.assign(1.0 / (1.0 - rate))
 
     def weights(self, k: int) -> list[np.ndarray]:
         return [var[k].numpy() for var in self.variables]
@@ -335,7 +358,7 @@ class _StackedNet:
         # stack in the gradient (slicing each step would add a full-size zero tensor per step)
         xw = tf.unstack(tf.einsum("kbtf,kfg->tkbg", x, kernel), num=steps)
         b = bias[:, None, :]
-        shape = tf.stack([tf.shape(x)[0], tf.shape(x)[1], op.units])
+        shape = tf.stack([tf.shape(x)[0], tf.shape(x)[1], tf.shape(recurrent)[1]])
         h = tf.zeros(shape, tf.float32)
         c = tf.zeros(shape, tf.float32)
         act, rec = op.activation, op.recurrent_activation
@@ -351,15 +374,19 @@ class _StackedNet:
     def _dropout(self, h: Any, op: _Op, active: Any) -> Any:
         # Keras' Dropout: stateless_dropout seeded by the layer's generator state, which
         # then advances by [0, 1]; a member that makes no update does not advance it.
+        # Written out as stateless_dropout computes it (same uniform draw, same compare,
+        # same scale), with the rate from a variable so that any rate shares the trace.
         state = self.seeds[op.index]
+        rate, scale = self.rates[op.index], self.scales[op.index]
         seeds = tf.identity(state)
         step = tf.stack([tf.zeros_like(active, tf.int64), tf.cast(active, tf.int64)], axis=1)
         with tf.control_dependencies([seeds]):
             state.assign_add(step)
-        out = [
-            tf.nn.experimental.stateless_dropout(h[k], rate=op.rate, seed=_seed32(seeds[k]))
-            for k in range(self.k)
-        ]
+        out = []
+        for k in range(self.k):
+            hk = h[k]
+            uniform = tf.random.stateless_uniform(tf.shape(hk), _seed32(seeds[k]), dtype=tf.float32)
+            out.append(tf.where(uniform >= rate, hk * scale, tf.zeros_like(hk)))
         return tf.stack(out)
 
 
@@ -376,23 +403,23 @@ class _LoopNet:
                     layer.unroll = steps is not None and steps <= UNROLL_MAX_STEPS
         self.variables = [v for m in models for v in m.trainable_variables]
         self._axes = [k for k, m in enumerate(models) for _ in m.trainable_variables]
-        self.seeds = [layer.seed_generator.state for m in models for layer in _dropout_layers(m)]
-        self._seed_member = [k for k, m in enumerate(models) for _ in _dropout_layers(m)]
+        self.seeds = [layer.seed_generator.state for m in models for layer in dropout_layers(m)]
+        self._seed_member = [k for k, m in enumerate(models) for _ in dropout_layers(m)]
 
     def axes(self) -> list[int | None]:
         return list(self._axes)
 
-    def load(self, models: list[keras.Model]) -> None:
-        for mine, theirs in zip(self.models, models, strict=True):
-            mine.set_weights(theirs.get_weights())
-            for a, b in zip(_dropout_layers(mine), _dropout_layers(theirs), strict=True):
-                a.seed_generator.state.assign(b.seed_generator.state)
+    def load(self, initial: Sequence[Initial], ops: list[_Op]) -> None:
+        for mine, theirs in zip(self.models, initial, strict=True):
+            mine.set_weights(theirs.weights)
+            for layer, state in zip(dropout_layers(mine), theirs.seed_states, strict=True):
+                layer.seed_generator.state.assign(state)
 
     def weights(self, k: int) -> list[np.ndarray]:
         return self.models[k].get_weights()
 
     def seed_states(self, k: int) -> list[np.ndarray]:
-        return [layer.seed_generator.state.numpy() for layer in _dropout_layers(self.models[k])]
+        return [layer.seed_generator.state.numpy() for layer in dropout_layers(self.models[k])]
 
     def forward(self, x: Any, training: bool, active: Any) -> Any:
         if not training or not self.seeds:
@@ -410,52 +437,54 @@ class _LoopNet:
 # --- the engine: data, optimizer state and the traced epoch -------------------------------
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What a traced epoch bakes in besides the architecture. Everything else (rows,
+    batch size, validation rows, features, outputs, units, rates, learning rate) is a
+    value of the engine's variables."""
+
+    k: int
+    head: str
+    full_batch: bool  # one batch an epoch (no loop over batches)
+    validation: bool
+    x_dims: tuple[int | None, ...]  # a sample's dims; None: any (an LSTM's steps are fixed)
+    y_rank: int
+
+
 class _Engine:
     """Variables for the weights, Adam state and data of K members, and the compiled epoch.
     Reusable by any later set of members with the same key (see :func:`_engine_key`)."""
 
-    def __init__(
-        self,
-        models: list[keras.Model],
-        design: str,
-        ops: list[_Op] | None,
-        *,
-        head: str,
-        batch_size: int,
-        n_max: int,
-        x_shape: tuple[int, ...],
-        y_shape: tuple[int, ...],
-        nv_max: int,
-        jit: bool,
-    ) -> None:
-        k = len(models)
+    def __init__(self, net: _StackedNet | _LoopNet, design: str, shape: _Shape, jit: bool) -> None:
+        k = shape.k
         self.k = k
         self.design = design
-        if design == "stacked":
-            assert ops is not None
-            self.net: _StackedNet | _LoopNet = _StackedNet(models, ops)
-        else:
-            self.net = _LoopNet([keras.models.clone_model(m) for m in models])
-        self.head = head
-        self.bs = bs = max(1, min(batch_size, n_max))
-        self.n_batches = n_batches = math.ceil(n_max / bs)
-        self.n_max = n_max
-        self.padded = n_batches * bs
-        self.nv_max = nv_max
-        self.x = tf.Variable(tf.zeros((k, n_max, *x_shape), tf.float32), trainable=False)
-        self.y = tf.Variable(tf.zeros((k, n_max, *y_shape), tf.float32), trainable=False)
-        self.w = tf.Variable(tf.zeros((k, n_max), tf.float32), trainable=False)
+        self.net = net
+        self.head = head = shape.head
+
+        def data(dims: Sequence[int | None], dtype: Any = tf.float32) -> tf.Variable:
+            """(K, rows, *dims): rows and the None dims take any size on assignment."""
+            zeros = tf.zeros((k, 0, *(d or 1 for d in dims)), dtype)
+            return tf.Variable(zeros, shape=tf.TensorShape([k, None, *dims]), trainable=False)
+
+        self.x = data(shape.x_dims)
+        self.y = data([None] * (shape.y_rank - 1))
+        self.w = data([])
+        self.xv = data(shape.x_dims)
         self.n = tf.Variable(tf.zeros((k,), tf.int32), trainable=False)
-        self.xv = tf.Variable(tf.zeros((k, nv_max, *x_shape), tf.float32), trainable=False)
+        self.bs = tf.Variable(1, dtype=tf.int32, trainable=False)
         self.alive = tf.Variable(tf.zeros((k,), tf.bool), trainable=False)
         self.learning_rate = tf.Variable(0.0, dtype=tf.float32, trainable=False)
-        variables = self.net.variables
-        axes = self.net.axes()
-        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
-        self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in variables]
+        variables = net.variables
+        axes = net.axes()
+
+        def slot(var: tf.Variable) -> tf.Variable:
+            return tf.Variable(tf.zeros_like(var), shape=var.shape, trainable=False)
+
+        self.m = [slot(v) for v in variables]
+        self.v = [slot(v) for v in variables]
         self.t = tf.Variable(tf.zeros((k,), tf.float32), trainable=False)
         loss_fn = _per_sample_loss(head)
-        net = self.net
         b1, b2 = tf.constant(_BETA_1, tf.float32), tf.constant(_BETA_2, tf.float32)
         one = tf.constant(1.0, tf.float32)
         eps = tf.constant(_EPSILON, tf.float32)
@@ -508,10 +537,12 @@ class _Engine:
             return xb, yb, wb, count, tf.logical_and(self.alive, count > 0)
 
         def train(order: Any) -> Any:
-            if n_batches == 1:  # every member one full batch, in its natural order
-                rows = tf.range(n_max)
+            if shape.full_batch:  # every member one full batch, in its natural order
+                rows = tf.range(tf.shape(self.x)[1])
                 idx = tf.tile(rows[None, :], [k, 1])
                 return step(*gather(idx, rows))
+            bs = self.bs.read_value()
+            n_batches = tf.shape(order)[1] // bs
 
             def body(b: Any, total: Any) -> tuple[Any, Any]:
                 positions = tf.range(bs) + b * bs
@@ -527,10 +558,15 @@ class _Engine:
             )
             return total / tf.maximum(tf.cast(self.n, tf.float32), one)
 
-        @tf.function(autograph=False, jit_compile=jit)
+        # the order's length (rows padded to whole batches) changes from trial to trial
+        @tf.function(
+            autograph=False,
+            jit_compile=jit,
+            input_signature=[tf.TensorSpec((k, None), tf.int32)],
+        )
         def run_epoch(order: tf.Tensor) -> tuple[Any, Any]:
             loss = train(order)
-            if nv_max == 0:
+            if not shape.validation:
                 return loss, tf.zeros((k, 0))
             with tf.control_dependencies([loss]):
                 return loss, net.forward(self.xv.read_value(), False, self.alive)
@@ -540,18 +576,29 @@ class _Engine:
         self.owner: Callable[[], Any] = lambda: None  # the Wide whose members it holds
 
     def load(
-        self, models: list[keras.Model], members: Sequence[Member], learning_rate: float
-    ) -> None:
-        """New members: weights, dropout seeds, data; Adam state zeroed."""
-        self.net.load(models)
-        for var in (*self.m, *self.v):
-            var.assign(tf.zeros_like(var))
+        self,
+        initial: Sequence[Initial],
+        ops: list[_Op],
+        members: Sequence[Member],
+        learning_rate: float,
+        batch_size: int,
+    ) -> int:
+        """New members: weights, dropout seeds and rates, data; Adam state zeroed. Returns
+        the length of an epoch's batch order (the rows padded to whole batches)."""
+        self.net.load(initial, ops)
+        for var, m, v in zip(self.net.variables, self.m, self.v, strict=True):
+            m.assign(tf.zeros_like(var))  # of the new members' shapes
+            v.assign(tf.zeros_like(var))
         self.t.assign(tf.zeros_like(self.t))
         self.learning_rate.assign(learning_rate)
-        x = np.zeros(self.x.shape, np.float32)
-        y = np.zeros(self.y.shape, np.float32)
-        w = np.zeros(self.w.shape, np.float32)
-        xv = np.zeros(self.xv.shape, np.float32)
+        n_max = max(len(mb.x) for mb in members)
+        nv_max = max(0 if mb.validation_x is None else len(mb.validation_x) for mb in members)
+        sample = members[0].x.shape[1:]
+        y_dims = _targets(members[0].y, self.head).shape[1:]
+        x = np.zeros((self.k, n_max, *sample), np.float32)
+        y = np.zeros((self.k, n_max, *y_dims), np.float32)
+        w = np.zeros((self.k, n_max), np.float32)
+        xv = np.zeros((self.k, nv_max, *sample), np.float32)
         for k, mb in enumerate(members):
             n = len(mb.x)
             x[k, :n] = mb.x
@@ -565,6 +612,14 @@ class _Engine:
         self.xv.assign(xv)
         self.n.assign(np.array([len(mb.x) for mb in members], np.int32))
         self.alive.assign(np.ones(self.k, bool))
+        bs = max(1, min(batch_size, n_max))
+        self.bs.assign(bs)
+        return math.ceil(n_max / bs) * bs
+
+    def release(self) -> None:
+        """Drop the members' data (kept engines would otherwise hold the last trial's)."""
+        for var in (self.x, self.y, self.w, self.xv):
+            var.assign(tf.zeros((self.k, 0, *(d or 1 for d in var.shape[2:])), var.dtype))
 
 
 def _targets(y: np.ndarray, head: str) -> np.ndarray:
@@ -580,34 +635,30 @@ def clear_engines() -> None:
     _ENGINES.clear()
 
 
-def _engine_key(
-    arch: tuple[Any, ...], design: str, members: Sequence[Member], head: str, batch_size: int
-) -> tuple[Any, ...]:
+def _engine_shape(
+    members: Sequence[Member], head: str, batch_size: int, steps_fixed: bool
+) -> _Shape:
     n_max = max(len(mb.x) for mb in members)
-    nv_max = max(0 if mb.validation_x is None else len(mb.validation_x) for mb in members)
-    y_shape = _targets(members[0].y, head).shape[1:]
-    bs = max(1, min(batch_size, n_max))
-    return (
-        arch,
-        design,
-        len(members),
-        head,
-        n_max,
-        math.ceil(n_max / bs),
-        bs,
-        nv_max,
-        tuple(members[0].x.shape[1:]),
-        y_shape,
-    )
+    validation = any(mb.validation_x is not None and len(mb.validation_x) for mb in members)
+    sample = tuple(int(d) for d in members[0].x.shape[1:])
+    x_dims: tuple[int | None, ...] = tuple(None for _ in sample)
+    if steps_fixed:
+        x_dims = (sample[0], *x_dims[1:])
+    y_rank = _targets(members[0].y, head).ndim
+    return _Shape(len(members), head, batch_size >= n_max, validation, x_dims, y_rank)
 
 
 class Wide:
     """K members trained together; one compiled call per epoch.
 
-    ``models``: the K members' models (same architecture, e.g. from :func:`build_members`);
-    they hold the initial weights and receive the trained ones through :meth:`export`.
+    ``models``: the K members' models (same architecture, e.g. from :func:`build_members`),
+    holding their initial weights; they receive the trained ones through :meth:`export`.
+    Or, with ``initial`` (the K members' :class:`~seqtune.models.initial.Initial`, e.g.
+    from a :class:`~seqtune.models.initial.Recipe`), ``models`` is one template of the
+    architecture: no K models are built, and :meth:`export` builds each member's model
+    from the template's config when asked.
     ``design``: ``"auto"`` (stacked where it applies, else loop), ``"stacked"``, ``"loop"``.
-    ``reuse``: take a kept engine of the same shapes instead of tracing a new one.
+    ``reuse``: take a kept engine of the same key instead of tracing a new one.
     """
 
     def __init__(
@@ -621,50 +672,57 @@ class Wide:
         design: str = "auto",
         reuse: bool = True,
         jit: bool = False,
+        initial: Sequence[Initial] | None = None,
     ) -> None:
-        if len(models) != len(members) or not models:
-            raise ValueError("one model per member, at least one")
         if design not in DESIGNS:
             raise ValueError(f"design must be one of {', '.join(DESIGNS)}")
+        if not members or not models:
+            raise ValueError("one model per member, at least one")
+        if initial is None and len(models) != len(members):
+            raise ValueError("one model per member, at least one")
+        if initial is not None and (len(initial) != len(members) or len(models) != 1):
+            raise ValueError("with initial states: one template model and one state per member")
         shapes = {tuple(mb.x.shape[1:]) for mb in members}
         if len(shapes) != 1 or any(len(mb.x) == 0 for mb in members):
             raise ValueError("members need non-empty inputs of one shape")
         self.models = list(models)
         self.members = list(members)
         self.head = head
+        self._template = initial is not None
         plan = _plan(self.models[0])
         if design == "stacked" and plan is None:
             raise ValueError("the stacked design does not cover this architecture")
         self.design = "stacked" if design != "loop" and plan is not None else "loop"
-        arch = plan[1] if plan is not None else _loop_key(self.models[0])
+        if self._template and self.design != "stacked":
+            raise ValueError("initial states need the stacked design (loop trains K models)")
+        ops = plan[0] if plan is not None and self.design == "stacked" else []
+        arch = plan[1] if self.design == "stacked" and plan is not None else _loop_key(models[0])
         dropout = any(op.kind == "dropout" and op.rate > 0 for op in plan[0]) if plan else True
         if jit and (dropout or self.design != "stacked"):
             raise ValueError("jit needs the stacked design without dropout (XLA's random bits)")
         self.jit = jit
-        key = (*_engine_key(arch, self.design, members, head, batch_size), jit)
+        lstm = any(op.kind == "lstm" for op in ops)
+        shape = _engine_shape(members, head, batch_size, lstm or self.design == "loop")
+        key = (arch, self.design, shape, jit)
         engine = _ENGINES.pop(key, None) if reuse else None
         self.reused = engine is not None
         if engine is None:
-            x_shape = tuple(members[0].x.shape[1:])
-            engine = _Engine(
-                self.models,
-                self.design,
-                plan[0] if plan is not None else None,
-                head=head,
-                batch_size=batch_size,
-                n_max=key[4],
-                x_shape=x_shape,
-                y_shape=key[9],
-                nv_max=key[7],
-                jit=jit,
-            )
+            net: _StackedNet | _LoopNet
+            if self.design == "stacked":
+                ranks = [len(w.shape) for w in self.models[0].weights]
+                net = _StackedNet(len(members), ops, ranks)
+            else:
+                net = _LoopNet([keras.models.clone_model(m) for m in self.models])
+            engine = _Engine(net, self.design, shape, jit)
         self._engine = engine
         engine.owner = weakref.ref(self)
         if reuse:
             _ENGINES[key] = engine
             while len(_ENGINES) > ENGINE_CACHE_SIZE:
                 _ENGINES.popitem(last=False)
-        engine.load(self.models, self.members, float(learning_rate))
+        if initial is None:
+            initial = [initial_of(m) for m in self.models]
+        self._padded = engine.load(initial, ops, self.members, float(learning_rate), batch_size)
         self._rngs = [np.random.default_rng(mb.seed) for mb in members]
         self.stopped = np.zeros(len(members), bool)
         self.diverged: dict[int, Diverged] = {}
@@ -707,7 +765,7 @@ class Wide:
                 return
             eng = self._live
             trained = ~self.stopped
-            order = np.zeros((self.k, eng.padded), np.int32)
+            order = np.zeros((self.k, self._padded), np.int32)
             for k, (rng, mb) in enumerate(zip(self._rngs, self.members, strict=True)):
                 n = len(mb.x)
                 order[k, :n] = rng.permutation(n)  # drawn every epoch, as fit draws it
@@ -735,14 +793,28 @@ class Wide:
         return self._live.net.weights(k)
 
     def export(self, k: int, weights: list[np.ndarray] | None = None) -> keras.Model:
-        """Member ``k`` as an ordinary Keras model (its own, built by ``build_model``) holding
-        ``weights`` (default: the current ones); save and load it as any trial's model."""
-        model = self.models[k]
+        """Member ``k`` as an ordinary Keras model holding ``weights`` (default: the current
+        ones); save and load it as any trial's model. Its own model, or (built from initial
+        states) a new one of the template's architecture, built without touching Python's
+        ``random`` (what a seeded search draws next)."""
+        if self._template:
+            saved = random.getstate()
+            try:
+                model = keras.models.clone_model(self.models[0])
+            finally:
+                random.setstate(saved)
+        else:
+            model = self.models[k]
         model.set_weights(self.weights(k) if weights is None else weights)
         states = self._live.net.seed_states(k)
-        for layer, state in zip(_dropout_layers(model), states, strict=True):
+        for layer, state in zip(dropout_layers(model), states, strict=True):
             layer.seed_generator.state.assign(state)
         return model
+
+    def close(self) -> None:
+        """Done with this Wide: its kept engine lets go of the members' data."""
+        if self._engine.owner() is self:
+            self._engine.release()
 
 
 def fit_wide(

@@ -35,7 +35,7 @@ from seqtune.errors import UserError
 from seqtune.search.files import save_model, write_csv, write_yaml
 from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import TrialRecord, best_of
-from seqtune.search.runner import Outcome, Runner
+from seqtune.search.runner import TRAINERS, Outcome, Runner
 from seqtune.search.study import Study, prepare
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import task_of
@@ -117,6 +117,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     }
     if runner.refits:
         result["ensemble"] = spec.search.members  # models averaged in best.keras
+    else:  # how its trials trained: train trains the same way (they agree to round-off)
+        result["trainer"] = "wide" if runner.holdout_wide else "fit"
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -237,6 +239,11 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     # the split is drawn with the study's seed; the trial's own seed is spec.seed
     split_spec = replace(spec, seed=split_seed) if isinstance(split_seed, int) else spec
     _, runner = prepare(split_spec)
+    # an export made before 0.3.0 records no trainer: its trials trained with the fit
+    trainer = result.get("trainer", "wide" if not result else "fit")
+    if trainer not in TRAINERS:
+        raise UserError(f"{trainer!r} is not one of {', '.join(TRAINERS)}", "result.trainer")
+    runner.holdout_wide = trainer == "wide"
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

@@ -36,6 +36,7 @@ def _child(
     model_path: str,
     conn: Connection,
     data_sha256: str | None = None,
+    holdout_wide: bool = True,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
@@ -55,7 +56,7 @@ def _child(
         return bool(conn.recv())
 
     try:
-        runner = Runner(spec, load_table(spec.data))
+        runner = Runner(spec, load_table(spec.data), holdout_wide=holdout_wide)
         try:
             outcome = runner.run(values, seed, report=report, **options)
         except Diverged as exc:
@@ -113,7 +114,7 @@ class IsolatedRunner:
             target=_child,
             args=(
                 self.runner.spec, values, seed, options, str(model_path), child_end,
-                self.data_sha256,
+                self.data_sha256, self.runner.holdout_wide,
             ),
         )
         child.start()

@@ -22,9 +22,10 @@ import tensorflow as tf
 from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
 from seqtune.models.ensemble import mean_model
+from seqtune.models.initial import Initial, recipe_for
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.models.wide import Member, Wide, seed_keras
+from seqtune.models.wide import Member, Wide, seed_keras, stackable
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
@@ -81,15 +82,38 @@ def member_seeds(seed: int, k: int) -> list[int]:
     return [int(seed)] + [int(v % (2**31 - 1)) for v in more]
 
 
+#: The first seqtune whose holdout trials train through the kept engine (``Runner``).
+HOLDOUT_WIDE_SINCE = (0, 3, 0)
+#: ``result.trainer`` of an export: how its holdout trials were trained.
+TRAINERS = ("wide", "fit")
+
+
+def holdout_wide_for(version: str | None) -> bool:
+    """Whether a study launched by seqtune ``version`` (its study.json) trains holdout
+    trials through the engine; a study of an earlier (or unrecorded) version keeps the
+    compiled fit it was made with, so its resumed trials are computed as its first."""
+    try:
+        parts = tuple(int(p) for p in str(version).split(".")[:3])
+    except ValueError:
+        return False
+    return parts >= HOLDOUT_WIDE_SINCE
+
+
+#: Resolved values the network's build does not read (engine variables instead).
+_NOT_BUILT = ("learning_rate", "batch_size")
+
 class Runner:
     """Runs trials of one spec on one loaded table."""
 
-    def __init__(self, spec: Spec, table: Table) -> None:
+    def __init__(self, spec: Spec, table: Table, *, holdout_wide: bool = True) -> None:
         self.spec = spec
         self.table = table
+        # A holdout trial through the kept engine (one member: no tracing per trial) or,
+        # for a study or export made before 0.3.0, through the compiled fit it was made
+        # with: the two agree to round-off only, and a study keeps one way of training.
+        self.holdout_wide = holdout_wide
         self.task = task_of(spec.data.task)
         self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
-        self._last_shapes: Any = None  # of the last side-by-side models (see _wide)
         self._user_fn = None
         if spec.objective.function is not None:
             # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
@@ -152,6 +176,8 @@ class Runner:
     ) -> Outcome:
         if self.trains_members:  # folds × repeats, side by side
             return self._run_members(values, seed, epochs, report)
+        if self.holdout_wide:
+            return self._run_holdout(values, seed, epochs, initial_epoch, weights_from, report)
         start = time.perf_counter()
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
@@ -183,6 +209,53 @@ class Runner:
         best.restore(variables)
         return self._outcome(best, epochs_run, start, model, windows, pruned_at)
 
+    def _run_holdout(
+        self,
+        values: dict[str, Any],
+        seed: int,
+        epochs: int | None,
+        initial_epoch: int,
+        weights_from: str | None,
+        report: Report | None,
+    ) -> Outcome:
+        """One model on the holdout split, as a one-member :class:`Wide`: the engine kept
+        from an earlier trial of the same layer structure trains it, so a trial traces
+        nothing (the compiled fit traced its epoch every trial). Starts from the weights a
+        seeded build gets, or from ``weights_from`` (Hyperband's next round)."""
+        start = time.perf_counter()
+        resolved = resolve(self.spec.kind, values)
+        windows = self.windows(values)
+        if weights_from is None:
+            wide = self._wide(values, resolved, [(windows, seed)], True)
+        else:
+            seed_keras(seed)
+            model = self.build(values, windows)
+            model.load_weights(weights_from)
+            wide = self._wide(values, resolved, [(windows, seed)], True, models=[model])
+        y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
+        metrics = self.metrics(int(resolved["batch_size"]))
+        best = BestEpoch(self.spec.objective, self.spec.search.patience)
+        variables = wide.variables
+        pruned_at, epochs_run = None, 0
+        total = epochs if epochs is not None else self.spec.search.max_epochs
+        for epoch in wide.run(total, initial_epoch):
+            if epoch.diverged:
+                raise wide.diverged[0]
+            epochs_run += 1
+            scores = {"loss": float(epoch.loss[0])}
+            predictions = epoch.validation[0]
+            if predictions is not None:
+                scores.update(score(y_true, to_units(predictions), metrics))
+            end = self._epoch_end(best, epoch.epoch, scores, variables, report)
+            if end == "pruned":
+                pruned_at = epoch.epoch
+            if end is not None:
+                break
+        best.restore(variables)
+        model = wide.export(0)
+        wide.close()
+        return self._outcome(best, epochs_run, start, model, windows, pruned_at)
+
     @property
     def trains_members(self) -> bool:
         """Whether a trial trains several models (rolling-origin folds × repeats), side by
@@ -212,47 +285,68 @@ class Runner:
         resolved: dict[str, Any],
         parts: list[tuple[Windows, int]],
         validation: bool,
+        *,
+        models: list[keras.Model] | None = None,
     ) -> Wide:
         """A :class:`Wide` of one member per (windows, seed): its training part, and its
-        validation inputs when ``validation``. The models of one seed are built one after
-        the other after seeding once, as a single-model run of each fold would draw them
-        in order (so a folds study from before repeats existed gets the same weights)."""
-        layout = self.spec.layout
-        # Clear the Keras session (and TensorFlow's kernel cache: what grows trial after
-        # trial, benchmarks/memory_rss.py --wide) unless these models have the shapes of the
-        # previous ones: then the kept compiled engine is reused, and clearing would make
-        # it re-instantiate its kernels. The learning rate is an engine variable.
-        shapes = (
-            tuple(sorted((k, v) for k, v in resolved.items() if k != "learning_rate")),
-            tuple(id(windows) for windows, _ in parts),  # cached per fold: same rows
-            validation,
-        )
-        if shapes != self._last_shapes:
-            keras.backend.clear_session()
-            self._last_shapes = shapes
+        validation inputs when ``validation``. Each member starts from the weights its own
+        build would get: the models of one seed built one after the other after seeding
+        once, as a single-model run of each fold would draw them in order (so a folds
+        study from before repeats existed gets the same weights). Those weights are
+        replayed from the architecture's recipe (:mod:`seqtune.models.initial`) rather than
+        built K times; an architecture the recipe cannot replay builds the K models.
+
+        The Keras session is not cleared between such trials: the kept compiled engines
+        (keyed by layer structure, not units or rows) would re-instantiate their kernels,
+        and nothing is built per member any more (``benchmarks/memory_rss.py --wide``).
+        ``models``: the members' models as given (e.g. holding loaded weights)."""
         members = []
         for windows, seed in parts:
             x_train, y_train = windows.part("train")
-            x_val = reshape_x(windows.part("val")[0], layout) if validation else None
+            x_val = reshape_x(windows.part("val")[0], self.spec.layout) if validation else None
             members.append(
                 Member(
-                    seed, reshape_x(x_train, layout), y_train, windows.sample_weight_train, x_val
+                    seed,
+                    reshape_x(x_train, self.spec.layout),
+                    y_train,
+                    windows.sample_weight_train,
+                    x_val,
                 )
             )
-        head = self.task.head(parts[0][0])[0]
+        head, n_out = self.task.head(parts[0][0])
+        common = {
+            "head": head,
+            "learning_rate": float(resolved["learning_rate"]),
+            "batch_size": int(resolved["batch_size"]),
+        }
+        if models is not None:
+            return Wide(models, members, **common)
+        first = parts[0][0]
+        key = (
+            self.spec.kind,
+            self.spec.layout,
+            tuple(sorted((k, repr(v)) for k, v in resolved.items() if k not in _NOT_BUILT)),
+            first.look_back,
+            first.n_features,
+            n_out,
+            head,
+        )
+        template, recipe = recipe_for(key, lambda: self.build(values, first))
+        order = list(dict.fromkeys(seed for _, seed in parts))  # seeds, first-seen order
+        if recipe is not None and stackable(template):
+            states: dict[int, list[Initial]] = {}
+            for seed in order:
+                seed_keras(seed)
+                states[seed] = recipe.initial(seed, sum(s == seed for _, s in parts))
+            initial = [states[seed].pop(0) for _, seed in parts]
+            return Wide([template], members, initial=initial, **common)
         models: list[keras.Model | None] = [None] * len(parts)
-        for seed in dict.fromkeys(seed for _, seed in parts):  # first-seen order
+        for seed in order:
             seed_keras(seed)  # then one model per part of this seed, in order
             for i, (windows, s) in enumerate(parts):
                 if s == seed:
                     models[i] = self.build(values, windows)
-        return Wide(
-            [m for m in models if m is not None],
-            members,
-            head=head,
-            learning_rate=float(resolved["learning_rate"]),
-            batch_size=int(resolved["batch_size"]),
-        )
+        return Wide([m for m in models if m is not None], members, **common)
 
     def _run_members(
         self, values: dict[str, Any], seed: int, epochs: int | None, report: Report | None
@@ -302,7 +396,9 @@ class Runner:
                 break
         best.restore(variables)
         last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
-        return self._outcome(best, epochs_run, start, wide.export(last), folds[-1], pruned_at)
+        model = wide.export(last)
+        wide.close()
+        return self._outcome(best, epochs_run, start, model, folds[-1], pruned_at)
 
     def _epoch_end(
         self,
@@ -400,6 +496,7 @@ class Runner:
             raise wide.diverged[0]
         kept = [k for k in range(wide.k) if k not in wide.diverged]
         model = mean_model([wide.export(k) for k in kept])
+        wide.close()
         return Outcome(None, epochs - 1, ran, time.perf_counter() - start, {}, model, windows)
 
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:

@@ -38,7 +38,7 @@ from seqtune.search.files import (
 from seqtune.search.lock import StudyLock
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed
+from seqtune.search.runner import Runner, TrialFailed, holdout_wide_for
 from seqtune.search.signals import check_stop, signals_as_interrupt
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
@@ -215,7 +215,9 @@ class Study:
     def prepare(self) -> tuple[Table, Runner]:
         """The study's data, checked against the launch's checksum, and a runner on it."""
         self.check_data()
-        return prepare(self.spec)
+        table, runner = prepare(self.spec)
+        runner.holdout_wide = holdout_wide_for(self.meta.get("seqtune"))
+        return table, runner
 
     def save_checkpoint(self, number: int, model: Any) -> None:
         """The model of a trial that is the best so far: into the artifact store when the

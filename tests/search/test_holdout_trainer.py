@@ -1,0 +1,113 @@
+"""Holdout trials through the kept engine (0.3.0) against the compiled fit they used
+before: they agree to round-off, a study or export of an earlier version keeps training
+the way it was made, and ``train`` follows what an export recorded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import AIRLINE, ROOT, cli_here, tiny_spec, write_spec
+
+from seqtune.search.runner import holdout_wide_for
+
+
+@pytest.mark.parametrize(
+    ("version", "wide"),
+    [
+        (None, False),
+        ("0.1.0", False),
+        ("0.2.0", False),
+        ("0.3.0", True),
+        ("1.0", True),
+        ("x.y", False),
+    ],
+)
+def test_which_studies_train_through_the_engine(version: str | None, wide: bool) -> None:
+    assert holdout_wide_for(version) is wide
+
+
+CONFIGS: list[dict[str, Any]] = [
+    # LSTM with dropout on minibatches; MLP on one full batch
+    {
+        "transform": "seasonal_diff",
+        "look_back": 4,
+        "units": 8,
+        "dropout": 0.2,
+        "num_hidden_layers": 1,
+        "dense_units": 4,
+        "learning_rate": 0.01,
+        "batch_size": 16,
+    },
+    {
+        "transform": "log_diff",
+        "look_back": 3,
+        "units": 4,
+        "dropout": 0.0,
+        "num_hidden_layers": 0,
+        "learning_rate": 0.003,
+        "batch_size": 128,
+    },
+]
+
+
+@pytest.mark.parametrize("values", CONFIGS)
+def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any]) -> None:
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    raw = tiny_spec(search={"max_epochs": 12, "patience": None})
+    spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
+    runner = prepare(spec)[1]
+    got = {}
+    for wide in (False, True):
+        runner.holdout_wide = wide
+        got[wide] = runner.run(values, 5)
+    assert got[True].best_epoch == got[False].best_epoch
+    assert got[True].epochs_run == got[False].epochs_run == 12
+    assert got[True].value == pytest.approx(got[False].value, rel=1e-4)
+    for a, b in zip(got[True].model.get_weights(), got[False].model.get_weights(), strict=True):
+        assert a == pytest.approx(b, rel=1e-3, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
+    tmp_path: Path,
+) -> None:
+    from seqtune.search.study import Study
+
+    shutil.copy(AIRLINE, tmp_path / "data.csv")  # the old specs name ../../data.csv
+    old = tmp_path / "studies" / "old-tpe"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "studies_c27898a" / "old-tpe", old)
+    study = Study.open(old, None)
+    try:
+        assert study.prepare()[1].holdout_wide is False
+    finally:
+        study.close()
+    done = cli_here("export", str(old), "--output", str(tmp_path / "old" / "best.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert (
+        yaml.safe_load((tmp_path / "old" / "best.yaml").read_text())["result"]["trainer"] == "fit"
+    )
+
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec())
+    new = tmp_path / "new"
+    assert cli_here("launch", str(spec), "--results", str(new)).returncode == 0
+    best = tmp_path / "new-best" / "best.yaml"
+    done = cli_here("export", str(new / "tiny"), "--output", str(best))
+    assert done.returncode == 0, done.stderr
+    fixed = yaml.safe_load(best.read_text())
+    assert fixed["result"]["trainer"] == "wide"
+    trained = cli_here("train", str(best), "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert '"abs_diff": 0.0' in trained.stdout  # the same way: the same numbers
+
+    fixed["result"]["trainer"] = "sideways"
+    bad = write_spec(tmp_path / "bad.yaml", fixed)
+    refused = cli_here("train", str(bad))
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "result.trainer" in lines[0] and "sideways" in lines[0]

@@ -104,24 +104,45 @@ def choose(
         (b for b in range(n, 0, -1) if models_of(schedule(max_epochs, factor, 1, b)) <= trials),
         1,
     )
+    return brackets, iterations_for(max_epochs, factor, brackets, iterations, trials)
+
+
+def iterations_for(
+    max_epochs: int, factor: int, brackets: int, iterations: int, trials: int
+) -> int:
+    """The iterations of ``brackets`` that hold ``trials`` models: ``iterations``, or more
+    when those hold fewer (the last one may be cut short by the cap)."""
     per_iteration = models_of(schedule(max_epochs, factor, 1, brackets))
-    return brackets, max(iterations, math.ceil(trials / per_iteration))
+    return max(iterations, math.ceil(trials / per_iteration))
+
+
+def total_models(max_epochs: int, factor: int, iterations: int, brackets: int) -> int:
+    """The models of ``iterations`` iterations, counted from one: a budget of a billion
+    trials must not list a billion rounds to be printed."""
+    return iterations * models_of(schedule(max_epochs, factor, 1, brackets))
+
+
+def _epochs_of(one: list[tuple[int, int, int, int]], models: int) -> int:
+    """The epochs of the first ``models`` models of one iteration's plan ``one`` (a model
+    that continues an earlier round trains only its new epochs)."""
+    epochs, prev, left = 0, {}, models
+    for b, r, size, ep in one:
+        take = min(size, left)
+        epochs += take * (ep - (prev.get(b, 0) if r > 0 else 0))
+        prev[b], left = ep, left - take
+    return epochs
 
 
 def describe(
     max_epochs: int, factor: int, iterations: int, brackets: int, trials: int | None
 ) -> str:
     """The line printed before a Hyperband study runs: the real schedule."""
-    plan = schedule(max_epochs, factor, iterations, brackets)
-    models = models_of(plan)
-    left = models if trials is None else min(models, trials)
-    epochs, prev = 0, {}
-    for b, r, size, ep in plan:  # the epochs of the models run before the cap
-        take = min(size, left)
-        epochs += take * (ep - (prev.get(b, 0) if r > 0 else 0))
-        prev[b], left = ep, left - take
-    n = num_brackets(max_epochs, factor)
     one = schedule(max_epochs, factor, 1, brackets)
+    models = iterations * models_of(one)
+    # the epochs of the models run before the cap: whole iterations, then part of one
+    whole, rest = divmod(models if trials is None else min(models, trials), models_of(one))
+    epochs = whole * _epochs_of(one, models_of(one)) + _epochs_of(one, rest)
+    n = num_brackets(max_epochs, factor)
     rounds = "; ".join(
         f"bracket {b}: " + " → ".join(f"{size}×{ep}" for bb, _, size, ep in one if bb == b)
         for b in sorted({b for b, _, _, _ in one}, reverse=True)
@@ -319,7 +340,7 @@ class HyperbandBackend(Backend):
     def budget(self) -> int:
         s = self.spec.search
         brackets, iterations = self.layout()
-        total = models_of(schedule(s.max_epochs, s.factor, iterations, brackets))
+        total = total_models(s.max_epochs, s.factor, iterations, brackets)
         return min(total, s.trials) if s.trials else total
 
     def plan(self) -> str:

@@ -105,3 +105,36 @@ def test_a_huge_budget_is_sized_without_listing_every_iteration() -> None:
             epochs += take * (ep - (reached.get(bracket, 0) if rnd else 0))
             reached[bracket], left = ep, left - take
         assert f"about {epochs} epochs" in describe(100, 3, it, b, trials)
+
+
+def test_reload_restores_the_saved_iterations_and_more_set_after_it_run(tmp_path: Path) -> None:
+    """What resume --trials relies on: ``reload()`` sets ``hyperband_iterations`` from the
+    oracle's file (whatever the constructor was given), and iterations raised after it run
+    new brackets, from the most aggressive one kept, once the saved ones are done."""
+
+    def make(iterations: int) -> kt.oracles.HyperbandOracle:
+        limited = kt_seams.limited_brackets(oracle_class(), 2)
+        o = limited(
+            objective=kt.Objective("x", "min"),
+            max_epochs=9,
+            factor=3,
+            hyperband_iterations=iterations,
+        )
+        o.state_file = tmp_path / "p" / "oracle.json"
+        kt_seams.set_project_dir(o, tmp_path, "p")
+        kt_seams.save_trials_atomically(o, lambda trial_id: tmp_path / "p" / f"trial_{trial_id}")
+        o.verbose = 0
+        o.hyperparameters.Int("a", 1, 10_000)
+        return o
+
+    (tmp_path / "p").mkdir()
+    first = make(1)
+    assert len(drive(first)) == 10
+    first.save()  # as seqtune's tell() does after end_trial (see HyperbandBackend.tell)
+    again = make(3)
+    again.reload()
+    assert again.hyperband_iterations == 1 and drive(again) == []
+    again.hyperband_iterations = 3
+    seen = drive(again)
+    assert len(seen) == 2 * 10
+    assert seen[0] == (1, 0, 3)  # a new bracket 1: round 0, 3 epochs

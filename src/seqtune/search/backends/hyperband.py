@@ -125,7 +125,8 @@ def total_models(max_epochs: int, factor: int, iterations: int, brackets: int) -
 def _epochs_of(one: list[tuple[int, int, int, int]], models: int) -> int:
     """The epochs of the first ``models`` models of one iteration's plan ``one`` (a model
     that continues an earlier round trains only its new epochs)."""
-    epochs, prev, left = 0, {}, models
+    epochs, left = 0, models
+    prev: dict[int, int] = {}  # bracket -> the epochs its last round reached
     for b, r, size, ep in one:
         take = min(size, left)
         epochs += take * (ep - (prev.get(b, 0) if r > 0 else 0))

@@ -217,6 +217,39 @@ def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_pa
     assert status["trials"]["running"] == 0 and status["finished"] == 3
 
 
+def test_hyperband_resume_with_more_trials_adds_iterations_that_run(tmp_path: Path) -> None:
+    """resume --trials past the schedule: iterations of the same brackets are added (in
+    schedule.json), the new trials run, and a later resume keeps the grown schedule."""
+    import json
+
+    from seqtune.search.study import resume
+
+    study, _ = run_study(tmp_path, "hyperband", trials=3)  # max_epochs 9: bracket 0, 3 models
+    schedule_file = study.path / "keras_tuner" / "schedule.json"
+    assert json.loads(schedule_file.read_text()) == {"brackets": 1, "iterations": 1}
+    study.close()
+
+    grown, _, _ = resume(study.path, None, trials=7)
+    assert json.loads(schedule_file.read_text()) == {"brackets": 1, "iterations": 3}
+    assert grown.backend.budget() == 7
+    plan = grown.backend.plan() or ""
+    assert "3 iteration(s)" in plan and "9 models" in plan
+    assert "--trials 7 added 2 iteration(s) to the 1 the schedule held (3 models)" in plan
+    assert "capped at 7 trials by --trials" in plan
+    grown.close()  # stopped before a trial: oracle.json still says 1 iteration
+
+    for _ in range(2):  # plain resumes: the grown schedule runs, then nothing more
+        again, _, _ = resume(study.path, None, trials=None)
+        assert again.backend.budget() == 7
+        assert "added" not in (again.backend.plan() or "")
+        runner = FormulaRunner("minimize")
+        again.run(runner)  # type: ignore[arg-type]
+        assert again.backend.finished() == 7
+        again.close()
+        assert json.loads(schedule_file.read_text()) == {"brackets": 1, "iterations": 3}
+    assert runner.seen == []  # the second one ran nothing
+
+
 # ---- the backend interface itself: ask / report / tell --------------------------------
 def open_backend(tmp_path: Path, backend: str, trials: int, **search: Any) -> Any:
     raw = tiny_spec(

@@ -12,12 +12,14 @@ import pytest
 from seqtune.search.backends import kt_seams
 from seqtune.search.backends.hyperband import (
     choose,
+    describe,
     models_of,
     num_brackets,
     oracle_class,
     round_epochs,
     round_size,
     schedule,
+    total_models,
 )
 
 
@@ -86,3 +88,53 @@ def test_what_trials_means_under_hyperband() -> None:
     assert models_of(schedule(100, 3, 1, 2)) == 18
     assert choose(9, 3, 1, 2) == (1, 1)  # bracket 0 only: random search at full epochs
     assert choose(27, 3, 1, 1000) == (4, 15)  # 70 models each: 14 whole, 1 cut short
+
+
+def test_a_huge_budget_is_sized_without_listing_every_iteration() -> None:
+    brackets, iterations = choose(100, 3, 1, 10**9)
+    assert iterations > 10**6  # listed, these rounds would take gigabytes and minutes
+    assert total_models(100, 3, iterations, brackets) >= 10**9
+    line = describe(100, 3, iterations, brackets, 10**9)
+    assert f"{iterations} iteration(s)" in line and "capped at 1000000000 trials" in line
+    for it, b, trials in ((3, 2, None), (3, 2, 11), (3, 2, 40), (2, 5, 150)):
+        plan = schedule(100, 3, it, b)  # the plan listed: what the sums stand for
+        assert total_models(100, 3, it, b) == models_of(plan)
+        left, epochs, reached = models_of(plan) if trials is None else trials, 0, {}
+        for bracket, rnd, size, ep in plan:
+            take = min(size, left)
+            epochs += take * (ep - (reached.get(bracket, 0) if rnd else 0))
+            reached[bracket], left = ep, left - take
+        assert f"about {epochs} epochs" in describe(100, 3, it, b, trials)
+
+
+def test_reload_restores_the_saved_iterations_and_more_set_after_it_run(tmp_path: Path) -> None:
+    """What resume --trials relies on: ``reload()`` sets ``hyperband_iterations`` from the
+    oracle's file (whatever the constructor was given), and iterations raised after it run
+    new brackets, from the most aggressive one kept, once the saved ones are done."""
+
+    def make(iterations: int) -> kt.oracles.HyperbandOracle:
+        limited = kt_seams.limited_brackets(oracle_class(), 2)
+        o = limited(
+            objective=kt.Objective("x", "min"),
+            max_epochs=9,
+            factor=3,
+            hyperband_iterations=iterations,
+        )
+        o.state_file = tmp_path / "p" / "oracle.json"
+        kt_seams.set_project_dir(o, tmp_path, "p")
+        kt_seams.save_trials_atomically(o, lambda trial_id: tmp_path / "p" / f"trial_{trial_id}")
+        o.verbose = 0
+        o.hyperparameters.Int("a", 1, 10_000)
+        return o
+
+    (tmp_path / "p").mkdir()
+    first = make(1)
+    assert len(drive(first)) == 10
+    first.save()  # as seqtune's tell() does after end_trial (see HyperbandBackend.tell)
+    again = make(3)
+    again.reload()
+    assert again.hyperband_iterations == 1 and drive(again) == []
+    again.hyperband_iterations = 3
+    seen = drive(again)
+    assert len(seen) == 2 * 10
+    assert seen[0] == (1, 0, 3)  # a new bracket 1: round 0, 3 epochs

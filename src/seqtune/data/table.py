@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from seqtune.data import transforms as target_transforms
@@ -310,13 +311,14 @@ class Table:
             values = np.concatenate([values, self.calendar_values(items)], axis=1)
         return values
 
-    def labels_of(self, rows: np.ndarray) -> list[Any]:
+    def labels_of(self, rows: npt.ArrayLike) -> list[Any]:
         """What names table rows in files: the time index as written, or the row's step
-        number (0-based position in the series) without ``data.time``."""
-        rows = np.asarray(rows)
+        number (0-based position in the series) without ``data.time``. ``rows``: any
+        array-like of row positions (callers pass lists as well as arrays)."""
+        index = np.asarray(rows)
         if self.time is None:
-            return [int(r) for r in rows]
-        return self.time.labels(rows)
+            return [int(r) for r in index]
+        return self.time.labels(index)
 
     def labels_after(self, count: int) -> list[Any]:
         """Labels of the ``count`` rows after the last one (the time index continued)."""

@@ -558,10 +558,15 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
                 "--trials",
             )
         spec = replace(spec, search=replace(spec.search, trials=trials))
-    if spec.search.trials != study.spec.search.trials:
-        write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
+    _, runner = prepare(spec)  # the last check: nothing is written before it passed
+    changed = spec.search.trials != study.spec.search.trials
     study.spec = study.backend.spec = spec
-    _, runner = prepare(spec)
+    # the backend's state first: a kill in between leaves the old budget in spec.yaml (the
+    # grown schedule only capped by it), never a budget the schedule stops short of
+    if trials is not None:
+        study.backend.set_budget(trials)
+    if changed:
+        write_yaml(path / SPEC_FILE, spec.to_dict(relative_to=path))
     recovered = study.backend.recover()
     if recovered:
         study.write_trials()

@@ -124,6 +124,14 @@ class Backend(ABC):
         """The study's total number of trials that count as finished."""
         return self.spec.search.trials if self.spec.search.trials is not None else 20
 
+    def set_budget(self, trials: int) -> None:
+        """Make the backend's own state hold a total budget of ``trials`` (``resume
+        --trials``, after every check passed; the spec's ``search.trials`` is already
+        ``trials``). Nothing to do when the spec's budget is all there is (tpe, random); a
+        backend whose state fixes its size (Hyperband's schedule) grows it here, atomically.
+        """
+        return None
+
     def plan(self) -> str | None:
         """A line describing what the budget will cost, printed before the run."""
         return None

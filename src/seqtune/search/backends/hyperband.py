@@ -104,24 +104,55 @@ def choose(
         (b for b in range(n, 0, -1) if models_of(schedule(max_epochs, factor, 1, b)) <= trials),
         1,
     )
+    return brackets, iterations_for(max_epochs, factor, brackets, iterations, trials)
+
+
+def iterations_for(
+    max_epochs: int, factor: int, brackets: int, iterations: int, trials: int
+) -> int:
+    """The iterations of ``brackets`` that hold ``trials`` models: ``iterations``, or more
+    when those hold fewer (the last one may be cut short by the cap)."""
     per_iteration = models_of(schedule(max_epochs, factor, 1, brackets))
-    return brackets, max(iterations, math.ceil(trials / per_iteration))
+    return max(iterations, math.ceil(trials / per_iteration))
 
 
-def describe(
-    max_epochs: int, factor: int, iterations: int, brackets: int, trials: int | None
-) -> str:
-    """The line printed before a Hyperband study runs: the real schedule."""
-    plan = schedule(max_epochs, factor, iterations, brackets)
-    models = models_of(plan)
-    left = models if trials is None else min(models, trials)
-    epochs, prev = 0, {}
-    for b, r, size, ep in plan:  # the epochs of the models run before the cap
+def total_models(max_epochs: int, factor: int, iterations: int, brackets: int) -> int:
+    """The models of ``iterations`` iterations, counted from one: a budget of a billion
+    trials must not list a billion rounds to be printed."""
+    return iterations * models_of(schedule(max_epochs, factor, 1, brackets))
+
+
+def _epochs_of(one: list[tuple[int, int, int, int]], models: int) -> int:
+    """The epochs of the first ``models`` models of one iteration's plan ``one`` (a model
+    that continues an earlier round trains only its new epochs)."""
+    epochs, left = 0, models
+    prev: dict[int, int] = {}  # bracket -> the epochs its last round reached
+    for b, r, size, ep in one:
         take = min(size, left)
         epochs += take * (ep - (prev.get(b, 0) if r > 0 else 0))
         prev[b], left = ep, left - take
-    n = num_brackets(max_epochs, factor)
+    return epochs
+
+
+def describe(
+    max_epochs: int,
+    factor: int,
+    iterations: int,
+    brackets: int,
+    trials: int | None,
+    given: str = "search.trials",
+    grown_from: int | None = None,
+) -> str:
+    """The line printed before a Hyperband study runs: the real schedule. ``given``: where
+    ``trials`` came from (``--trials`` on a resume); ``grown_from``: the iterations before
+    that resume added some (see :meth:`HyperbandBackend.set_budget`), so the user sees what
+    the new budget did to the schedule."""
     one = schedule(max_epochs, factor, 1, brackets)
+    models = iterations * models_of(one)
+    # the epochs of the models run before the cap: whole iterations, then part of one
+    whole, rest = divmod(models if trials is None else min(models, trials), models_of(one))
+    epochs = whole * _epochs_of(one, models_of(one)) + _epochs_of(one, rest)
+    n = num_brackets(max_epochs, factor)
     rounds = "; ".join(
         f"bracket {b}: " + " → ".join(f"{size}×{ep}" for bb, _, size, ep in one if bb == b)
         for b in sorted({b for b, _, _, _ in one}, reverse=True)
@@ -131,12 +162,25 @@ def describe(
         f"models×epochs {rounds} → {models} models, about {epochs} epochs"
     )
     if min(n, brackets) < n:
+        if given == "search.trials" and trials is not None and (
+            choose(max_epochs, factor, 1, trials)[0] == brackets
+        ):
+            text += (
+                f"; search.trials {trials} fits {min(n, brackets)} of the {n} brackets (the "
+                "most aggressive are dropped; remove search.trials to run all of them)"
+            )
+        else:  # a raised budget keeps the launch's brackets (see set_budget)
+            text += (
+                f"; {min(n, brackets)} of the {n} brackets, as launched (the most aggressive "
+                "were dropped to fit the launch's search.trials)"
+            )
+    if grown_from is not None:
         text += (
-            f"; search.trials {trials} fits {min(n, brackets)} of the {n} brackets (the most "
-            "aggressive are dropped; remove search.trials to run all of them)"
+            f"; {given} {trials} added {iterations - grown_from} iteration(s) to the "
+            f"{grown_from} the schedule held ({grown_from * models_of(one)} models)"
         )
     if trials is not None and trials < models:
-        text += f"; capped at {trials} trials by search.trials"
+        text += f"; capped at {trials} trials by {given}"
     return text
 
 
@@ -181,6 +225,8 @@ class HyperbandBackend(Backend):
         self._oracle: Any = None
         self._running: dict[int, Any] = {}
         self._recovered: list[str] = []
+        self._given: int | None = None  # resume --trials (see set_budget)
+        self._grown_from: int | None = None  # the iterations before set_budget added some
 
     @property
     def directory(self) -> Path:
@@ -258,6 +304,9 @@ class HyperbandBackend(Backend):
             oracle.update_space(space)
         elif oracle.state_file.is_file():
             oracle.reload()  # ongoing trials (a dead process's) go back into its retry queue
+            # reload() sets the iterations oracle.json was saved with; schedule.json holds
+            # more when resume --trials added some (saved to oracle.json with its next trial)
+            oracle.hyperband_iterations = max(oracle.hyperband_iterations, iterations)
         else:  # stopped before its first trial was created
             space = kt.HyperParameters()
             declare_keras_tuner(space, self.spec.space)
@@ -319,13 +368,36 @@ class HyperbandBackend(Backend):
     def budget(self) -> int:
         s = self.spec.search
         brackets, iterations = self.layout()
-        total = models_of(schedule(s.max_epochs, s.factor, iterations, brackets))
+        total = total_models(s.max_epochs, s.factor, iterations, brackets)
         return min(total, s.trials) if s.trials else total
+
+    def set_budget(self, trials: int) -> None:
+        """``resume --trials``: the study's size is its schedule, not ``search.trials``
+        alone (that only caps it). A budget past the models the schedule holds adds
+        iterations of the saved brackets — as many as :func:`choose` would — and rewrites
+        ``schedule.json`` atomically, so the run goes on into new brackets and a later plain
+        resume keeps the new layout. The brackets stay: keras-tuner numbers the bracket it is
+        in and the next from their count, so changing it would reshuffle a study midway."""
+        s = self.spec.search
+        brackets, iterations = self.layout()
+        needed = iterations_for(s.max_epochs, s.factor, brackets, iterations, trials)
+        self._given = trials
+        if needed == iterations:
+            return
+        write_text(
+            self.directory / SCHEDULE, json.dumps({"brackets": brackets, "iterations": needed})
+        )
+        self._grown_from = iterations
+        if self._oracle is not None:
+            self._oracle.hyperband_iterations = needed
 
     def plan(self) -> str:
         s = self.spec.search
         brackets, iterations = self.layout()
-        return describe(s.max_epochs, s.factor, iterations, brackets, s.trials)
+        given = "search.trials" if self._given is None else "--trials"
+        return describe(
+            s.max_epochs, s.factor, iterations, brackets, s.trials, given, self._grown_from
+        )
 
     def recover(self) -> list[int]:
         """Trials a dead process left running: the oracle queues those its file lists as

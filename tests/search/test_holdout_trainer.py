@@ -111,3 +111,17 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "result.trainer" in lines[0] and "sideways" in lines[0]
+
+
+@pytest.mark.slow
+def test_resuming_an_old_study_keeps_its_fit(tmp_path: Path) -> None:
+    from seqtune.search.study import resume
+
+    shutil.copy(AIRLINE, tmp_path / "data.csv")
+    old = tmp_path / "studies" / "old-tpe"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "studies_c27898a" / "old-tpe", old)
+    study, runner, _ = resume(old, None, None)
+    try:
+        assert runner.holdout_wide is False
+    finally:
+        study.close()

@@ -117,7 +117,7 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     }
     if runner.refits:
         result["ensemble"] = spec.search.members  # models averaged in best.keras
-    else:  # how its trials trained: train trains the same way (they agree to round-off)
+    if not runner.trains_members:  # how its holdout trials trained: train does the same
         result["trainer"] = "wide" if runner.holdout_wide else "fit"
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:

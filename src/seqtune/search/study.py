@@ -559,6 +559,7 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
             )
         spec = replace(spec, search=replace(spec.search, trials=trials))
     _, runner = prepare(spec)  # the last check: nothing is written before it passed
+    runner.holdout_wide = holdout_wide_for(study.meta.get("seqtune"))  # as it was made
     changed = spec.search.trials != study.spec.search.trials
     study.spec = study.backend.spec = spec
     # the backend's state first: a kill in between leaves the old budget in spec.yaml (the

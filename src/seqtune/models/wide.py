@@ -49,16 +49,15 @@ written out instead of the fused kernel (same formula, ``1 - beta`` formed in fl
 the kernel).
 
 Reuse: the traced epoch function, its variables and the data live in an engine that is
-kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` with
-the same architecture, K, shapes, batch size and head: its weights, optimizer state and
-data are re-assigned, nothing is re-traced (the earlier :class:`Wide` then refuses to run
-or export). Measured at K = 8 on airline: a fresh engine's first epoch costs 3-7 s of
-tracing, a reused one's 0.02-0.1 s — as long as nothing clears TensorFlow's kernel cache in
-between: ``keras.backend.clear_session()`` and ``tf.random.set_seed`` (which
-``keras.utils.set_random_seed`` calls) both do, and the reused first epoch then costs
-0.9-2.7 s re-instantiating the graph. :func:`build_members` seeds with :func:`seed_keras`
-for that reason. What remains per trial is building the K Keras models (~0.15-0.3 s each:
-Keras' variable creation), which a solo trial pays too.
+kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` of the
+same layer structure (kinds, activations, whether a Dropout drops, an LSTM's unrolled
+steps), K, head and batching (one batch or several): units, rows, features, batch size,
+dropout rates and the learning rate are values of its variables (their dims are open), so
+they are re-assigned and nothing is re-traced (the earlier :class:`Wide` then refuses to run
+or export). Members may start from replayed initial states
+(:mod:`seqtune.models.initial`) and one template instead of K built models. Each traced
+engine holds 2.5-6 MiB that TensorFlow does not give back (measured, see the README's
+memory row): a search that keeps meeting new structures grows by that much per trace.
 """
 
 from __future__ import annotations
@@ -453,7 +452,7 @@ class _Shape:
 
 class _Engine:
     """Variables for the weights, Adam state and data of K members, and the compiled epoch.
-    Reusable by any later set of members with the same key (see :func:`_engine_key`)."""
+    Reusable by any later set of members with the same key (built in :class:`Wide`)."""
 
     def __init__(self, net: _StackedNet | _LoopNet, design: str, shape: _Shape, jit: bool) -> None:
         k = shape.k

@@ -106,7 +106,7 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     assert '"abs_diff": 0.0' in trained.stdout  # the same way: the same numbers
 
     fixed["result"]["trainer"] = "sideways"
-    bad = write_spec(tmp_path / "bad.yaml", fixed)
+    bad = write_spec(best.parent / "bad.yaml", fixed)  # its data path is relative
     refused = cli_here("train", str(bad))
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()

@@ -123,6 +123,14 @@ def test_dropout_masks_are_each_members_own() -> None:
     assert_each_equals_solo("lstm", values, ms, 5, reuse=False)
 
 
+def test_a_member_of_one_batch_keeps_its_natural_order() -> None:
+    """9 rows and batch 10: fit trains them as one batch in their natural order, and so
+    must the Wide, though the 30-row member beside it needs three batches (with dropout
+    a permuted order gives each row another mask)."""
+    values = {**LSTM, "dropout": 0.3, "dense_dropout": 0.2}
+    assert_each_equals_solo("lstm", values, members([30, 9], [3, 4]), 10, reuse=False)
+
+
 def test_sample_weights_and_classification_head() -> None:
     ms = []
     for i, m in enumerate(members([20, 26], [8, 9])):

@@ -284,12 +284,6 @@ def _seed32(seed: Any) -> Any:
 # --- the networks --------------------------------------------------------------------------
 
 
-def _open_variable(value: Any, leading: int) -> tf.Variable:
-    """A variable whose dims after the first ``leading`` take any size on assignment."""
-    shape = tf.TensorShape([*value.shape[:leading], *([None] * (len(value.shape) - leading))])
-    return tf.Variable(value, shape=shape, trainable=False)
-
-
 class _StackedNet:
     """Every weight with a leading K axis; one batched kernel per layer for all members.
     The weights' other dims are open (units may differ from one trial to the next)."""
@@ -722,6 +716,7 @@ class Wide:
         if initial is None:
             initial = [initial_of(m) for m in self.models]
         self._padded = engine.load(initial, ops, self.members, float(learning_rate), batch_size)
+        self._batch_size = int(batch_size)
         self._rngs = [np.random.default_rng(mb.seed) for mb in members]
         self.stopped = np.zeros(len(members), bool)
         self.diverged: dict[int, Diverged] = {}
@@ -733,10 +728,10 @@ class Wide:
     @property
     def _live(self) -> _Engine:
         """The engine, if it still holds this Wide's members (a later Wide of the same
-        shapes takes it over: export what you need before starting the next one)."""
+        layer structure takes it over: export what you need before starting the next one)."""
         if self._engine.owner() is not self:
             raise RuntimeError(
-                "this Wide's engine now trains a later Wide of the same shapes; "
+                "this Wide's engine now trains a later Wide of the same layer structure; "
                 "export members before starting the next one (or pass reuse=False)"
             )
         return self._engine
@@ -767,7 +762,10 @@ class Wide:
             order = np.zeros((self.k, self._padded), np.int32)
             for k, (rng, mb) in enumerate(zip(self._rngs, self.members, strict=True)):
                 n = len(mb.x)
-                order[k, :n] = rng.permutation(n)  # drawn every epoch, as fit draws it
+                drawn = rng.permutation(n)  # drawn every epoch, as fit draws it
+                # fit trains a member of one batch in its natural order (so do its dropout
+                # masks, row by row), even when the other members need several batches
+                order[k, :n] = drawn if n > self._batch_size else np.arange(n)
             loss_t, pred_t = eng.run_epoch(tf.constant(order))
             loss = loss_t.numpy().astype(np.float64)
             loss[~trained] = np.nan
@@ -814,6 +812,14 @@ class Wide:
         """Done with this Wide: its kept engine lets go of the members' data."""
         if self._engine.owner() is self:
             self._engine.release()
+
+    def __enter__(self) -> Wide:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Closed however the block ends: a trial that fails does not leave its data held
+        by the kept engine until the next trial of its structure."""
+        self.close()
 
 
 def fit_wide(

@@ -23,6 +23,9 @@ from seqtune.search.runner import holdout_wide_for
         ("0.2.0", False),
         ("0.3.0", True),
         ("1.0", True),
+        ("0.3.0rc1", True),
+        ("0.2.9.dev3", False),
+        ("0.10.0", True),
         ("x.y", False),
     ],
 )

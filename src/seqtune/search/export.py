@@ -16,6 +16,10 @@ A trial is more than its parameters and seed; what else it depended on is writte
   as the search ran it.
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
+- ``result.trainer`` (holdout trials): ``wide`` when the study's trials trained through
+  the kept engine (seqtune 0.3.0 on), ``fit`` when it was made earlier and trained with
+  the compiled fit; ``train`` refits with the same one (the two agree to round-off, not
+  bit for bit). Absent from an export with a result: ``fit``.
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -238,12 +242,11 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     split_seed = result.get("split_seed")
     # the split is drawn with the study's seed; the trial's own seed is spec.seed
     split_spec = replace(spec, seed=split_seed) if isinstance(split_seed, int) else spec
-    _, runner = prepare(split_spec)
     # an export made before 0.3.0 records no trainer: its trials trained with the fit
     trainer = result.get("trainer", "wide" if not result else "fit")
     if trainer not in TRAINERS:
         raise UserError(f"{trainer!r} is not one of {', '.join(TRAINERS)}", "result.trainer")
-    runner.holdout_wide = trainer == "wide"
+    _, runner = prepare(split_spec, holdout_wide=trainer == "wide")
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

@@ -1,9 +1,13 @@
-"""One trial, the same on every backend: windows → model → compiled fit → best epoch.
+"""One trial, the same on every backend: windows → model → training → best epoch.
 
-The compiled fit yields one record per epoch; each is scored on the whole validation set
-(in metric units), offered to the best-epoch tracker, reported to the backend (which may
-prune), and checked for a stop request and for patience — in that order, here and
-nowhere else. The best epoch's weights are restored; the trial's value is its objective.
+A holdout trial trains one model through the engine kept per layer structure
+(:class:`~seqtune.models.wide.Wide` with one member: no trace per trial); a study made
+before 0.3.0 keeps the compiled fit, traced per trial, that it was made with
+(:func:`holdout_wide_for`). A trial over folds or repeats trains all its models side by
+side in one Wide. Either way each epoch is scored on the whole validation set (in metric
+units), offered to the best-epoch tracker, reported to the backend (which may prune),
+and checked for a stop request and for patience — in that order, in :meth:`Runner._epoch_end`
+and nowhere else. The best epoch's weights are restored; the trial's value is its objective.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,15 +96,25 @@ def holdout_wide_for(version: str | None) -> bool:
     """Whether a study launched by seqtune ``version`` (its study.json) trains holdout
     trials through the engine; a study of an earlier (or unrecorded) version keeps the
     compiled fit it was made with, so its resumed trials are computed as its first."""
-    try:
-        parts = tuple(int(p) for p in str(version).split(".")[:3])
-    except ValueError:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
+    if match is None:
         return False
+    parts = tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
     return parts >= HOLDOUT_WIDE_SINCE
+
+
+def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:
+    """A one-member :class:`Wide`'s epochs as the compiled fit's records (raising
+    :class:`Diverged` as the fit does), so one loop scores either."""
+    for epoch in wide.run(epochs, initial_epoch):
+        if epoch.diverged:
+            raise wide.diverged[0]
+        yield Epoch(epoch.epoch, float(epoch.loss[0]), epoch.validation[0])
 
 
 #: Resolved values the network's build does not read (engine variables instead).
 _NOT_BUILT = ("learning_rate", "batch_size")
+
 
 class Runner:
     """Runs trials of one spec on one loaded table."""
@@ -176,84 +190,52 @@ class Runner:
     ) -> Outcome:
         if self.trains_members:  # folds × repeats, side by side
             return self._run_members(values, seed, epochs, report)
-        if self.holdout_wide:
-            return self._run_holdout(values, seed, epochs, initial_epoch, weights_from, report)
-        start = time.perf_counter()
-        keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        windows = self.windows(values)
-        model = self.build(values, windows)
-        if weights_from is not None:
-            model.load_weights(weights_from)
-        resolved = resolve(self.spec.kind, values)
-        batch_size = int(resolved["batch_size"])
-        y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
-        metrics = self.metrics(batch_size)
-        best = BestEpoch(self.spec.objective, self.spec.search.patience)
-        variables = list(model.weights)  # listed once: model.weights walks the layers
-        pruned_at, epochs_run = None, 0
-        records = self._epochs(model, windows, resolved, seed, epochs, initial_epoch)
-        try:
-            for epoch in records:
-                epochs_run += 1
-                scores = {"loss": epoch.loss}
-                if epoch.predictions is not None:
-                    scores.update(score(y_true, to_units(epoch.predictions), metrics))
-                end = self._epoch_end(best, epoch.index, scores, variables, report)
-                if end == "pruned":
-                    pruned_at = epoch.index
-                if end is not None:
-                    break
-        finally:
-            records.close()
-        best.restore(variables)
-        return self._outcome(best, epochs_run, start, model, windows, pruned_at)
-
-    def _run_holdout(
-        self,
-        values: dict[str, Any],
-        seed: int,
-        epochs: int | None,
-        initial_epoch: int,
-        weights_from: str | None,
-        report: Report | None,
-    ) -> Outcome:
-        """One model on the holdout split, as a one-member :class:`Wide`: the engine kept
-        from an earlier trial of the same layer structure trains it, so a trial traces
-        nothing (the compiled fit traced its epoch every trial). Starts from the weights a
-        seeded build gets, or from ``weights_from`` (Hyperband's next round)."""
         start = time.perf_counter()
         resolved = resolve(self.spec.kind, values)
-        windows = self.windows(values)
-        if weights_from is None:
-            wide = self._wide(values, resolved, [(windows, seed)], True)
-        else:
-            seed_keras(seed)
-            model = self.build(values, windows)
-            model.load_weights(weights_from)
-            wide = self._wide(values, resolved, [(windows, seed)], True, models=[model])
-        y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
-        metrics = self.metrics(int(resolved["batch_size"]))
-        best = BestEpoch(self.spec.objective, self.spec.search.patience)
-        variables = wide.variables
-        pruned_at, epochs_run = None, 0
         total = epochs if epochs is not None else self.spec.search.max_epochs
-        for epoch in wide.run(total, initial_epoch):
-            if epoch.diverged:
-                raise wide.diverged[0]
-            epochs_run += 1
-            scores = {"loss": float(epoch.loss[0])}
-            predictions = epoch.validation[0]
-            if predictions is not None:
-                scores.update(score(y_true, to_units(predictions), metrics))
-            end = self._epoch_end(best, epoch.epoch, scores, variables, report)
-            if end == "pruned":
-                pruned_at = epoch.epoch
-            if end is not None:
-                break
-        best.restore(variables)
-        model = wide.export(0)
-        wide.close()
+        with ExitStack() as held:
+            wide: Wide | None = None
+            if self.holdout_wide:  # a one-member Wide: the kept engine, no trace per trial
+                windows = self.windows(values)
+                if weights_from is None:
+                    wide = self._wide(values, resolved, [(windows, seed)], True)
+                else:  # Hyperband's next round
+                    seed_keras(seed)
+                    loaded = self.build(values, windows)
+                    loaded.load_weights(weights_from)
+                    wide = self._wide(values, resolved, [(windows, seed)], True, models=[loaded])
+                held.enter_context(wide)
+                variables = wide.variables
+                records = _first_member(wide, total, initial_epoch)
+            else:  # a study or export made before 0.3.0: the compiled fit, traced per trial
+                keras.backend.clear_session()
+                keras.utils.set_random_seed(seed)
+                windows = self.windows(values)
+                model = self.build(values, windows)
+                if weights_from is not None:
+                    model.load_weights(weights_from)
+                variables = list(model.weights)  # listed once: model.weights walks the layers
+                records = self._epochs(model, windows, resolved, seed, total, initial_epoch)
+            y_true, to_units = self.task.truth(windows, "val"), self.task.to_units(windows, "val")
+            metrics = self.metrics(int(resolved["batch_size"]))
+            best = BestEpoch(self.spec.objective, self.spec.search.patience)
+            pruned_at, epochs_run = None, 0
+            try:
+                for epoch in records:
+                    epochs_run += 1
+                    scores = {"loss": epoch.loss}
+                    if epoch.predictions is not None:
+                        scores.update(score(y_true, to_units(epoch.predictions), metrics))
+                    end = self._epoch_end(best, epoch.index, scores, variables, report)
+                    if end == "pruned":
+                        pruned_at = epoch.index
+                    if end is not None:
+                        break
+            finally:
+                records.close()
+            best.restore(variables)
+            if wide is not None:
+                model = wide.export(0)
         return self._outcome(best, epochs_run, start, model, windows, pruned_at)
 
     @property
@@ -366,38 +348,38 @@ class Runner:
         folds = self.member_windows(values)
         seeds = member_seeds(seed, self.spec.search.repeats)
         r = len(seeds)
-        wide = self._wide(values, resolved, [(w, s) for w in folds for s in seeds], True)
-        metrics = self.metrics(int(resolved["batch_size"]))
-        name = self.spec.objective.name
-        truths = [(self.task.truth(w, "val"), self.task.to_units(w, "val")) for w in folds]
-        combine = np.median if self.spec.search.aggregate == "median" else np.mean
-        variables = wide.variables
-        best = BestEpoch(self.spec.objective, self.spec.search.patience)
-        pruned_at, epochs_run = None, 0
-        total = epochs if epochs is not None else self.spec.search.max_epochs
-        for epoch in wide.run(total):
-            epochs_run += 1
-            per = []
-            for f, (y_true, to_units) in enumerate(truths):
-                preds = [p for p in epoch.validation[f * r : (f + 1) * r] if p is not None]
-                if not preds:  # every repeat of this fold diverged
-                    raise wide.diverged[min(k for k in wide.diverged if k // r == f)]
-                per.append(score(y_true, np.mean([to_units(p) for p in preds], axis=0), metrics))
-            scores = {k: float(combine([p[k] for p in per])) for k in per[0]}
-            scores["loss"] = float(np.nanmean(epoch.loss))
-            values_f = [p[name] for p in per]
-            if len(per) > 1:
-                scores[f"{name}_sd"] = float(np.std(values_f))
-                scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
-            end = self._epoch_end(best, epoch.epoch, scores, variables, report)
-            if end == "pruned":
-                pruned_at = epoch.epoch
-            if end is not None:
-                break
-        best.restore(variables)
-        last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
-        model = wide.export(last)
-        wide.close()
+        with self._wide(values, resolved, [(w, s) for w in folds for s in seeds], True) as wide:
+            metrics = self.metrics(int(resolved["batch_size"]))
+            name = self.spec.objective.name
+            truths = [(self.task.truth(w, "val"), self.task.to_units(w, "val")) for w in folds]
+            combine = np.median if self.spec.search.aggregate == "median" else np.mean
+            variables = wide.variables
+            best = BestEpoch(self.spec.objective, self.spec.search.patience)
+            pruned_at, epochs_run = None, 0
+            total = epochs if epochs is not None else self.spec.search.max_epochs
+            for epoch in wide.run(total):
+                epochs_run += 1
+                per = []
+                for f, (y_true, to_units) in enumerate(truths):
+                    preds = [p for p in epoch.validation[f * r : (f + 1) * r] if p is not None]
+                    if not preds:  # every repeat of this fold diverged
+                        raise wide.diverged[min(k for k in wide.diverged if k // r == f)]
+                    mean = np.mean([to_units(p) for p in preds], axis=0)
+                    per.append(score(y_true, mean, metrics))
+                scores = {k: float(combine([p[k] for p in per])) for k in per[0]}
+                scores["loss"] = float(np.nanmean(epoch.loss))
+                values_f = [p[name] for p in per]
+                if len(per) > 1:
+                    scores[f"{name}_sd"] = float(np.std(values_f))
+                    scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
+                end = self._epoch_end(best, epoch.epoch, scores, variables, report)
+                if end == "pruned":
+                    pruned_at = epoch.epoch
+                if end is not None:
+                    break
+            best.restore(variables)
+            last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
+            model = wide.export(last)
         return self._outcome(best, epochs_run, start, model, folds[-1], pruned_at)
 
     def _epoch_end(
@@ -487,16 +469,15 @@ class Runner:
             int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
         )
         seeds = member_seeds(seed, self.spec.search.members)
-        wide = self._wide(values, resolved, [(windows, s) for s in seeds], False)
-        ran = 0
-        for _ in wide.run(epochs):
-            ran += 1
-            check_stop()
-        if len(wide.diverged) == wide.k:
-            raise wide.diverged[0]
-        kept = [k for k in range(wide.k) if k not in wide.diverged]
-        model = mean_model([wide.export(k) for k in kept])
-        wide.close()
+        with self._wide(values, resolved, [(windows, s) for s in seeds], False) as wide:
+            ran = 0
+            for _ in wide.run(epochs):
+                ran += 1
+                check_stop()
+            if len(wide.diverged) == wide.k:
+                raise wide.diverged[0]
+            kept = [k for k in range(wide.k) if k not in wide.diverged]
+            model = mean_model([wide.export(k) for k in kept])
         return Outcome(None, epochs - 1, ran, time.perf_counter() - start, {}, model, windows)
 
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:

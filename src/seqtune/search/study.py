@@ -215,9 +215,7 @@ class Study:
     def prepare(self) -> tuple[Table, Runner]:
         """The study's data, checked against the launch's checksum, and a runner on it."""
         self.check_data()
-        table, runner = prepare(self.spec)
-        runner.holdout_wide = holdout_wide_for(self.meta.get("seqtune"))
-        return table, runner
+        return prepare(self.spec, holdout_wide=holdout_wide_for(self.meta.get("seqtune")))
 
     def save_checkpoint(self, number: int, model: Any) -> None:
         """The model of a trial that is the best so far: into the artifact store when the
@@ -273,7 +271,10 @@ class Study:
         if plan:
             print(plan, file=out)
         progress = Progress(
-            out, budget, self.spec.objective.name, self.spec.search.max_epochs,
+            out,
+            budget,
+            self.spec.objective.name,
+            self.spec.search.max_epochs,
             done=self.backend.finished(),
         )
         if self.spec.search.isolation == "process":
@@ -397,8 +398,9 @@ class Study:
 def freeze_startup_objects() -> None:
     """Move every object alive now (TensorFlow's, Keras', Optuna's: about 350,000) out of
     the garbage collector's sight. ``keras.backend.clear_session()``, called before every
-    trial, runs a full ``gc.collect()``: 0.25 s per trial over those objects, 0.01 s after
-    this. Objects made later, trials' models included, are collected as before."""
+    trial of the compiled fit (studies made before 0.3.0) and by Keras elsewhere, runs a
+    full ``gc.collect()``: 0.25 s per call over those objects, 0.01 s after this. Objects
+    made later, trials' models included, are collected as before."""
     gc.collect()
     gc.freeze()
 
@@ -503,11 +505,13 @@ def open_remote(
     return Study(None, spec, meta, backend, artifacts)
 
 
-def prepare(spec: Spec) -> tuple[Table, Runner]:
-    """Load the data and check the spec against it; nothing is written."""
+def prepare(spec: Spec, *, holdout_wide: bool = True) -> tuple[Table, Runner]:
+    """Load the data and check the spec against it; nothing is written. ``holdout_wide``:
+    how the runner trains holdout trials (:func:`~seqtune.search.runner.holdout_wide_for`
+    of the study's version; False keeps the compiled fit of studies made before 0.3.0)."""
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
-    return table, Runner(spec, table)
+    return table, Runner(spec, table, holdout_wide=holdout_wide)
 
 
 def _storable(storage: str | None) -> str | None:
@@ -558,8 +562,8 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
                 "--trials",
             )
         spec = replace(spec, search=replace(spec.search, trials=trials))
-    _, runner = prepare(spec)  # the last check: nothing is written before it passed
-    runner.holdout_wide = holdout_wide_for(study.meta.get("seqtune"))  # as it was made
+    # the last check: nothing is written before it passed; trials train as the study's first
+    _, runner = prepare(spec, holdout_wide=holdout_wide_for(study.meta.get("seqtune")))
     changed = spec.search.trials != study.spec.search.trials
     study.spec = study.backend.spec = spec
     # the backend's state first: a kill in between leaves the old budget in spec.yaml (the

@@ -1,11 +1,14 @@
 """Benchmark — what a trial costs in seqtune's own trial loop (``Runner.run``), one model
 against folds × repeats trained side by side.
 
-Three modes of one airline configuration (``examples/airline_folds.yaml``'s space, a fixed
+Four modes of one airline configuration (``examples/airline_folds.yaml``'s space, a fixed
 point of it: MLP on a seasonal difference, look_back 13, one Dense(16), batch 16):
 
-- ``holdout``: one model on the holdout split, the compiled fit (``training.train_epochs``;
-  every trial clears the Keras session and traces its epoch function);
+- ``holdout fit``: one model on the holdout split, the compiled fit
+  (``training.train_epochs``; every trial clears the Keras session and traces its epoch
+  function): how seqtune before 0.3.0 trained it, and still trains an older study's trials;
+- ``holdout``: the same model as a one-member :class:`~seqtune.models.wide.Wide` (0.3.0 on:
+  the engine kept per layer structure, re-loaded, nothing traced);
 - ``folds``: 4 rolling-origin folds, 1 seed: K = 4 models in one compiled call per epoch;
 - ``folds x repeats``: 4 folds x 2 seeds: K = 8.
 
@@ -54,14 +57,18 @@ LSTM_VALUES: dict[str, Any] = {
     "learning_rate": 0.003,
     "batch_size": 128,
 }
+#: mode: (data.split, search.repeats, Runner.holdout_wide)
 MODES = {
-    "holdout": ({"val": 12, "test": 48}, 1),
-    "folds": ({"val": 12, "test": 48, "folds": 4}, 1),
-    "folds x repeats": ({"val": 12, "test": 48, "folds": 4}, 2),
+    "holdout fit": ({"val": 12, "test": 48}, 1, False),
+    "holdout": ({"val": 12, "test": 48}, 1, True),
+    "folds": ({"val": 12, "test": 48, "folds": 4}, 1, True),
+    "folds x repeats": ({"val": 12, "test": 48, "folds": 4}, 2, True),
 }
 
 
-def runner_for(split: dict[str, Any], repeats: int, model: str = "mlp") -> Any:
+def runner_for(
+    split: dict[str, Any], repeats: int, model: str = "mlp", holdout_wide: bool = True
+) -> Any:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
 
@@ -72,7 +79,7 @@ def runner_for(split: dict[str, Any], repeats: int, model: str = "mlp") -> Any:
     raw["search"].update({"repeats": repeats, "patience": None})
     spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
     spec = replace(spec, search=replace(spec.search, pruner="none"))
-    return prepare(spec)[1]
+    return prepare(spec, holdout_wide=holdout_wide)[1]
 
 
 def one_trial(runner: Any, values: dict[str, Any], epochs: int, seed: int) -> tuple[float, float]:
@@ -101,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     base = LSTM_VALUES if args.model == "lstm" else VALUES
     other = {**base, "look_back": base["look_back"] + 1}
-    runners = {name: runner_for(split, r, args.model) for name, (split, r) in MODES.items()}
+    runners = {
+        name: runner_for(split, r, args.model, wide) for name, (split, r, wide) in MODES.items()
+    }
     got: dict[str, dict[str, list[float]]] = {
         name: {"first": [], "fixed": [], "epoch": []} for name in MODES
     }
@@ -120,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
         f"{'ms/model-epoch':>15}"
     )
-    for name, (split, repeats) in MODES.items():
+    for name, (split, repeats, _) in MODES.items():
         k = split.get("folds", 1) * repeats
         g = got[name]
         epoch = statistics.median(g["epoch"])

@@ -57,17 +57,17 @@ LSTM_VALUES: dict[str, Any] = {
     "learning_rate": 0.003,
     "batch_size": 128,
 }
-#: mode: (data.split, search.repeats, Runner.holdout_wide)
+#: mode: (data.split, search.repeats, Runner.holdout)
 MODES = {
-    "holdout fit": ({"val": 12, "test": 48}, 1, False),
-    "holdout": ({"val": 12, "test": 48}, 1, True),
-    "folds": ({"val": 12, "test": 48, "folds": 4}, 1, True),
-    "folds x repeats": ({"val": 12, "test": 48, "folds": 4}, 2, True),
+    "holdout fit": ({"val": 12, "test": 48}, 1, "fit"),
+    "holdout": ({"val": 12, "test": 48}, 1, "wide"),
+    "folds": ({"val": 12, "test": 48, "folds": 4}, 1, "auto"),
+    "folds x repeats": ({"val": 12, "test": 48, "folds": 4}, 2, "auto"),
 }
 
 
 def runner_for(
-    split: dict[str, Any], repeats: int, model: str = "mlp", holdout_wide: bool = True
+    split: dict[str, Any], repeats: int, model: str = "mlp", holdout: str = "auto"
 ) -> Any:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
@@ -79,7 +79,7 @@ def runner_for(
     raw["search"].update({"repeats": repeats, "patience": None})
     spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
     spec = replace(spec, search=replace(spec.search, pruner="none"))
-    return prepare(spec, holdout_wide=holdout_wide)[1]
+    return prepare(spec, holdout=holdout)[1]
 
 
 def one_trial(runner: Any, values: dict[str, Any], epochs: int, seed: int) -> tuple[float, float]:

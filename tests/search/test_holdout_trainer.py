@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import AIRLINE, ROOT, cli_here, tiny_spec, write_spec
 
-from seqtune.search.runner import holdout_wide_for
+from seqtune.search.runner import holdout_for
 
 
 @pytest.mark.parametrize(
@@ -30,7 +30,7 @@ from seqtune.search.runner import holdout_wide_for
     ],
 )
 def test_which_studies_train_through_the_engine(version: str | None, wide: bool) -> None:
-    assert holdout_wide_for(version) is wide
+    assert holdout_for(version) == ("auto" if wide else "fit")
 
 
 CONFIGS: list[dict[str, Any]] = [
@@ -67,7 +67,7 @@ def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any]) -> No
     runner = prepare(spec)[1]
     got = {}
     for wide in (False, True):
-        runner.holdout_wide = wide
+        runner.holdout = "wide" if wide else "fit"
         got[wide] = runner.run(values, 5)
     assert got[True].best_epoch == got[False].best_epoch
     assert got[True].epochs_run == got[False].epochs_run == 12
@@ -87,7 +87,7 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     shutil.copytree(ROOT / "tests" / "fixtures" / "studies_c27898a" / "old-tpe", old)
     study = Study.open(old, None)
     try:
-        assert study.prepare()[1].holdout_wide is False
+        assert study.prepare()[1].holdout == "fit"
     finally:
         study.close()
     done = cli_here("export", str(old), "--output", str(tmp_path / "old" / "best.yaml"))
@@ -125,6 +125,46 @@ def test_resuming_an_old_study_keeps_its_fit(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "tests" / "fixtures" / "studies_c27898a" / "old-tpe", old)
     study, runner, _ = resume(old, None, None)
     try:
-        assert runner.holdout_wide is False
+        assert runner.holdout == "fit"
     finally:
         study.close()
+
+
+def test_auto_trains_short_trials_on_the_engine_and_long_ones_with_the_fit() -> None:
+    from seqtune.search import runner as runner_module
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    raw = tiny_spec(search={"max_epochs": 40, "patience": None})
+    runner = prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"))[1]
+    assert runner.holdout == "auto"
+    short, long = dict(CONFIGS[0]), {**CONFIGS[0], "batch_size": 1}
+    windows = runner.windows(short)
+    rows = len(windows.part("train")[0])
+    assert -(-rows // 16) * 40 <= runner_module.WIDE_MAX_BATCHES < rows * 40  # the premise
+    assert runner.trainer_for(short, windows) == "wide"
+    assert runner.trainer_for(long, windows) == "fit"
+    for forced in ("wide", "fit"):
+        runner.holdout = forced
+        assert runner.trainer_for(short, windows) == runner.trainer_for(long, windows) == forced
+    with pytest.raises(ValueError, match="holdout must be one of auto, wide, fit"):
+        prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), holdout="sideways")
+
+
+@pytest.mark.slow
+def test_a_long_trial_trains_with_the_fit_its_export_says_so_and_train_follows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seqtune.search import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "WIDE_MAX_BATCHES", 4)  # every tiny trial is "long"
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec())
+    assert cli_here("launch", str(spec), "--results", str(tmp_path / "r")).returncode == 0
+    best = tmp_path / "best" / "best.yaml"
+    done = cli_here("export", str(tmp_path / "r" / "tiny"), "--output", str(best))
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load(best.read_text())["result"]["trainer"] == "fit"
+    monkeypatch.setattr(runner_module, "WIDE_MAX_BATCHES", 10**9)  # train follows the export
+    trained = cli_here("train", str(best), "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert '"abs_diff": 0.0' in trained.stdout

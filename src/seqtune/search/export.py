@@ -16,10 +16,11 @@ A trial is more than its parameters and seed; what else it depended on is writte
   as the search ran it.
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
-- ``result.trainer`` (holdout trials): ``wide`` when the study's trials trained through
-  the kept engine (seqtune 0.3.0 on), ``fit`` when it was made earlier and trained with
-  the compiled fit; ``train`` refits with the same one (the two agree to round-off, not
-  bit for bit). Absent from an export with a result: ``fit``.
+- ``result.trainer`` (holdout trials): ``wide`` when the trial trained through the kept
+  engine (seqtune 0.3.0 on, a trial of at most ``WIDE_MAX_BATCHES`` batches), ``fit``
+  when it trained with the compiled fit (a longer trial, or a study made before 0.3.0);
+  ``train`` refits with the same one (the two agree to round-off, not bit for bit).
+  Absent from an export with a result: ``fit``.
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -122,7 +123,7 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
     if runner.refits:
         result["ensemble"] = spec.search.members  # models averaged in best.keras
     if not runner.trains_members:  # how its holdout trials trained: train does the same
-        result["trainer"] = "wide" if runner.holdout_wide else "fit"
+        result["trainer"] = runner.trainer_for(best.params, windows)
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -246,7 +247,7 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     trainer = result.get("trainer", "wide" if not result else "fit")
     if trainer not in TRAINERS:
         raise UserError(f"{trainer!r} is not one of {', '.join(TRAINERS)}", "result.trainer")
-    _, runner = prepare(split_spec, holdout_wide=trainer == "wide")
+    _, runner = prepare(split_spec, holdout=trainer)
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

@@ -36,7 +36,7 @@ def _child(
     model_path: str,
     conn: Connection,
     data_sha256: str | None = None,
-    holdout_wide: bool = True,
+    holdout: str = "auto",
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
@@ -56,7 +56,7 @@ def _child(
         return bool(conn.recv())
 
     try:
-        runner = Runner(spec, load_table(spec.data), holdout_wide=holdout_wide)
+        runner = Runner(spec, load_table(spec.data), holdout=holdout)
         try:
             outcome = runner.run(values, seed, report=report, **options)
         except Diverged as exc:
@@ -114,7 +114,7 @@ class IsolatedRunner:
             target=_child,
             args=(
                 self.runner.spec, values, seed, options, str(model_path), child_end,
-                self.data_sha256, self.runner.holdout_wide,
+                self.data_sha256, self.runner.holdout,
             ),
         )
         child.start()

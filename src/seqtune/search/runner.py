@@ -1,13 +1,14 @@
 """One trial, the same on every backend: windows → model → training → best epoch.
 
 A holdout trial trains one model through the engine kept per layer structure
-(:class:`~seqtune.models.wide.Wide` with one member: no trace per trial); a study made
-before 0.3.0 keeps the compiled fit, traced per trial, that it was made with
-(:func:`holdout_wide_for`). A trial over folds or repeats trains all its models side by
-side in one Wide. Either way each epoch is scored on the whole validation set (in metric
-units), offered to the best-epoch tracker, reported to the backend (which may prune),
-and checked for a stop request and for patience — in that order, in :meth:`Runner._epoch_end`
-and nowhere else. The best epoch's weights are restored; the trial's value is its objective.
+(:class:`~seqtune.models.wide.Wide` with one member: no trace per trial), or, when it
+may run many batches (:meth:`Runner.trainer_for`) or belongs to a study made before
+0.3.0 (:func:`holdout_for`), through the compiled fit, traced per trial. A trial over
+folds or repeats trains all its models side by side in one Wide. Either way each epoch
+is scored on the whole validation set (in metric units), offered to the best-epoch
+tracker, reported to the backend (which may prune), and checked for a stop request and
+for patience — in that order, in :meth:`Runner._epoch_end` and nowhere else. The best
+epoch's weights are restored; the trial's value is its objective.
 """
 
 from __future__ import annotations
@@ -86,21 +87,30 @@ def member_seeds(seed: int, k: int) -> list[int]:
     return [int(seed)] + [int(v % (2**31 - 1)) for v in more]
 
 
-#: The first seqtune whose holdout trials train through the kept engine (``Runner``).
+#: The first seqtune whose holdout trials may train through the kept engine (``Runner``).
 HOLDOUT_WIDE_SINCE = (0, 3, 0)
-#: ``result.trainer`` of an export: how its holdout trials were trained.
+#: ``result.trainer`` of an export: how its holdout trial was trained.
 TRAINERS = ("wide", "fit")
+#: How a runner trains holdout trials: ``auto`` picks per trial (:meth:`Runner.trainer_for`),
+#: the others always train that way (``train`` of an export, a study made before 0.3.0).
+HOLDOUT_MODES = ("auto", *TRAINERS)
+#: ``auto``: a holdout trial of at most this many batches (``search.max_epochs`` times the
+#: batches of an epoch) trains through the kept engine, a longer one with the compiled fit.
+#: The engine saves the fit's trace (0.6-1.3 s a trial here) but, its dims being open,
+#: pays 0.1-0.6 ms more a batch (measured on airline and the drone stream, see
+#: docs/benchmarks.md): the two break even between about 2,000 and 10,000 batches.
+WIDE_MAX_BATCHES = 2000
 
 
-def holdout_wide_for(version: str | None) -> bool:
-    """Whether a study launched by seqtune ``version`` (its study.json) trains holdout
-    trials through the engine; a study of an earlier (or unrecorded) version keeps the
-    compiled fit it was made with, so its resumed trials are computed as its first."""
+def holdout_for(version: str | None) -> str:
+    """How a study launched by seqtune ``version`` (its study.json) trains holdout trials:
+    ``auto`` from 0.3.0 on; a study of an earlier (or unrecorded) version keeps the
+    compiled fit it was made with (``fit``), so its resumed trials are computed as its first."""
     match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
     if match is None:
-        return False
+        return "fit"
     parts = tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
-    return parts >= HOLDOUT_WIDE_SINCE
+    return "auto" if parts >= HOLDOUT_WIDE_SINCE else "fit"
 
 
 def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:
@@ -119,13 +129,15 @@ _NOT_BUILT = ("learning_rate", "batch_size")
 class Runner:
     """Runs trials of one spec on one loaded table."""
 
-    def __init__(self, spec: Spec, table: Table, *, holdout_wide: bool = True) -> None:
+    def __init__(self, spec: Spec, table: Table, *, holdout: str = "auto") -> None:
+        if holdout not in HOLDOUT_MODES:
+            raise ValueError(f"holdout must be one of {', '.join(HOLDOUT_MODES)}, not {holdout!r}")
         self.spec = spec
         self.table = table
-        # A holdout trial through the kept engine (one member: no tracing per trial) or,
-        # for a study or export made before 0.3.0, through the compiled fit it was made
-        # with: the two agree to round-off only, and a study keeps one way of training.
-        self.holdout_wide = holdout_wide
+        # A holdout trial through the kept engine (one member: no tracing per trial) or
+        # through the compiled fit (traced per trial): the two agree to round-off only, so
+        # a trial is always trained the same way (trainer_for), and an export says which.
+        self.holdout = holdout
         self.task = task_of(spec.data.task)
         self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
         self._user_fn = None
@@ -140,6 +152,19 @@ class Runner:
 
     def windows(self, values: dict[str, Any]) -> Windows:
         return self.task.windows(self.table, values, self.spec.seed)
+
+    def trainer_for(self, values: dict[str, Any], windows: Windows) -> str:
+        """How the holdout trial of ``values`` (on its ``windows``) trains: ``wide`` (a
+        one-member Wide on the kept engine) or ``fit`` (the compiled fit). ``auto``: the
+        engine unless the trial may run more than :data:`WIDE_MAX_BATCHES` batches, where
+        its dearer batches cost more than the trace it saves. A function of the spec and
+        the values only, so every trial of a configuration trains alike."""
+        if self.holdout != "auto":
+            return self.holdout
+        rows = len(windows.part("train")[0])
+        batch = max(1, min(int(resolve(self.spec.kind, values)["batch_size"]), rows))
+        batches = -(-rows // batch) * self.spec.search.max_epochs
+        return "wide" if batches <= WIDE_MAX_BATCHES else "fit"
 
     def metrics(self, batch_size: int) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
         out = task_metrics(self.spec.data.task, batch_size)
@@ -195,8 +220,8 @@ class Runner:
         total = epochs if epochs is not None else self.spec.search.max_epochs
         with ExitStack() as held:
             wide: Wide | None = None
-            if self.holdout_wide:  # a one-member Wide: the kept engine, no trace per trial
-                windows = self.windows(values)
+            windows = self.windows(values)
+            if self.trainer_for(values, windows) == "wide":  # the kept engine, no trace
                 if weights_from is None:
                     wide = self._wide(values, resolved, [(windows, seed)], True)
                 else:  # Hyperband's next round
@@ -207,10 +232,9 @@ class Runner:
                 held.enter_context(wide)
                 variables = wide.variables
                 records = _first_member(wide, total, initial_epoch)
-            else:  # a study or export made before 0.3.0: the compiled fit, traced per trial
+            else:  # the compiled fit, traced per trial
                 keras.backend.clear_session()
                 keras.utils.set_random_seed(seed)
-                windows = self.windows(values)
                 model = self.build(values, windows)
                 if weights_from is not None:
                     model.load_weights(weights_from)

@@ -79,6 +79,25 @@ def make_loss(head: str) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy()
 
 
+def adam_update(var: Any, m: Any, v: Any, grad: Any, step: Any, learning_rate: Any) -> None:
+    """One ``ResourceApplyAdam`` of ``var`` and its moments ``m``, ``v`` (plain
+    ``tf.Variable`` objects) at Adam step ``step`` (a float32 scalar, counted from 1), with
+    Keras' Adam defaults."""
+    beta_1, beta_2 = tf.constant(_BETA_1, tf.float32), tf.constant(_BETA_2, tf.float32)
+    tf.raw_ops.ResourceApplyAdam(
+        var=var.handle,
+        m=m.handle,
+        v=v.handle,
+        beta1_power=tf.pow(beta_1, step),
+        beta2_power=tf.pow(beta_2, step),
+        lr=learning_rate,
+        beta1=beta_1,
+        beta2=beta_2,
+        epsilon=tf.constant(_EPSILON, tf.float32),
+        grad=tf.convert_to_tensor(grad),
+    )
+
+
 class _Adam:
     """``keras.optimizers.Adam`` (defaults, no amsgrad) as one ``ResourceApplyAdam`` kernel
     per variable. The only numerical difference is that the kernel forms ``1 - beta`` in
@@ -99,23 +118,9 @@ class _Adam:
 
     def apply(self, grads: list[Any]) -> None:
         t = self.step.assign_add(1.0)
-        beta_1_power = tf.pow(tf.constant(_BETA_1, tf.float32), t)
-        beta_2_power = tf.pow(tf.constant(_BETA_2, tf.float32), t)
         for var, m, v, g in zip(self.variables, self.m, self.v, grads, strict=True):
-            if g is None:
-                continue
-            tf.raw_ops.ResourceApplyAdam(
-                var=var.handle,
-                m=m.handle,
-                v=v.handle,
-                beta1_power=beta_1_power,
-                beta2_power=beta_2_power,
-                lr=self.learning_rate,
-                beta1=tf.constant(_BETA_1, tf.float32),
-                beta2=tf.constant(_BETA_2, tf.float32),
-                epsilon=tf.constant(_EPSILON, tf.float32),
-                grad=tf.convert_to_tensor(g),
-            )
+            if g is not None:
+                adam_update(var, m, v, g, t, self.learning_rate)
 
 
 class _KerasAdam:

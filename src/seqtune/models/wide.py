@@ -77,7 +77,7 @@ import tensorflow as tf
 from seqtune.models.builders import build_model
 from seqtune.models.initial import Initial, dropout_layers, initial_of
 from seqtune.models.params import resolve
-from seqtune.models.training import UNROLL_MAX_STEPS, Diverged
+from seqtune.models.training import UNROLL_MAX_STEPS, Diverged, adam_update
 
 # Keras' Adam defaults, as in training.py.
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
@@ -498,21 +498,9 @@ class _Engine:
             # only runs while it is active (run() ends when it stops); guarded anyway.
             def apply() -> Any:
                 t = self.t.assign_add(tf.ones((1,), tf.float32))[0]
-                b1p, b2p = tf.pow(b1, t), tf.pow(b2, t)
                 for var, m, v, g in zip(variables, self.m, self.v, grads, strict=True):
                     if g is not None:
-                        tf.raw_ops.ResourceApplyAdam(
-                            var=var.handle,
-                            m=m.handle,
-                            v=v.handle,
-                            beta1_power=b1p,
-                            beta2_power=b2p,
-                            lr=self.learning_rate,
-                            beta1=b1,
-                            beta2=b2,
-                            epsilon=eps,
-                            grad=tf.convert_to_tensor(g),
-                        )
+                        adam_update(var, m, v, g, t, self.learning_rate)
                 return tf.constant(0)
 
             tf.cond(active[0], apply, lambda: tf.constant(0))

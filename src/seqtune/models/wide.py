@@ -21,16 +21,17 @@ Two designs (``design=``):
 - ``"loop"``: the K Keras models themselves called one after the other inside the graph
   (K× the kernels). The fallback for anything else (a longer window, another layer).
 
-Chosen by measurement (``benchmarks/wide.py``, airline LSTM(32), 12 steps, full batch, on a
-2-core machine under load 8-14, so absolute times are 3-5x the quiet figures of
-docs/benchmarks.md): per model-epoch the stacked design is 1.1-2.4x cheaper than separate
-``fit`` runs (K = 2..16), the loop design about the same as stacked per epoch, but its
-tracing grows with K (8 s at K = 1, 72 s at K = 8) where stacked stays flat (6-9 s).
-``jit=True`` (XLA, stacked without dropout only) made the K = 8 epoch 1.3-1.6x cheaper
-again but compiles for 27-60 s and draws other dropout bits, so it is opt-in. On the
-drone-sized stream at batch 32 (482 batches an epoch, LSTM(32) + 2 x Dense(64) with
-dropout) one run under load showed no gain (stacked 3.6-6.0 s per model-epoch, separate
-fits 3.3-7.0 s): there the arithmetic and the per-member dropout kernels dominate.
+Chosen by measurement (``benchmarks/wide.py``, 2026-12-03, docs/benchmarks.md §8): on
+airline LSTM(32), 12 steps, full batch, per model-epoch the stacked design is 1.2-2.1x
+cheaper than separate ``fit`` runs (K = 2..16), the loop design a little dearer than
+stacked per epoch, and its tracing grows with K (2.4 s at K = 1, 19 s at K = 8) where
+stacked stays flat (about 2 s). ``jit=True`` (XLA, stacked without dropout only) made the
+K = 8 epoch 1.9x cheaper again but compiles for about 10 s and draws other dropout bits,
+so it is opt-in. On the drone-sized stream at batch 32 (482 batches an epoch, LSTM(32) +
+2 x Dense(64) with dropout) the stacked design is 1.3-1.6x *dearer* per model than
+separate fits at every K: the engine's dims are open (see Reuse), so the broadcast
+gradients keep shape computations that a fit with static shapes folds away, 0.1-1.3 ms a
+batch. Side by side pays where an epoch has few batches.
 
 Padding: members may have different numbers of training rows (different folds). Rows are
 padded to the largest member; a padded row has weight 0 and a member's batch loss is
@@ -44,9 +45,9 @@ member alone (same seed, so the same initial weights, batch order and dropout ma
 ``rtol=1e-4, atol=1e-5`` over 4 epochs, for LSTM and MLP, full batch and mini-batch,
 members on different row counts, with and without dropout, with sample weights and a
 sigmoid head. Measured: losses within 5e-7 relative, weights within 3e-7 absolute. The
-differences are float32 round-off: the batched matmuls sum in another order and Adam is
-written out instead of the fused kernel (same formula, ``1 - beta`` formed in float32 like
-the kernel).
+differences are float32 round-off: the batched matmuls sum in another order and, for
+K > 1, Adam is written out per member instead of the fused kernel (same formula, ``1 -
+beta`` formed in float32 like the kernel; one member uses the fused kernel itself).
 
 Reuse: the traced epoch function, its variables and the data live in an engine that is
 kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` of the

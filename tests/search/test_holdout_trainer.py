@@ -168,3 +168,37 @@ def test_a_long_trial_trains_with_the_fit_its_export_says_so_and_train_follows(
     trained = cli_here("train", str(best), "--json")
     assert trained.returncode == 0, trained.stderr
     assert '"abs_diff": 0.0' in trained.stdout
+
+
+@pytest.mark.parametrize(
+    ("model", "look_back", "lengths", "trainer"),
+    [
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 4]}, 4, "wide"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 12]}, 12, "fit"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"choice": [3, 6, 9, 12, 15]}, 5, "fit"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [2, 12], "step": 5}, 3, "wide"),
+        ({"kind": "lstm", "layout": "window"}, {"int": [1, 12]}, 1, "wide"),
+        ({"kind": "mlp", "layout": "window"}, {"int": [1, 12]}, 1, "wide"),
+    ],
+)
+def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
+    model: dict[str, str], look_back: dict[str, Any], lengths: int, trainer: str
+) -> None:
+    """Each LSTM window length is an engine structure of its own: searched over many, most
+    trials would trace the engine anew (about twice the fit's trace)."""
+    from seqtune.search.runner import WIDE_MAX_WINDOWS, window_lengths
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    space = {k: v for k, v in tiny_spec()["space"].items() if k in ("transform", "batch_size")}
+    space["look_back"] = look_back
+    if model["kind"] == "lstm":
+        space["units"] = 4
+    raw = tiny_spec(model=model, search={"max_epochs": 3})
+    raw["space"] = space  # tiny_spec merges a dict into its own space: replace it
+    spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
+    assert window_lengths(spec) == lengths
+    assert WIDE_MAX_WINDOWS == 4
+    runner = prepare(spec)[1]
+    values = {"transform": "none", "look_back": 3, "batch_size": 16}
+    assert runner.trainer_for(values, runner.windows(values)) == trainer

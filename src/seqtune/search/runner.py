@@ -35,6 +35,7 @@ from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
+from seqtune.spaces.domains import Choice
 from seqtune.spec import Spec
 from seqtune.tasks import calendar_of, task_of
 
@@ -100,6 +101,23 @@ HOLDOUT_MODES = ("auto", *TRAINERS)
 #: pays 0.1-0.6 ms more a batch (measured on airline and the drone stream, see
 #: docs/benchmarks.md): the two break even between about 2,000 and 10,000 batches.
 WIDE_MAX_BATCHES = 2000
+#: ``auto``: an LSTM over time steps whose look_back is searched over more than this many
+#: values trains its holdout trials with the fit. Each window length is a layer structure
+#: of its own, so most trials would trace the engine anew, and its first trace costs about
+#: twice the fit's (a 50-trial study over look_back 1-12 ran 1.18x slower on the engine).
+WIDE_MAX_WINDOWS = 4
+
+
+def window_lengths(spec: Spec) -> int:
+    """How many LSTM window lengths (engine structures) the spec's look_back can take: 1
+    unless the model is an LSTM over time steps."""
+    if spec.kind != "lstm" or spec.layout != "timesteps" or "look_back" not in spec.space:
+        return 1
+    domain = spec.space["look_back"]
+    if isinstance(domain, Choice):
+        return len(domain.choices)
+    size = getattr(domain, "size", 1)
+    return int(size) if isinstance(size, int) else 1
 
 
 def holdout_for(version: str | None) -> str:
@@ -157,10 +175,14 @@ class Runner:
         """How the holdout trial of ``values`` (on its ``windows``) trains: ``wide`` (a
         one-member Wide on the kept engine) or ``fit`` (the compiled fit). ``auto``: the
         engine unless the trial may run more than :data:`WIDE_MAX_BATCHES` batches, where
-        its dearer batches cost more than the trace it saves. A function of the spec and
-        the values only, so every trial of a configuration trains alike."""
+        its dearer batches cost more than the trace it saves, or the spec searches more
+        than :data:`WIDE_MAX_WINDOWS` LSTM window lengths, where most trials would be a new
+        structure. A function of the spec and the values only, so every trial of a
+        configuration trains alike."""
         if self.holdout != "auto":
             return self.holdout
+        if window_lengths(self.spec) > WIDE_MAX_WINDOWS:
+            return "fit"
         rows = len(windows.part("train")[0])
         batch = max(1, min(int(resolve(self.spec.kind, values)["batch_size"]), rows))
         batches = -(-rows // batch) * self.spec.search.max_epochs

@@ -17,8 +17,8 @@ A trial is more than its parameters and seed; what else it depended on is writte
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
 - ``result.trainer`` (holdout trials): ``wide`` when the trial trained through the kept
-  engine (seqtune 0.3.0 on, a trial of at most ``WIDE_MAX_BATCHES`` batches), ``fit``
-  when it trained with the compiled fit (a longer trial, or a study made before 0.3.0);
+  engine (seqtune 0.3.0 on, ``Runner.trainer_for``), ``fit`` when it trained with the
+  compiled fit (a long trial, many LSTM window lengths, or a study made before 0.3.0);
   ``train`` refits with the same one (the two agree to round-off, not bit for bit).
   Absent from an export with a result: ``fit``.
 

@@ -3,10 +3,11 @@
     python benchmarks/memory_rss.py [--backend tpe|hyperband] [--trials 50] [--wide]
 
 Runs a real airline study (small models, few epochs) through seqtune's study API and
-prints the process RSS after each trial. Keras' session is cleared between trials; the
-bound stated in the README is checked at the end (exit 1 if exceeded). ``--wide``: 4
-rolling-origin folds x 2 repeats, K = 8 models a trial trained side by side; that path keeps
-the Keras session (clearing it would throw away the kept compiled engines), so it is the one
+prints the process RSS after each trial; the bound stated in the README is checked at the
+end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 on the holdout:
+12 window lengths, so its trials train with the compiled fit (``Runner.trainer_for``), which
+clears the Keras session each trial. ``--wide``: 4 rolling-origin folds x 2 repeats, K = 8
+models a trial trained side by side on the kept engines, which keep the session: the one
 to watch.
 """
 

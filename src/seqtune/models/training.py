@@ -79,20 +79,27 @@ def make_loss(head: str) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy()
 
 
-def adam_update(var: Any, m: Any, v: Any, grad: Any, step: Any, learning_rate: Any) -> None:
-    """One ``ResourceApplyAdam`` of ``var`` and its moments ``m``, ``v`` (plain
-    ``tf.Variable`` objects) at Adam step ``step`` (a float32 scalar, counted from 1), with
-    Keras' Adam defaults."""
+def adam_powers(step: Any) -> tuple[Any, Any]:
+    """``beta_1 ** step`` and ``beta_2 ** step`` at Adam step ``step`` (a float32 scalar,
+    counted from 1): formed once per step, shared by every variable's update."""
     beta_1, beta_2 = tf.constant(_BETA_1, tf.float32), tf.constant(_BETA_2, tf.float32)
+    return tf.pow(beta_1, step), tf.pow(beta_2, step)
+
+
+def adam_update(
+    var: Any, m: Any, v: Any, grad: Any, powers: tuple[Any, Any], learning_rate: Any
+) -> None:
+    """One ``ResourceApplyAdam`` of ``var`` and its moments ``m``, ``v`` (plain
+    ``tf.Variable`` objects) with the step's :func:`adam_powers` and Keras' Adam defaults."""
     tf.raw_ops.ResourceApplyAdam(
         var=var.handle,
         m=m.handle,
         v=v.handle,
-        beta1_power=tf.pow(beta_1, step),
-        beta2_power=tf.pow(beta_2, step),
+        beta1_power=powers[0],
+        beta2_power=powers[1],
         lr=learning_rate,
-        beta1=beta_1,
-        beta2=beta_2,
+        beta1=tf.constant(_BETA_1, tf.float32),
+        beta2=tf.constant(_BETA_2, tf.float32),
         epsilon=tf.constant(_EPSILON, tf.float32),
         grad=tf.convert_to_tensor(grad),
     )
@@ -117,10 +124,10 @@ class _Adam:
         )
 
     def apply(self, grads: list[Any]) -> None:
-        t = self.step.assign_add(1.0)
+        powers = adam_powers(self.step.assign_add(1.0))
         for var, m, v, g in zip(self.variables, self.m, self.v, grads, strict=True):
             if g is not None:
-                adam_update(var, m, v, g, t, self.learning_rate)
+                adam_update(var, m, v, g, powers, self.learning_rate)
 
 
 class _KerasAdam:

@@ -78,7 +78,7 @@ import tensorflow as tf
 from seqtune.models.builders import build_model
 from seqtune.models.initial import Initial, dropout_layers, initial_of
 from seqtune.models.params import resolve
-from seqtune.models.training import UNROLL_MAX_STEPS, Diverged, adam_update
+from seqtune.models.training import UNROLL_MAX_STEPS, Diverged, adam_powers, adam_update
 
 # Keras' Adam defaults, as in training.py.
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
@@ -498,10 +498,10 @@ class _Engine:
             # (1.5x the epoch on the drone stream's 482 batches). A lone member's step
             # only runs while it is active (run() ends when it stops); guarded anyway.
             def apply() -> Any:
-                t = self.t.assign_add(tf.ones((1,), tf.float32))[0]
+                powers = adam_powers(self.t.assign_add(tf.ones((1,), tf.float32))[0])
                 for var, m, v, g in zip(variables, self.m, self.v, grads, strict=True):
                     if g is not None:
-                        adam_update(var, m, v, g, t, self.learning_rate)
+                        adam_update(var, m, v, g, powers, self.learning_rate)
                 return tf.constant(0)
 
             tf.cond(active[0], apply, lambda: tf.constant(0))

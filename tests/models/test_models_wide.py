@@ -19,7 +19,14 @@ import pytest
 
 from seqtune.models.builders import build_model
 from seqtune.models.training import Diverged, fit
-from seqtune.models.wide import Member, Wide, build_members, clear_engines, fit_wide
+from seqtune.models.wide import (
+    Member,
+    Wide,
+    build_members,
+    clear_engines,
+    fit_wide,
+    padded_steps,
+)
 
 RTOL, ATOL = 1e-4, 1e-5
 LOOK_BACK, FEATURES, LR, EPOCHS = 4, 2, 0.01, 4
@@ -44,12 +51,17 @@ def members(rows: list[int], seeds: list[int], n_val: int = 6) -> list[Member]:
     return out
 
 
+def shape_of(ms: list[Member]) -> dict[str, Any]:
+    """SHAPE with the members' window length."""
+    return {**SHAPE, "look_back": int(ms[0].x.shape[1])}
+
+
 def solo(
     kind: str, values: dict[str, Any], m: Member, batch_size: int, head: str = "linear"
 ) -> tuple[list[float], list[np.ndarray], keras.Model]:
     """``m`` trained alone as a trial trains it; its losses and validation predictions."""
     keras.utils.set_random_seed(m.seed)
-    model = build_model(kind, "timesteps", values, head=head, **SHAPE)
+    model = build_model(kind, "timesteps", values, head=head, **shape_of([m]))
     preds: list[np.ndarray] = []
 
     class Predict(keras.callbacks.Callback):
@@ -79,7 +91,9 @@ def wide(
     head: str = "linear",
     **kw: Any,
 ) -> tuple[Wide, list[Any]]:
-    models = build_members(kind, "timesteps", values, [m.seed for m in ms], head=head, **SHAPE)
+    models = build_members(
+        kind, "timesteps", values, [m.seed for m in ms], head=head, **shape_of(ms)
+    )
     w = Wide(models, ms, head=head, learning_rate=LR, batch_size=batch_size, **kw)
     return w, list(w.run(EPOCHS))
 
@@ -306,3 +320,51 @@ def test_close_lets_go_of_the_members_data() -> None:
     assert w._engine.x.numpy().shape[1] == 30
     w.close()
     assert w._engine.x.numpy().shape[1] == 0
+
+
+def windows_of(ms: list[Member], steps: int) -> list[Member]:
+    """The members with their windows cut to the last ``steps`` steps."""
+    return [
+        Member(m.seed, m.x[:, -steps:], m.y, m.sample_weight, m.validation_x[:, -steps:])
+        for m in ms
+    ]
+
+
+def test_padded_windows_of_one_bucket_share_an_engine_and_equal_their_solo_fits() -> None:
+    """With pad_steps, windows of 2 and 4 steps are unrolled over 8 (the leading steps
+    masked): one engine serves both, nothing is traced for the second, and each member
+    still equals its unpadded solo fit."""
+    clear_engines()
+    values = {**LSTM, "dropout": 0.25}
+    runs = []
+    for steps, batch in ((2, 5), (4, 5), (4, 64)):
+        ms = windows_of(members([30, 23], [1, 2]), steps)
+        runs.append(assert_each_equals_solo("lstm", values, ms, batch, pad_steps=True))
+    two, four, full = runs
+    assert padded_steps(2) == padded_steps(4) == 8
+    assert not two.reused and four.reused and four._engine is two._engine
+    assert two._engine.run_epoch.experimental_get_tracing_count() == 1
+    assert not full.reused  # one batch an epoch is another engine (no batch loop)
+
+
+def test_padded_steps_buckets() -> None:
+    assert [padded_steps(s) for s in (1, 7, 8, 9, 16, 17, 24, 25, 32, 33, 60)] == [
+        8,
+        8,
+        8,
+        16,
+        16,
+        24,
+        24,
+        32,
+        32,
+        33,
+        60,
+    ]
+
+
+def test_without_pad_steps_each_window_length_is_its_own_engine() -> None:
+    clear_engines()
+    a, _ = wide("lstm", LSTM, windows_of(members([20, 20], [1, 2]), 3), 5)
+    b, _ = wide("lstm", LSTM, members([20, 20], [1, 2]), 5)
+    assert not a.reused and not b.reused

@@ -59,6 +59,9 @@ or export). Members may start from replayed initial states
 (:mod:`seqtune.models.initial`) and one template instead of K built models. Each traced
 engine holds 2.5-6 MiB that TensorFlow does not give back (measured, see the README's
 memory row): a search that keeps meeting new structures grows by that much per trace.
+An LSTM's unrolled steps are part of its structure, so with ``pad_steps`` the windows are
+padded at the front to a multiple of :data:`STEP_BUCKET` steps and the padding masked:
+look_back 1-24 makes three structures instead of 24.
 """
 
 from __future__ import annotations
@@ -85,6 +88,21 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
 #: Engines (traced epoch function + variables) kept for reuse by later trials.
 ENGINE_CACHE_SIZE = 4
+
+#: With ``pad_steps``, an LSTM's windows are padded at the front to a multiple of this many
+#: steps (:func:`padded_steps`), so window lengths 1-8 share one engine, 9-16 the next, ...
+STEP_BUCKET = 8
+
+
+def padded_steps(steps: int) -> int:
+    """The steps an LSTM window of ``steps`` is padded to with ``pad_steps``: the next
+    multiple of :data:`STEP_BUCKET`, at most
+    :data:`~seqtune.models.training.UNROLL_MAX_STEPS` (a longer window is not stacked and
+    is left as it is)."""
+    if steps > UNROLL_MAX_STEPS:
+        return steps
+    return min(-(-steps // STEP_BUCKET) * STEP_BUCKET, UNROLL_MAX_STEPS)
+
 
 DESIGNS = ("auto", "stacked", "loop")
 
@@ -187,14 +205,18 @@ class _Op:
     recurrent_activation: Any = None
     rate: float = 0.0
     index: int = 0  # position among the model's Dropout layers
+    steps: int = 0  # an LSTM's unrolled steps (the padded ones with pad)
+    pad: bool = False  # an LSTM whose leading steps may be padding (masked)
 
 
-def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
+def _plan(model: keras.Model, pad: bool = False) -> tuple[list[_Op], tuple[Any, ...]] | None:
     """The stacked plan of ``model`` and its engine key, or None when the stacked design
     does not cover it. The key is the layer structure only (kinds, activations, whether a
     Dropout drops, and the LSTM's number of steps, which its unrolled loop bakes in): units,
     features, rows, rates and the learning rate are values the engine's variables take, so
-    models differing only in them share one traced epoch."""
+    models differing only in them share one traced epoch. ``pad``: an LSTM that reads the
+    input is unrolled over :func:`padded_steps` steps, the leading ones masked, so window
+    lengths of one bucket share the engine too."""
     ops: list[_Op] = []
     steps = model.inputs[0].shape[1]
     key: list[Any] = [len(model.inputs[0].shape)]
@@ -221,6 +243,8 @@ def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
                 or n != 3
             ):
                 return None
+            padded = pad and not ops  # only the first layer reads the (padded) windows
+            unrolled = padded_steps(int(steps)) if padded else int(steps)
             ops.append(
                 _Op(
                     "lstm",
@@ -228,9 +252,11 @@ def _plan(model: keras.Model) -> tuple[list[_Op], tuple[Any, ...]] | None:
                     units=int(cell.units),
                     activation=cell.activation,
                     recurrent_activation=cell.recurrent_activation,
+                    steps=unrolled,
+                    pad=padded,
                 )
             )
-            key.append(("lstm", int(steps)))
+            key.append(("lstm", unrolled, "padded") if padded else ("lstm", unrolled))
         elif type(layer) is keras.layers.Dense:
             if not layer.use_bias or n != 2:
                 return None
@@ -306,11 +332,14 @@ class _StackedNet:
         # formed in double precision then rounded, as stateless_dropout forms it
         self.rates = [tf.Variable(0.0, dtype=tf.float32, trainable=False) for _ in drops]
         self.scales = [tf.Variable(1.0, dtype=tf.float32, trainable=False) for _ in drops]
+        # a padded LSTM's leading padding steps (its window is shorter than its unrolling)
+        self.lead = tf.Variable(0, dtype=tf.int32, trainable=False)
 
     def axes(self) -> list[int | None]:
         return [None] * len(self.variables)  # None: the member is the leading axis
 
-    def load(self, initial: Sequence[Initial], ops: list[_Op]) -> None:
+    def load(self, initial: Sequence[Initial], ops: list[_Op], lead: int = 0) -> None:
+        self.lead.assign(lead)
         for i, var in enumerate(self.variables):
             var.assign(np.stack([m.weights[i] for m in initial]).astype(np.float32))
         for j, var in enumerate(self.seeds):
@@ -348,6 +377,10 @@ class _StackedNet:
     def _lstm(self, x: Any, op: _Op) -> Any:
         kernel, recurrent, bias = (self.variables[i] for i in op.weights)
         steps = int(x.shape[2])
+        # padded: the first `lead` steps are padding and leave the state at zero, so the
+        # real steps compute exactly what the unpadded window would (and padding steps get
+        # no gradient); a bucket's padding is below STEP_BUCKET steps
+        masked = min(STEP_BUCKET - 1, steps) if op.pad else 0
         # the input projection of every step at once, time first: unstacking it costs one
         # stack in the gradient (slicing each step would add a full-size zero tensor per step)
         xw = tf.unstack(tf.einsum("kbtf,kfg->tkbg", x, kernel), num=steps)
@@ -361,8 +394,13 @@ class _StackedNet:
             z = z + b
             z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
             i, f = rec(z0), rec(z1)
-            c = f * c + i * act(z2)
-            h = rec(z3) * act(c)
+            c_new = f * c + i * act(z2)
+            h_new = rec(z3) * act(c_new)
+            if t < masked:
+                real = tf.greater_equal(t, self.lead)
+                c, h = tf.where(real, c_new, c), tf.where(real, h_new, h)
+            else:
+                c, h = c_new, h_new
         return h
 
     def _dropout(self, h: Any, op: _Op, active: Any) -> Any:
@@ -403,7 +441,7 @@ class _LoopNet:
     def axes(self) -> list[int | None]:
         return list(self._axes)
 
-    def load(self, initial: Sequence[Initial], ops: list[_Op]) -> None:
+    def load(self, initial: Sequence[Initial], ops: list[_Op], lead: int = 0) -> None:
         for mine, theirs in zip(self.models, initial, strict=True):
             mine.set_weights(theirs.weights)
             for layer, state in zip(dropout_layers(mine), theirs.seed_states, strict=True):
@@ -594,10 +632,12 @@ class _Engine:
         members: Sequence[Member],
         learning_rate: float,
         batch_size: int,
+        lead: int = 0,
     ) -> int:
         """New members: weights, dropout seeds and rates, data; Adam state zeroed. Returns
-        the length of an epoch's batch order (the rows padded to whole batches)."""
-        self.net.load(initial, ops)
+        the length of an epoch's batch order (the rows padded to whole batches). ``lead``:
+        zero steps put before each window (a padded LSTM's)."""
+        self.net.load(initial, ops, lead)
         for var, m, v in zip(self.net.variables, self.m, self.v, strict=True):
             m.assign(tf.zeros_like(var))  # of the new members' shapes
             v.assign(tf.zeros_like(var))
@@ -606,6 +646,7 @@ class _Engine:
         n_max = max(len(mb.x) for mb in members)
         nv_max = max(0 if mb.validation_x is None else len(mb.validation_x) for mb in members)
         sample = members[0].x.shape[1:]
+        sample = (sample[0] + lead, *sample[1:])
         y_dims = _targets(members[0].y, self.head).shape[1:]
         x = np.zeros((self.k, n_max, *sample), np.float32)
         y = np.zeros((self.k, n_max, *y_dims), np.float32)
@@ -613,11 +654,11 @@ class _Engine:
         xv = np.zeros((self.k, nv_max, *sample), np.float32)
         for k, mb in enumerate(members):
             n = len(mb.x)
-            x[k, :n] = mb.x
+            x[k, :n, lead:] = mb.x
             y[k, :n] = _targets(mb.y, self.head).reshape(y[k, :n].shape)
             w[k, :n] = 1.0 if mb.sample_weight is None else mb.sample_weight
             if mb.validation_x is not None and len(mb.validation_x):
-                xv[k, : len(mb.validation_x)] = mb.validation_x
+                xv[k, : len(mb.validation_x), lead:] = mb.validation_x
         self.x.assign(x)
         self.y.assign(y)
         self.w.assign(w)
@@ -648,14 +689,16 @@ def clear_engines() -> None:
 
 
 def _engine_shape(
-    members: Sequence[Member], head: str, batch_size: int, steps_fixed: bool
+    members: Sequence[Member], head: str, batch_size: int, steps: int | None
 ) -> _Shape:
+    """``steps``: the windows' steps as the engine holds them (an LSTM's, padded or not);
+    None: any (no LSTM unrolls them)."""
     n_max = max(len(mb.x) for mb in members)
     validation = any(mb.validation_x is not None and len(mb.validation_x) for mb in members)
     sample = tuple(int(d) for d in members[0].x.shape[1:])
     x_dims: tuple[int | None, ...] = tuple(None for _ in sample)
-    if steps_fixed:
-        x_dims = (sample[0], *x_dims[1:])
+    if steps is not None:
+        x_dims = (steps, *x_dims[1:])
     y_rank = _targets(members[0].y, head).ndim
     return _Shape(len(members), head, batch_size >= n_max, validation, x_dims, y_rank)
 
@@ -671,6 +714,11 @@ class Wide:
     from the template's config when asked.
     ``design``: ``"auto"`` (stacked where it applies, else loop), ``"stacked"``, ``"loop"``.
     ``reuse``: take a kept engine of the same key instead of tracing a new one.
+    ``pad_steps``: an LSTM reading windows of ``s`` steps is unrolled over
+    :func:`padded_steps` ``(s)`` steps, the windows padded with zeros in front and those
+    steps masked (the state stays zero through them), so every window length of one
+    bucket shares one engine. Each member still equals its unpadded solo ``fit`` (to
+    round-off: the input projection sums over more rows); the padding steps cost time.
     """
 
     def __init__(
@@ -685,6 +733,7 @@ class Wide:
         reuse: bool = True,
         jit: bool = False,
         initial: Sequence[Initial] | None = None,
+        pad_steps: bool = False,
     ) -> None:
         if design not in DESIGNS:
             raise ValueError(f"design must be one of {', '.join(DESIGNS)}")
@@ -701,7 +750,7 @@ class Wide:
         self.members = list(members)
         self.head = head
         self._template = initial is not None
-        plan = _plan(self.models[0])
+        plan = _plan(self.models[0], pad=pad_steps)
         if design == "stacked" and plan is None:
             raise ValueError("the stacked design does not cover this architecture")
         self.design = "stacked" if design != "loop" and plan is not None else "loop"
@@ -713,8 +762,11 @@ class Wide:
         if jit and (dropout or self.design != "stacked"):
             raise ValueError("jit needs the stacked design without dropout (XLA's random bits)")
         self.jit = jit
-        lstm = any(op.kind == "lstm" for op in ops)
-        shape = _engine_shape(members, head, batch_size, lstm or self.design == "loop")
+        lstm = next((op for op in ops if op.kind == "lstm"), None)
+        steps = int(members[0].x.shape[1])
+        lead = lstm.steps - steps if lstm is not None and lstm.pad else 0
+        fixed = lstm is not None or self.design == "loop"
+        shape = _engine_shape(members, head, batch_size, steps + lead if fixed else None)
         key = (arch, self.design, shape, jit)
         engine = _ENGINES.pop(key, None) if reuse else None
         self.reused = engine is not None
@@ -734,7 +786,9 @@ class Wide:
                 _ENGINES.popitem(last=False)
         if initial is None:
             initial = [initial_of(m) for m in self.models]
-        self._padded = engine.load(initial, ops, self.members, float(learning_rate), batch_size)
+        self._padded = engine.load(
+            initial, ops, self.members, float(learning_rate), batch_size, lead
+        )
         self._batch_size = int(batch_size)
         self._rngs = [np.random.default_rng(mb.seed) for mb in members]
         self.stopped = np.zeros(len(members), bool)
@@ -855,6 +909,7 @@ def fit_wide(
     on_epoch: Callable[[Wide, WideEpoch], None] | None = None,
     design: str = "auto",
     reuse: bool = True,
+    pad_steps: bool = False,
 ) -> Wide:
     """Build the members' models (each as its solo trial would) and train them ``epochs``
     epochs with the values' learning rate and batch size; ``on_epoch(wide, epoch)`` after
@@ -879,6 +934,7 @@ def fit_wide(
         batch_size=int(p["batch_size"]),
         design=design,
         reuse=reuse,
+        pad_steps=pad_steps,
     )
     for result in wide.run(epochs):
         if on_epoch is not None:

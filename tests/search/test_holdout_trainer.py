@@ -92,9 +92,9 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
         study.close()
     done = cli_here("export", str(old), "--output", str(tmp_path / "old" / "best.yaml"))
     assert done.returncode == 0, done.stderr
-    assert (
-        yaml.safe_load((tmp_path / "old" / "best.yaml").read_text())["result"]["trainer"] == "fit"
-    )
+    old_result = yaml.safe_load((tmp_path / "old" / "best.yaml").read_text())["result"]
+    assert old_result["trainer"] == "fit"
+    assert "pad_steps" not in old_result  # made before 0.3.1: its windows stay unpadded
 
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec())
     new = tmp_path / "new"
@@ -104,9 +104,16 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     assert done.returncode == 0, done.stderr
     fixed = yaml.safe_load(best.read_text())
     assert fixed["result"]["trainer"] == "wide"
+    assert fixed["result"]["pad_steps"] is True  # look_back 1-4: windows padded to 8 steps
     trained = cli_here("train", str(best), "--json")
     assert trained.returncode == 0, trained.stderr
     assert '"abs_diff": 0.0' in trained.stdout  # the same way: the same numbers
+
+    bad_pad = {**fixed, "result": {**fixed["result"], "pad_steps": "yes"}}
+    refused = cli_here("train", str(write_spec(best.parent / "bad_pad.yaml", bad_pad)))
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "result.pad_steps" in lines[0] and "'yes'" in lines[0]
 
     fixed["result"]["trainer"] = "sideways"
     bad = write_spec(best.parent / "bad.yaml", fixed)  # its data path is relative
@@ -171,21 +178,44 @@ def test_a_long_trial_trains_with_the_fit_its_export_says_so_and_train_follows(
 
 
 @pytest.mark.parametrize(
-    ("model", "look_back", "lengths", "trainer"),
+    ("model", "look_back", "lengths", "buckets", "unpadded", "padded"),
     [
-        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 4]}, 4, "wide"),
-        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 12]}, 12, "fit"),
-        ({"kind": "lstm", "layout": "timesteps"}, {"choice": [3, 6, 9, 12, 15]}, 5, "fit"),
-        ({"kind": "lstm", "layout": "timesteps"}, {"int": [2, 12], "step": 5}, 3, "wide"),
-        ({"kind": "lstm", "layout": "window"}, {"int": [1, 12]}, 1, "wide"),
-        ({"kind": "mlp", "layout": "window"}, {"int": [1, 12]}, 1, "wide"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 4]}, 4, 1, "wide", "wide"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 12]}, 12, 2, "fit", "wide"),
+        (
+            {"kind": "lstm", "layout": "timesteps"},
+            {"choice": [3, 6, 9, 12, 15]},
+            5,
+            2,
+            "fit",
+            "wide",
+        ),
+        (
+            {"kind": "lstm", "layout": "timesteps"},
+            {"int": [2, 12], "step": 5},
+            3,
+            2,
+            "wide",
+            "wide",
+        ),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 32]}, 32, 4, "fit", "wide"),
+        ({"kind": "lstm", "layout": "timesteps"}, {"int": [1, 40]}, 40, 12, "fit", "fit"),
+        ({"kind": "lstm", "layout": "window"}, {"int": [1, 12]}, 1, 1, "wide", "wide"),
+        ({"kind": "mlp", "layout": "window"}, {"int": [1, 12]}, 1, 1, "wide", "wide"),
     ],
 )
 def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
-    model: dict[str, str], look_back: dict[str, Any], lengths: int, trainer: str
+    model: dict[str, str],
+    look_back: dict[str, Any],
+    lengths: int,
+    buckets: int,
+    unpadded: str,
+    padded: str,
 ) -> None:
     """Each LSTM window length is an engine structure of its own: searched over many, most
-    trials would trace the engine anew (about twice the fit's trace)."""
+    trials would trace the engine anew (about twice the fit's trace). Padded (0.3.1 on),
+    windows of one bucket of 8 steps share a structure; above the unrolled 32 steps each
+    length is its own again."""
     from seqtune.search.runner import WIDE_MAX_WINDOWS, window_lengths
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
@@ -198,7 +228,43 @@ def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
     raw["space"] = space  # tiny_spec merges a dict into its own space: replace it
     spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
     assert window_lengths(spec) == lengths
+    assert window_lengths(spec, pad=True) == buckets
     assert WIDE_MAX_WINDOWS == 4
-    runner = prepare(spec)[1]
     values = {"transform": "none", "look_back": 3, "batch_size": 16}
-    assert runner.trainer_for(values, runner.windows(values)) == trainer
+    for pad, trainer in (("off", unpadded), ("auto", padded)):
+        runner = prepare(spec, pad=pad)[1]
+        assert runner.pad_steps == (pad == "auto" and buckets < lengths)
+        assert runner.trainer_for(values, runner.windows(values)) == trainer
+
+
+@pytest.mark.parametrize(
+    ("version", "pad"),
+    [(None, "off"), ("0.2.0", "off"), ("0.3.0", "off"), ("0.3.1", "auto"), ("0.4.0", "auto")],
+)
+def test_studies_made_before_0_3_1_keep_their_windows_unpadded(
+    version: str | None, pad: str
+) -> None:
+    from seqtune.search.runner import pad_for
+
+    assert pad_for(version) == pad
+
+
+def test_the_padded_engine_and_the_fit_agree_to_round_off() -> None:
+    """A window of 3 steps unrolled over 8 (5 masked) trains what the fit trains on the
+    unpadded window."""
+    from seqtune.search.study import prepare
+    from seqtune.spec import Spec
+
+    raw = tiny_spec(search={"max_epochs": 12, "patience": None})
+    spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
+    runner = prepare(spec)[1]
+    assert runner.pad_steps
+    values = {**CONFIGS[0], "look_back": 3}
+    got = {}
+    for wide in (False, True):
+        runner.holdout = "wide" if wide else "fit"
+        got[wide] = runner.run(values, 5)
+    assert got[True].best_epoch == got[False].best_epoch
+    assert got[True].value == pytest.approx(got[False].value, rel=1e-4)
+    with pytest.raises(ValueError, match="pad must be one of auto, on, off"):
+        prepare(spec, pad="sometimes")

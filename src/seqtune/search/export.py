@@ -21,6 +21,10 @@ A trial is more than its parameters and seed; what else it depended on is writte
   compiled fit (a long trial, many LSTM window lengths, or a study made before 0.3.0);
   ``train`` refits with the same one (the two agree to round-off, not bit for bit).
   Absent from an export with a result: ``fit``.
+- ``result.pad_steps`` (seqtune 0.3.1 on, an LSTM over time steps whose look_back was
+  searched): ``true`` when the engine unrolled the trial's LSTM over its window padded to
+  a multiple of 8 steps (the padding masked; ``Runner.pad_steps``); ``train`` pads the same
+  way. Absent: not padded.
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -124,6 +128,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         result["ensemble"] = spec.search.members  # models averaged in best.keras
     if not runner.trains_members:  # how its holdout trials trained: train does the same
         result["trainer"] = runner.trainer_for(best.params, windows)
+    if runner.pad_steps:  # its LSTM windows were padded in the engine: train pads them too
+        result["pad_steps"] = True
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -247,7 +253,12 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     trainer = result.get("trainer", "wide" if not result else "fit")
     if trainer not in TRAINERS:
         raise UserError(f"{trainer!r} is not one of {', '.join(TRAINERS)}", "result.trainer")
-    _, runner = prepare(split_spec, holdout=trainer)
+    # an export records pad_steps when its engine padded LSTM windows; a fixed spec
+    # without a result has one look_back, which is never padded
+    pad_steps = result.get("pad_steps", False)
+    if not isinstance(pad_steps, bool):
+        raise UserError(f"{pad_steps!r} is not true or false", "result.pad_steps")
+    _, runner = prepare(split_spec, holdout=trainer, pad="on" if pad_steps else "off")
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

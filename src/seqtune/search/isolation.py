@@ -37,6 +37,7 @@ def _child(
     conn: Connection,
     data_sha256: str | None = None,
     holdout: str = "auto",
+    pad: str = "auto",
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
@@ -56,7 +57,7 @@ def _child(
         return bool(conn.recv())
 
     try:
-        runner = Runner(spec, load_table(spec.data), holdout=holdout)
+        runner = Runner(spec, load_table(spec.data), holdout=holdout, pad=pad)
         try:
             outcome = runner.run(values, seed, report=report, **options)
         except Diverged as exc:
@@ -114,7 +115,7 @@ class IsolatedRunner:
             target=_child,
             args=(
                 self.runner.spec, values, seed, options, str(model_path), child_end,
-                self.data_sha256, self.runner.holdout,
+                self.data_sha256, self.runner.holdout, "on" if self.runner.pad_steps else "off",
             ),
         )
         child.start()

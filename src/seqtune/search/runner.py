@@ -30,12 +30,12 @@ from seqtune.models.ensemble import mean_model
 from seqtune.models.initial import Initial, recipe_for
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.models.wide import Member, Wide, seed_keras, stackable
+from seqtune.models.wide import Member, Wide, padded_steps, seed_keras, stackable
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
-from seqtune.spaces.domains import Choice
+from seqtune.spaces.domains import Choice, Int
 from seqtune.spec import Spec
 from seqtune.tasks import calendar_of, task_of
 
@@ -90,6 +90,13 @@ def member_seeds(seed: int, k: int) -> list[int]:
 
 #: The first seqtune whose holdout trials may train through the kept engine (``Runner``).
 HOLDOUT_WIDE_SINCE = (0, 3, 0)
+#: The first seqtune that pads LSTM windows to a few lengths in the engine (``Runner``).
+PAD_STEPS_SINCE = (0, 3, 1)
+#: How a runner treats an LSTM's window length in the engine: ``auto`` pads windows when
+#: the spec searches look_back over more window lengths than it makes buckets
+#: (``Runner.pad_steps``), ``on`` / ``off`` always / never
+#: (``train`` of an export, a study made before 0.3.1).
+PAD_MODES = ("auto", "on", "off")
 #: ``result.trainer`` of an export: how its holdout trial was trained.
 TRAINERS = ("wide", "fit")
 #: How a runner trains holdout trials: ``auto`` picks per trial (:meth:`Runner.trainer_for`),
@@ -101,34 +108,58 @@ HOLDOUT_MODES = ("auto", *TRAINERS)
 #: pays 0.1-0.6 ms more a batch (measured on airline and the drone stream, see
 #: docs/benchmarks.md): the two break even between about 2,000 and 10,000 batches.
 WIDE_MAX_BATCHES = 2000
-#: ``auto``: an LSTM over time steps whose look_back is searched over more than this many
-#: values trains its holdout trials with the fit. Each window length is a layer structure
-#: of its own, so most trials would trace the engine anew, and its first trace costs about
-#: twice the fit's (a 50-trial study over look_back 1-12 ran 1.18x slower on the engine).
+#: ``auto``: an LSTM over time steps whose look_back can make more than this many engine
+#: structures (window lengths, or their buckets when windows are padded) trains its
+#: holdout trials with the fit. Each is a layer structure of its own, so most trials would
+#: trace the engine anew, and its first trace costs about twice the fit's (a 50-trial
+#: study over 12 unpadded window lengths ran 1.18x slower on the engine).
 WIDE_MAX_WINDOWS = 4
 
 
-def window_lengths(spec: Spec) -> int:
-    """How many LSTM window lengths (engine structures) the spec's look_back can take: 1
-    unless the model is an LSTM over time steps."""
+def _look_backs(spec: Spec) -> list[int] | None:
+    """Every window length an LSTM over time steps can get (None: another model, or a
+    look_back that is not searched)."""
     if spec.kind != "lstm" or spec.layout != "timesteps" or "look_back" not in spec.space:
-        return 1
+        return None
     domain = spec.space["look_back"]
     if isinstance(domain, Choice):
-        return len(domain.choices)
-    size = getattr(domain, "size", 1)
-    return int(size) if isinstance(size, int) else 1
+        return [int(v) for v in domain.choices]
+    if isinstance(domain, Int):
+        return domain.grid()
+    return None
+
+
+def window_lengths(spec: Spec, pad: bool = False) -> int:
+    """How many engine structures the spec's look_back makes: its LSTM window lengths, or
+    with ``pad`` their :func:`~seqtune.models.wide.padded_steps` buckets; 1 unless the
+    model is an LSTM over time steps."""
+    looks = _look_backs(spec)
+    if not looks:
+        return 1
+    return len({padded_steps(n) for n in looks} if pad else set(looks))
+
+
+def _version(version: str | None) -> tuple[int, ...] | None:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
+    if match is None:
+        return None
+    return tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
 
 
 def holdout_for(version: str | None) -> str:
     """How a study launched by seqtune ``version`` (its study.json) trains holdout trials:
     ``auto`` from 0.3.0 on; a study of an earlier (or unrecorded) version keeps the
     compiled fit it was made with (``fit``), so its resumed trials are computed as its first."""
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
-    if match is None:
-        return "fit"
-    parts = tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
-    return "auto" if parts >= HOLDOUT_WIDE_SINCE else "fit"
+    parts = _version(version)
+    return "auto" if parts is not None and parts >= HOLDOUT_WIDE_SINCE else "fit"
+
+
+def pad_for(version: str | None) -> str:
+    """How a study launched by seqtune ``version`` treats LSTM window lengths in the
+    engine: ``auto`` from 0.3.1 on, ``off`` before (its engine trials unrolled each window
+    as it was, and its resumed trials are computed the same way)."""
+    parts = _version(version)
+    return "auto" if parts is not None and parts >= PAD_STEPS_SINCE else "off"
 
 
 def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:
@@ -147,11 +178,21 @@ _NOT_BUILT = ("learning_rate", "batch_size")
 class Runner:
     """Runs trials of one spec on one loaded table."""
 
-    def __init__(self, spec: Spec, table: Table, *, holdout: str = "auto") -> None:
+    def __init__(
+        self, spec: Spec, table: Table, *, holdout: str = "auto", pad: str = "auto"
+    ) -> None:
         if holdout not in HOLDOUT_MODES:
             raise ValueError(f"holdout must be one of {', '.join(HOLDOUT_MODES)}, not {holdout!r}")
+        if pad not in PAD_MODES:
+            raise ValueError(f"pad must be one of {', '.join(PAD_MODES)}, not {pad!r}")
         self.spec = spec
         self.table = table
+        # LSTM windows padded to a few lengths in the engine (one structure per bucket of
+        # look_back values, not per value): only where look_back is searched, since a
+        # fixed window gains nothing from padding steps; an export records it for train
+        self.pad_steps = pad == "on" or (
+            pad == "auto" and window_lengths(spec, pad=True) < window_lengths(spec)
+        )
         # A holdout trial through the kept engine (one member: no tracing per trial) or
         # through the compiled fit (traced per trial): the two agree to round-off only, so
         # a trial is always trained the same way (trainer_for), and an export says which.
@@ -181,7 +222,7 @@ class Runner:
         configuration trains alike."""
         if self.holdout != "auto":
             return self.holdout
-        if window_lengths(self.spec) > WIDE_MAX_WINDOWS:
+        if window_lengths(self.spec, self.pad_steps) > WIDE_MAX_WINDOWS:
             return "fit"
         rows = len(windows.part("train")[0])
         batch = max(1, min(int(resolve(self.spec.kind, values)["batch_size"]), rows))
@@ -346,6 +387,7 @@ class Runner:
             "head": head,
             "learning_rate": float(resolved["learning_rate"]),
             "batch_size": int(resolved["batch_size"]),
+            "pad_steps": self.pad_steps,
         }
         if models is not None:
             return Wide(models, members, **common)

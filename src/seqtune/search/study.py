@@ -38,7 +38,7 @@ from seqtune.search.files import (
 from seqtune.search.lock import StudyLock
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed, holdout_for
+from seqtune.search.runner import Runner, TrialFailed, holdout_for, pad_for
 from seqtune.search.signals import check_stop, signals_as_interrupt
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
@@ -215,7 +215,8 @@ class Study:
     def prepare(self) -> tuple[Table, Runner]:
         """The study's data, checked against the launch's checksum, and a runner on it."""
         self.check_data()
-        return prepare(self.spec, holdout=holdout_for(self.meta.get("seqtune")))
+        version = self.meta.get("seqtune")
+        return prepare(self.spec, holdout=holdout_for(version), pad=pad_for(version))
 
     def save_checkpoint(self, number: int, model: Any) -> None:
         """The model of a trial that is the best so far: into the artifact store when the
@@ -505,13 +506,15 @@ def open_remote(
     return Study(None, spec, meta, backend, artifacts)
 
 
-def prepare(spec: Spec, *, holdout: str = "auto") -> tuple[Table, Runner]:
+def prepare(spec: Spec, *, holdout: str = "auto", pad: str = "auto") -> tuple[Table, Runner]:
     """Load the data and check the spec against it; nothing is written. ``holdout``: how
     the runner trains holdout trials (:func:`~seqtune.search.runner.holdout_for` of the
-    study's version; ``fit`` keeps the compiled fit of studies made before 0.3.0)."""
+    study's version; ``fit`` keeps the compiled fit of studies made before 0.3.0).
+    ``pad``: whether the engine pads LSTM windows (:func:`~seqtune.search.runner.pad_for`;
+    ``off`` for studies made before 0.3.1)."""
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
-    return table, Runner(spec, table, holdout=holdout)
+    return table, Runner(spec, table, holdout=holdout, pad=pad)
 
 
 def _storable(storage: str | None) -> str | None:
@@ -563,7 +566,8 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
             )
         spec = replace(spec, search=replace(spec.search, trials=trials))
     # the last check: nothing is written before it passed; trials train as the study's first
-    _, runner = prepare(spec, holdout=holdout_for(study.meta.get("seqtune")))
+    version = study.meta.get("seqtune")
+    _, runner = prepare(spec, holdout=holdout_for(version), pad=pad_for(version))
     changed = spec.search.trials != study.spec.search.trials
     study.spec = study.backend.spec = spec
     # the backend's state first: a kill in between leaves the old budget in spec.yaml (the

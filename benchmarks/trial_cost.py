@@ -24,6 +24,10 @@ alternate, ``--rounds`` times; medians over trials. One thread (seqtune's defaul
         [--model mlp|lstm]
 
 ``--model lstm``: LSTM(32) on 12 steps at full batch instead (the speed issue's yardstick).
+``--pad on|off``: the engine pads LSTM windows to a multiple of 8 steps (0.3.1's default
+where look_back is searched, as here) or unrolls each window as it is: with ``--model lstm
+--vary`` the two window lengths (12, 13) then share one engine (unrolled over 16 steps), or
+each traces its own.
 """
 
 from __future__ import annotations
@@ -67,7 +71,11 @@ MODES = {
 
 
 def runner_for(
-    split: dict[str, Any], repeats: int, model: str = "mlp", holdout: str = "auto"
+    split: dict[str, Any],
+    repeats: int,
+    model: str = "mlp",
+    holdout: str = "auto",
+    pad: str = "auto",
 ) -> Any:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
@@ -79,7 +87,7 @@ def runner_for(
     raw["search"].update({"repeats": repeats, "patience": None})
     spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
     spec = replace(spec, search=replace(spec.search, pruner="none"))
-    return prepare(spec, holdout=holdout)[1]
+    return prepare(spec, holdout=holdout, pad=pad)[1]
 
 
 def one_trial(runner: Any, values: dict[str, Any], epochs: int, seed: int) -> tuple[float, float]:
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--vary", action="store_true", help="every other trial of other shapes")
     ap.add_argument("--model", choices=("mlp", "lstm"), default="mlp")
+    ap.add_argument("--pad", choices=("auto", "on", "off"), default="auto")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -109,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     base = LSTM_VALUES if args.model == "lstm" else VALUES
     other = {**base, "look_back": base["look_back"] + 1}
     runners = {
-        name: runner_for(split, r, args.model, wide) for name, (split, r, wide) in MODES.items()
+        name: runner_for(split, r, args.model, wide, args.pad)
+        for name, (split, r, wide) in MODES.items()
     }
     got: dict[str, dict[str, list[float]]] = {
         name: {"first": [], "fixed": [], "epoch": []} for name in MODES
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> None:
                 got[name]["epoch"].append(epoch)
     print(
         f"airline {args.model}, {args.epochs} epochs a trial, {args.trials} trials x "
-        f"{args.rounds} rounds, load {os.getloadavg()[0]:.1f}"
+        f"{args.rounds} rounds, pad {args.pad} (padding: {runners['holdout'].pad_steps}), "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     print(
         f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "

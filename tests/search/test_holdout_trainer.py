@@ -151,6 +151,12 @@ def test_auto_trains_short_trials_on_the_engine_and_long_ones_with_the_fit() -> 
     assert -(-rows // 16) * 40 <= runner_module.WIDE_MAX_BATCHES < rows * 40  # the premise
     assert runner.trainer_for(short, windows) == "wide"
     assert runner.trainer_for(long, windows) == "fit"
+    # look_back 1-4 is one bucket of padded windows: short trials pad, long ones do not
+    # (their padding steps would cost more than the trace they save)
+    assert runner.pad_steps
+    assert runner.pads(short, rows) and not runner.pads(long, rows)
+    runner.pad_steps = False
+    assert not runner.pads(short, rows)
     for forced in ("wide", "fit"):
         runner.holdout = forced
         assert runner.trainer_for(short, windows) == runner.trainer_for(long, windows) == forced

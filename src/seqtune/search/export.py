@@ -22,9 +22,9 @@ A trial is more than its parameters and seed; what else it depended on is writte
   ``train`` refits with the same one (the two agree to round-off, not bit for bit).
   Absent from an export with a result: ``fit``.
 - ``result.pad_steps`` (seqtune 0.3.1 on, an LSTM over time steps whose look_back was
-  searched): ``true`` when the engine unrolled the trial's LSTM over its window padded to
-  a multiple of 8 steps (the padding masked; ``Runner.pad_steps``); ``train`` pads the same
-  way. Absent: not padded.
+  searched): ``true`` when the study's engine unrolled the LSTM of a short trial over its
+  window padded to a multiple of 8 steps (the padding masked; ``Runner.pads``); ``train``
+  pads the same way. Absent: never padded.
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -128,7 +128,7 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         result["ensemble"] = spec.search.members  # models averaged in best.keras
     if not runner.trains_members:  # how its holdout trials trained: train does the same
         result["trainer"] = runner.trainer_for(best.params, windows)
-    if runner.pad_steps:  # its LSTM windows were padded in the engine: train pads them too
+    if runner.pad_steps:  # the engine padded short trials' LSTM windows: train does too
         result["pad_steps"] = True
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:

@@ -92,10 +92,10 @@ def member_seeds(seed: int, k: int) -> list[int]:
 HOLDOUT_WIDE_SINCE = (0, 3, 0)
 #: The first seqtune that pads LSTM windows to a few lengths in the engine (``Runner``).
 PAD_STEPS_SINCE = (0, 3, 1)
-#: How a runner treats an LSTM's window length in the engine: ``auto`` pads windows when
-#: the spec searches look_back over more window lengths than it makes buckets
-#: (``Runner.pad_steps``), ``on`` / ``off`` always / never
-#: (``train`` of an export, a study made before 0.3.1).
+#: How a runner treats an LSTM's window length in the engine: ``auto`` pads the windows of
+#: short trials (:meth:`Runner.pads`) when the spec searches look_back over more window
+#: lengths than it makes buckets, ``on`` pads them whatever the spec (``train`` of an
+#: export that padded), ``off`` never (a study made before 0.3.1).
 PAD_MODES = ("auto", "on", "off")
 #: ``result.trainer`` of an export: how its holdout trial was trained.
 TRAINERS = ("wide", "fit")
@@ -189,7 +189,8 @@ class Runner:
         self.table = table
         # LSTM windows padded to a few lengths in the engine (one structure per bucket of
         # look_back values, not per value): only where look_back is searched, since a
-        # fixed window gains nothing from padding steps; an export records it for train
+        # fixed window gains nothing from padding steps, and only in short trials (pads);
+        # an export records it for train
         self.pad_steps = pad == "on" or (
             pad == "auto" and window_lengths(spec, pad=True) < window_lengths(spec)
         )
@@ -225,9 +226,21 @@ class Runner:
         if window_lengths(self.spec, self.pad_steps) > WIDE_MAX_WINDOWS:
             return "fit"
         rows = len(windows.part("train")[0])
+        return "wide" if self._batches(values, rows) <= WIDE_MAX_BATCHES else "fit"
+
+    def _batches(self, values: dict[str, Any], rows: int) -> int:
+        """The most batches a trial of ``values`` on ``rows`` training rows may run."""
         batch = max(1, min(int(resolve(self.spec.kind, values)["batch_size"]), rows))
-        batches = -(-rows // batch) * self.spec.search.max_epochs
-        return "wide" if batches <= WIDE_MAX_BATCHES else "fit"
+        return -(-rows // batch) * self.spec.search.max_epochs
+
+    def pads(self, values: dict[str, Any], rows: int) -> bool:
+        """Whether the engine pads the LSTM windows of a trial (or refit) of ``values``
+        whose members train on at most ``rows`` rows: where the runner pads at all
+        (:attr:`pad_steps`) and the trial runs at most :data:`WIDE_MAX_BATCHES` batches.
+        The padding steps cost about as much as real ones, so a long trial would pay more
+        for them than the trace they save (about 2 s). A function of the spec, the values
+        and the rows, so a trial, its export and ``train`` pad alike."""
+        return self.pad_steps and self._batches(values, rows) <= WIDE_MAX_BATCHES
 
     def metrics(self, batch_size: int) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
         out = task_metrics(self.spec.data.task, batch_size)
@@ -387,7 +400,7 @@ class Runner:
             "head": head,
             "learning_rate": float(resolved["learning_rate"]),
             "batch_size": int(resolved["batch_size"]),
-            "pad_steps": self.pad_steps,
+            "pad_steps": self.pads(values, max(len(mb.x) for mb in members)),
         }
         if models is not None:
             return Wide(models, members, **common)

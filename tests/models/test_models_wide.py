@@ -368,3 +368,19 @@ def test_without_pad_steps_each_window_length_is_its_own_engine() -> None:
     a, _ = wide("lstm", LSTM, windows_of(members([20, 20], [1, 2]), 3), 5)
     b, _ = wide("lstm", LSTM, members([20, 20], [1, 2]), 5)
     assert not a.reused and not b.reused
+
+
+def test_the_least_recently_used_engine_is_dropped_beyond_the_cache_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from seqtune.models import wide as wide_module
+
+    clear_engines()
+    monkeypatch.setattr(wide_module, "ENGINE_CACHE_SIZE", 1)
+    ms = members([20, 20], [1, 2])
+    a, _ = wide("lstm", LSTM, ms, 5)
+    b, _ = wide("lstm", {**LSTM, "num_hidden_layers": 2}, ms, 5)  # evicts a's engine
+    c, _ = wide("lstm", LSTM, ms, 5)
+    assert not a.reused and not b.reused and not c.reused
+    d, _ = wide("lstm", LSTM, ms, 5)
+    assert d.reused and d._engine is c._engine

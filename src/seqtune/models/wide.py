@@ -86,8 +86,13 @@ from seqtune.models.training import UNROLL_MAX_STEPS, Diverged, adam_powers, ada
 # Keras' Adam defaults, as in training.py.
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 
-#: Engines (traced epoch function + variables) kept for reuse by later trials.
-ENGINE_CACHE_SIZE = 4
+#: Engines (traced epoch function + variables) kept for reuse by later trials. A kept
+#: engine holds its graph and its last members' weights and Adam state (their data is
+#: released); a dropped one gives little back (TensorFlow keeps most of a trace's memory),
+#: and tracing its structure again costs 1-2 s and more memory. A 50-trial study of 12
+#: structures (``benchmarks/memory_rss.py``) ran in 0.68x the wall time with 16 kept as
+#: with 4, at the same RSS.
+ENGINE_CACHE_SIZE = 16
 
 #: With ``pad_steps``, an LSTM's windows are padded at the front to a multiple of this many
 #: steps (:func:`padded_steps`), so window lengths 1-8 share one engine, 9-16 the next, ...

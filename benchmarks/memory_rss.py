@@ -4,11 +4,14 @@
 
 Runs a real airline study (small models, few epochs) through seqtune's study API and
 prints the process RSS after each trial; the bound stated in the README is checked at the
-end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 on the holdout:
-12 window lengths, so its trials train with the compiled fit (``Runner.trainer_for``), which
-clears the Keras session each trial. ``--wide``: 4 rolling-origin folds x 2 repeats, K = 8
-models a trial trained side by side on the kept engines, which keep the session: the one
-to watch.
+end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 and 0-2 Dense
+layers on the holdout: its windows are padded to 8 or 16 steps (0.3.1 on), so its trials
+train on the kept engines (``Runner.trainer_for``), one per layer structure (2 window
+buckets x 3 layer counts x dropout on or off), which keep the Keras session; each trace
+keeps a few MiB. ``--wide``: 4 rolling-origin folds x 2 repeats, K = 8 models a trial
+trained side by side on the kept engines. A study made before 0.3.1 (windows unpadded,
+12 window lengths) trained these holdout trials with the compiled fit, which clears the
+session each trial.
 """
 
 from __future__ import annotations

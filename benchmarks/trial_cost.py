@@ -27,7 +27,8 @@ alternate, ``--rounds`` times; medians over trials. One thread (seqtune's defaul
 ``--pad on|off``: the engine pads LSTM windows to a multiple of 8 steps (0.3.1's default
 where look_back is searched, as here) or unrolls each window as it is: with ``--model lstm
 --vary`` the two window lengths (12, 13) then share one engine (unrolled over 16 steps), or
-each traces its own.
+each traces its own. ``--pad compare``: the engine modes twice, padded and unpadded,
+alternating in one process (what the padding steps cost, as ratios from one run).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--vary", action="store_true", help="every other trial of other shapes")
     ap.add_argument("--model", choices=("mlp", "lstm"), default="mlp")
-    ap.add_argument("--pad", choices=("auto", "on", "off"), default="auto")
+    ap.add_argument("--pad", choices=("auto", "on", "off", "compare"), default="auto")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -117,12 +118,18 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     base = LSTM_VALUES if args.model == "lstm" else VALUES
     other = {**base, "look_back": base["look_back"] + 1}
+    modes = {
+        name: (*mode, "on" if args.pad == "compare" else args.pad) for name, mode in MODES.items()
+    }
+    if args.pad == "compare":
+        for name in ("holdout", "folds x repeats"):
+            modes[f"{name}, unpadded"] = (*MODES[name], "off")
     runners = {
-        name: runner_for(split, r, args.model, wide, args.pad)
-        for name, (split, r, wide) in MODES.items()
+        name: runner_for(split, r, args.model, wide, pad)
+        for name, (split, r, wide, pad) in modes.items()
     }
     got: dict[str, dict[str, list[float]]] = {
-        name: {"first": [], "fixed": [], "epoch": []} for name in MODES
+        name: {"first": [], "fixed": [], "epoch": []} for name in modes
     }
     for _ in range(args.rounds):
         for name, runner in runners.items():
@@ -137,15 +144,15 @@ def main(argv: list[str] | None = None) -> None:
         f"load {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"{'mode':<16} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
+        f"{'mode':<27} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
         f"{'ms/model-epoch':>15}"
     )
-    for name, (split, repeats, _) in MODES.items():
+    for name, (split, repeats, _, _) in modes.items():
         k = split.get("folds", 1) * repeats
         g = got[name]
         epoch = statistics.median(g["epoch"])
         print(
-            f"{name:<16} {k:>3} {statistics.median(g['first']):>11.3f} "
+            f"{name:<27} {k:>3} {statistics.median(g['first']):>11.3f} "
             f"{statistics.median(g['fixed']):>8.3f} {epoch:>9.2f} {epoch / k:>15.2f}"
         )
 

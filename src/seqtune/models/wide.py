@@ -384,7 +384,8 @@ class _StackedNet:
         steps = int(x.shape[2])
         # padded: the first `lead` steps are padding and leave the state at zero, so the
         # real steps compute exactly what the unpadded window would (and padding steps get
-        # no gradient); a bucket's padding is below STEP_BUCKET steps
+        # no gradient); a bucket's padding is below STEP_BUCKET steps. Zeroing the cell
+        # state is enough (h = o * tanh(0) = 0), one multiply by 1.0 or 0.0 a step.
         masked = min(STEP_BUCKET - 1, steps) if op.pad else 0
         # the input projection of every step at once, time first: unstacking it costs one
         # stack in the gradient (slicing each step would add a full-size zero tensor per step)
@@ -399,13 +400,10 @@ class _StackedNet:
             z = z + b
             z0, z1, z2, z3 = tf.split(z, 4, axis=-1)
             i, f = rec(z0), rec(z1)
-            c_new = f * c + i * act(z2)
-            h_new = rec(z3) * act(c_new)
+            c = f * c + i * act(z2)
             if t < masked:
-                real = tf.greater_equal(t, self.lead)
-                c, h = tf.where(real, c_new, c), tf.where(real, h_new, h)
-            else:
-                c, h = c_new, h_new
+                c = c * tf.cast(tf.greater_equal(t, self.lead), tf.float32)
+            h = rec(z3) * act(c)
         return h
 
     def _dropout(self, h: Any, op: _Op, active: Any) -> Any:

@@ -7,9 +7,9 @@ prints the process RSS after each trial; the bound stated in the README is check
 end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 and 0-2 Dense
 layers on the holdout: its windows are padded to 8 or 16 steps (0.3.1 on), so its trials
 train on the kept engines (``Runner.trainer_for``), one per layer structure (2 window
-buckets x 3 layer counts x dropout on or off), which keep the Keras session; each trace
-keeps a few MiB. ``--wide``: 4 rolling-origin folds x 2 repeats, K = 8 models a trial
-trained side by side on the kept engines. A study made before 0.3.1 (windows unpadded,
+buckets x 3 layer counts), which keep the Keras session; each trace keeps a few MiB.
+``--wide``: 4 rolling-origin folds x 2 repeats, K = 8 models a trial trained side by side
+on the kept engines. A study made before 0.3.1 (windows unpadded,
 12 window lengths) trained these holdout trials with the compiled fit, which clears the
 session each trial.
 """

@@ -89,9 +89,9 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 #: Engines (traced epoch function + variables) kept for reuse by later trials. A kept
 #: engine holds its graph and its last members' weights and Adam state (their data is
 #: released); a dropped one gives little back (TensorFlow keeps most of a trace's memory),
-#: and tracing its structure again costs 1-2 s and more memory. A 50-trial study of 12
-#: structures (``benchmarks/memory_rss.py``) ran in 0.68x the wall time with 16 kept as
-#: with 4, at the same RSS.
+#: and tracing its structure again costs 1-2 s. A 50-trial study of 6 structures
+#: (``benchmarks/memory_rss.py``) ran in 0.68x the wall time with 16 kept as with 4, at
+#: the same RSS.
 ENGINE_CACHE_SIZE = 16
 
 #: With ``pad_steps``, an LSTM's windows are padded at the front to a multiple of this many

@@ -57,8 +57,9 @@ class PgServer:
             [*prefix, *cmd], capture_output=True, text=True, check=check, timeout=120
         )
 
-    def url(self, password: str | None = None, database: str | None = None,
-            port: int | None = None) -> str:
+    def url(
+        self, password: str | None = None, database: str | None = None, port: int | None = None
+    ) -> str:
         return (
             f"postgresql+psycopg://{self.user}:{password or self.password}@127.0.0.1:"
             f"{port or self.port}/{database or self.database}"
@@ -69,9 +70,17 @@ class PgServer:
         pwfile.write_text("superuser-" + secrets.token_hex(8) + "\n")
         self._chown()
         self._as_postgres(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
-            "-E", "UTF8", "--no-sync",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+            "--no-sync",
         )
         self.start()
         self.sql(f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'")
@@ -86,8 +95,19 @@ class PgServer:
 
     def sql(self, statement: str, database: str = "postgres") -> str:
         return self._as_postgres(
-            str(self.bindir / "psql"), "-h", str(self.sockets), "-p", str(self.port),
-            "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", statement,
+            str(self.bindir / "psql"),
+            "-h",
+            str(self.sockets),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            statement,
         ).stdout
 
     def create_database(self, name: str) -> str:
@@ -100,12 +120,23 @@ class PgServer:
             "-c max_connections=200 -c fsync=off"
         )
         self._as_postgres(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-            "-o", options, "-w", "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
         deadline = time.time() + 30
         while self._as_postgres(
-            str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port),
+            str(self.bindir / "pg_isready"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
             check=False,
         ).returncode:
             assert time.time() < deadline, "the test PostgreSQL server did not start"
@@ -113,7 +144,13 @@ class PgServer:
 
     def stop(self) -> None:
         self._as_postgres(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
             check=False,
         )
 

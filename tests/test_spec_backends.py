@@ -18,8 +18,11 @@ from seqtune.spec import Overrides, Spec
         ({"backend": "hyperband", "pruner": "median"}, "search.pruner", "hyperband ignores it"),
         ({"backend": "hyperband", "pruner": "none"}, "search.pruner", "hyperband ignores it"),
         ({"backend": "tpe", "factor": 3}, "search.factor", "only by backend hyperband"),
-        ({"backend": "random", "hyperband_iterations": 2}, "search.hyperband_iterations",
-         "only by backend hyperband"),
+        (
+            {"backend": "random", "hyperband_iterations": 2},
+            "search.hyperband_iterations",
+            "only by backend hyperband",
+        ),
     ],
 )
 def test_a_setting_the_backend_ignores_is_refused(

@@ -251,12 +251,14 @@ def test_refusing_a_hostile_spec_imports_no_tensorflow(tmp_path: Path) -> None:
     import subprocess
 
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
-                    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
-                    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n'
-                    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n'
-                    'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n'
-                    'study: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n')
+    bomb.write_text(
+        'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+        "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+        "study: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+    )
     code = (
         "import sys\n"
         "from seqtune.errors import UserError\n"

@@ -495,15 +495,16 @@ def _worker(args: argparse.Namespace) -> int:
     from seqtune.search.study import Study
 
     if remote is None:
-        if args.launched_by is not None and not _wait_for_launch(
-            args.study_dir, args.launched_by
-        ):
+        if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
             return 0  # the launch failed and said why; nothing to do
         study = Study.open(args.study_dir, args.storage or os.environ.get("SEQTUNE_STORAGE"))
     else:
         study = _open_remote_waiting(remote, args)
-        print(f"worker on {study.where}: {study.backend.finished()}/"
-              f"{study.backend.budget()} trials finished", file=sys.stderr)
+        print(
+            f"worker on {study.where}: {study.backend.finished()}/"
+            f"{study.backend.budget()} trials finished",
+            file=sys.stderr,
+        )
     try:
         _, runner = study.prepare()  # refuses data that changed since the launch
         study.run(runner)

@@ -39,9 +39,7 @@ def test_an_old_study_reports_and_resumes(tmp_path: Path, name: str) -> None:
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert data["finished"] == 3
-    assert [r["value"] for r in data["trial_records"]] == [
-        float(r["value"]) for r in before
-    ]
+    assert [r["value"] for r in data["trial_records"]] == [float(r["value"]) for r in before]
 
     resumed = run_cli("resume", str(folder), "--trials", "5")
     assert resumed.returncode == 0, resumed.stderr

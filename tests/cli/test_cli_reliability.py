@@ -165,8 +165,11 @@ def test_a_full_disk_stops_the_study_in_one_line_and_resume_continues(tmp_path: 
         assert resumed.returncode == 0, resumed.stderr
         status = json.loads(cli_here("status", "--json", str(study_dir)).stdout)
         assert status["finished"] == 8 and status["trials"]["running"] == 0
-        after = {str(r["number"]): repr(float(r["value"])) for r in status["trial_records"]
-                 if r["state"] == "complete"}
+        after = {
+            str(r["number"]): repr(float(r["value"]))
+            for r in status["trial_records"]
+            if r["state"] == "complete"
+        }
         for number, value in kept.items():
             assert after[number] == value
     finally:

@@ -65,9 +65,7 @@ def test_every_hyperband_trial_replays_through_its_lineage(tmp_path: Path) -> No
     study.close()
     assert sorted(lengths) == [1, 1, 1, 1, 1, 2]  # one trial continued another
     first_round = hyperband_lineage(study, records[0], records)
-    assert first_round == [
-        {"trial": 0, "seed": records[0].seed, "initial_epoch": 0, "epochs": 1}
-    ]
+    assert first_round == [{"trial": 0, "seed": records[0].seed, "initial_epoch": 0, "epochs": 1}]
 
 
 def test_train_reproduces_a_hyperband_export_and_explains_an_old_one(tmp_path: Path) -> None:

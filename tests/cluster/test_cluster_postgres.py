@@ -104,7 +104,9 @@ def running_in(study: optuna.study.Study, pid: int) -> bool:
 
 
 def test_a_wrong_password_is_one_line_that_never_shows_it(
-    pg: PgServer, tmp_path: Path, spec_file: Path  # noqa: F811
+    pg: PgServer,  # noqa: F811
+    tmp_path: Path,
+    spec_file: Path,
 ) -> None:
     url = pg.url(password="Wr0ngSecret")
     out = cli_here("launch", str(spec_file), "--results", str(tmp_path / "r"), "--storage", url)
@@ -175,7 +177,8 @@ def test_a_worker_with_other_data_is_refused(pg: PgServer, tmp_path: Path) -> No
 
 
 def test_hyperband_on_a_server_points_to_the_hyperband_pruner(
-    pg: PgServer, tmp_path: Path  # noqa: F811
+    pg: PgServer,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     spec = write_spec(tmp_path / "hb.yaml", tiny_spec(search={"backend": "hyperband"}))
     out = cli_here("launch", str(spec), "--results", str(tmp_path / "r"), "--storage", pg.url())
@@ -197,15 +200,32 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     search = {"backend": "tpe", "trials": budget, "max_epochs": 100, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "1:4"}
-    launch = Proc("launch", str(spec), "--results", str(tmp_path / "results"),
-                  "--storage", url, cwd=tmp_path, env=env)
+    launch = Proc(
+        "launch",
+        str(spec),
+        "--results",
+        str(tmp_path / "results"),
+        "--storage",
+        url,
+        cwd=tmp_path,
+        env=env,
+    )
     wait_until(lambda: "study tiny" in launch.stderr, 240, launch)
     workers = []
     for k in range(3):
         folder, data = machine(tmp_path, f"machine{k}")
         workers.append(
-            Proc("worker", "--storage", url, "--study", "tiny", "--data", str(data),
-                 cwd=folder, env=env)
+            Proc(
+                "worker",
+                "--storage",
+                url,
+                "--study",
+                "tiny",
+                "--data",
+                str(data),
+                cwd=folder,
+                env=env,
+            )
         )
     rng = random.Random()
     study = load(url, "tiny")
@@ -225,9 +245,7 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     assert optuna.trial.TrialState.WAITING not in states
     for number, value in kept.items():  # every finished trial kept as it was
         assert trials[number].value == value
-    status = cli_here(
-        "status", "--json", "--storage", url, "--study", "tiny", "--data", str(data)
-    )
+    status = cli_here("status", "--json", "--storage", url, "--study", "tiny", "--data", str(data))
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert budget <= report["finished"] <= budget + 3  # at most workers - 1 over
@@ -254,15 +272,35 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     search = {"backend": "tpe", "trials": 8, "max_epochs": 12, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "2:30"}
-    launch = Proc("launch", str(spec), "--results", str(tmp_path / "results"),
-                  "--storage", url, cwd=tmp_path, env=env)
+    launch = Proc(
+        "launch",
+        str(spec),
+        "--results",
+        str(tmp_path / "results"),
+        "--storage",
+        url,
+        cwd=tmp_path,
+        env=env,
+    )
     wait_until(lambda: launch.trials_done() >= 1, 240, launch)
     pg.stop()
     try:
         other, data = machine(tmp_path, "other")
-        worker = Proc("worker", "--storage", url, "--study", "tiny", "--data", str(data),
-                      "--artifacts", str(other / "artifacts"), "--wait", "120",
-                      cwd=other, env=env)
+        worker = Proc(
+            "worker",
+            "--storage",
+            url,
+            "--study",
+            "tiny",
+            "--data",
+            str(data),
+            "--artifacts",
+            str(other / "artifacts"),
+            "--wait",
+            "120",
+            cwd=other,
+            env=env,
+        )
         wait_until(lambda: "waiting up to" in worker.stderr, 60, worker)
         time.sleep(3)
     finally:
@@ -278,16 +316,29 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     trials = load(url, "tiny").get_trials()
     assert sum(t.state.is_finished() for t in trials) >= 8
     assert all(t.state.is_finished() for t in trials)
-    out = cli_here("export", "--storage", url, "--study", "tiny", "--data", str(data),
-                  "--artifacts", str(other / "artifacts"), "-o", str(other / "best.yaml"),
-                  cwd=other)
+    out = cli_here(
+        "export",
+        "--storage",
+        url,
+        "--study",
+        "tiny",
+        "--data",
+        str(data),
+        "--artifacts",
+        str(other / "artifacts"),
+        "-o",
+        str(other / "best.yaml"),
+        cwd=other,
+    )
     assert out.returncode == 0, out.stderr
     assert (other / "best.yaml").is_file() and (other / "best.keras").is_file()
     assert pg.password not in (other / "best.yaml").read_text()
 
 
 def test_resume_on_a_server_recovers_only_trials_without_a_heartbeat(
-    pg: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    pg: PgServer,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A worker elsewhere is alive while its heartbeat is fresh: recover (what resume
     runs) leaves its trial running and fails only the stale one, which is queued again."""

@@ -185,7 +185,14 @@ def test_validation_predictions_come_from_the_epoch_call() -> None:
     model = lstm()
     seen: list[tuple[np.ndarray, np.ndarray]] = []
     for epoch in train_epochs(
-        model, x, y, head="linear", learning_rate=0.01, batch_size=5, epochs=3, seed=0,
+        model,
+        x,
+        y,
+        head="linear",
+        learning_rate=0.01,
+        batch_size=5,
+        epochs=3,
+        seed=0,
         validation_x=x_val,
     ):
         assert epoch.predictions is not None

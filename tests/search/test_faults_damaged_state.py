@@ -81,8 +81,7 @@ def cases() -> list[tuple[str, str, str, str]]:
     # the files a study of each backend writes (test_the_case_list_covers_every_file keeps
     # this list in step with what the code writes); per-trial files: trial 0's
     files = {
-        "tpe": ["checkpoints/trial_0.keras", "optuna.db", "spec.yaml", "study.json",
-                "trials.csv"],
+        "tpe": ["checkpoints/trial_0.keras", "optuna.db", "spec.yaml", "study.json", "trials.csv"],
         "hyperband": [
             "checkpoints/trial_0.keras",
             "keras_tuner/hyperband/oracle.json",

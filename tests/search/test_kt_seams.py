@@ -74,9 +74,7 @@ def test_fewer_brackets_run_exactly_the_least_aggressive_ones(tmp_path: Path) ->
     plan = schedule(9, 3, 2, brackets=2)
     assert len(seen) == models_of(plan) == 2 * (5 + 2 + 3)
     assert {b for b, _, _ in seen} == {1, 0}  # bracket 2 (9 models of 1 epoch) is dropped
-    assert sorted(seen) == sorted(
-        (b, r, ep) for b, r, size, ep in plan for _ in range(size)
-    )
+    assert sorted(seen) == sorted((b, r, ep) for b, r, size, ep in plan for _ in range(size))
     assert (tmp_path / "p" / "oracle.json").is_file()
     assert (tmp_path / "p" / "trial_0000" / "trial.json").is_file()
 

@@ -29,8 +29,16 @@ class Terminal(io.StringIO):
 
 def record(number: int, value: float | None, state: str = "complete") -> TrialRecord:
     return TrialRecord(
-        number=number, state=state, params={"units": 8}, value=value, epochs=5,
-        best_epoch=3, seconds=1.25, seed=1, reason=None if value else "diverged", metrics={},
+        number=number,
+        state=state,
+        params={"units": 8},
+        value=value,
+        epochs=5,
+        best_epoch=3,
+        seconds=1.25,
+        seed=1,
+        reason=None if value else "diverged",
+        metrics={},
     )
 
 
@@ -84,9 +92,18 @@ def test_launch_on_a_terminal_shows_the_live_line(tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "seqtune.cli", "launch", str(spec),
-         "--results", str(tmp_path / "results")],
-        stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+        [
+            sys.executable,
+            "-m",
+            "seqtune.cli",
+            "launch",
+            str(spec),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     os.close(follower)

@@ -245,8 +245,10 @@ def test_damaged_keras_tuner_state_is_named(
 ) -> None:
     study = finished_study(tmp_path, "hyperband", trials=3)
     project = study.path / "keras_tuner" / "hyperband"
-    path = project / "oracle.json" if target == "oracle.json" else next(
-        project.glob("trial_*/trial.json")
+    path = (
+        project / "oracle.json"
+        if target == "oracle.json"
+        else next(project.glob("trial_*/trial.json"))
     )
     if damage == "missing":
         path.unlink()
@@ -288,8 +290,12 @@ def _read_only_mount(source: Path, target: Path) -> bool:
     """A read-only copy of ``source`` at ``target`` (a tmpfs remounted read-only: root
     ignores file modes, so a chmod would prove nothing). False where mounting is denied."""
     target.mkdir(parents=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(target)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(target)], capture_output=True
+        ).returncode
+        != 0
+    ):
         return False
     shutil.copytree(source, target, dirs_exist_ok=True)
     subprocess.run(["mount", "-o", "remount,ro", str(target)], check=True)

@@ -114,8 +114,15 @@ class IsolatedRunner:
         child = ctx.Process(
             target=_child,
             args=(
-                self.runner.spec, values, seed, options, str(model_path), child_end,
-                self.data_sha256, self.runner.holdout, "on" if self.runner.pad_steps else "off",
+                self.runner.spec,
+                values,
+                seed,
+                options,
+                str(model_path),
+                child_end,
+                self.data_sha256,
+                self.runner.holdout,
+                "on" if self.runner.pad_steps else "off",
             ),
         )
         child.start()
@@ -151,9 +158,7 @@ class IsolatedRunner:
             pruned_at=result["pruned_at"],
         )
 
-    def _wait(
-        self, conn: Connection, child: Any, report: Report | None
-    ) -> dict[str, Any]:
+    def _wait(self, conn: Connection, child: Any, report: Report | None) -> dict[str, Any]:
         """The child's final message; each epoch message on the way is answered with the
         backend's decision. Raises TrialFailed when the child dies first."""
         try:

@@ -42,9 +42,7 @@ def server_problem(exc: BaseException, url: str) -> str:
     password = parsed.password
     text = " ".join(mask_url(str(c)) for c in exception_chain(exc)).lower()
     if isinstance(exc, ModuleNotFoundError) or "no module named" in text:
-        return (
-            f"no database driver for {parsed.drivername}: install seqtune[postgres] (psycopg)"
-        )
+        return f"no database driver for {parsed.drivername}: install seqtune[postgres] (psycopg)"
     if "password authentication failed" in text or "access denied" in text:
         return f"the server at {where} refused user {user!r}: wrong password (or user)"
     if "no password supplied" in text:
@@ -61,8 +59,15 @@ def server_problem(exc: BaseException, url: str) -> str:
             "worker stopped"
         )
     reach = (
-        "connection refused", "could not connect", "timeout", "timed out", "no route",
-        "name or service not known", "connection failed", "unreachable", "server closed",
+        "connection refused",
+        "could not connect",
+        "timeout",
+        "timed out",
+        "no route",
+        "name or service not known",
+        "connection failed",
+        "unreachable",
+        "server closed",
     )
     if any(k in text for k in reach):
         return (
@@ -99,8 +104,7 @@ def probe_server(url: str, study: str | None = None) -> None:
                     "--storage",
                 )
             names = [
-                row[0]
-                for row in conn.execute(sqlalchemy.text("SELECT study_name FROM studies"))
+                row[0] for row in conn.execute(sqlalchemy.text("SELECT study_name FROM studies"))
             ]
             if study not in names:
                 known = f" (it holds: {', '.join(sorted(names)[:8])})" if names else ""

@@ -138,4 +138,3 @@ class Backend(ABC):
 
     def finished(self) -> int:
         return sum(1 for r in self.records() if r.counts_toward_budget)
-

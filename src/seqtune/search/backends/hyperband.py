@@ -84,9 +84,7 @@ def models_of(plan: list[tuple[int, int, int, int]]) -> int:
     return sum(size for _, _, size, _ in plan)
 
 
-def choose(
-    max_epochs: int, factor: int, iterations: int, trials: int | None
-) -> tuple[int, int]:
+def choose(max_epochs: int, factor: int, iterations: int, trials: int | None) -> tuple[int, int]:
     """(brackets, iterations) a study runs. Without ``search.trials``: every bracket, the
     spec's iterations. With it, ``trials`` is the budget of models, honoured exactly: the
     most aggressive brackets are dropped until one iteration fits in it (at least bracket
@@ -162,8 +160,10 @@ def describe(
         f"models×epochs {rounds} → {models} models, about {epochs} epochs"
     )
     if min(n, brackets) < n:
-        if given == "search.trials" and trials is not None and (
-            choose(max_epochs, factor, 1, trials)[0] == brackets
+        if (
+            given == "search.trials"
+            and trials is not None
+            and (choose(max_epochs, factor, 1, trials)[0] == brackets)
         ):
             text += (
                 f"; search.trials {trials} fits {min(n, brackets)} of the {n} brackets (the "
@@ -343,9 +343,10 @@ class HyperbandBackend(Backend):
             if trials or (project.is_dir() and any(project.glob("trial_*"))):
                 raise UserError(f"is missing but the study has trials; {restore}", str(oracle))
             return
-        for path, keys in ((oracle, ("ongoing_trials", "tried_so_far")), *(
-            (t, ("trial_id", "hyperparameters", "status")) for t in trials
-        )):
+        for path, keys in (
+            (oracle, ("ongoing_trials", "tried_so_far")),
+            *((t, ("trial_id", "hyperparameters", "status")) for t in trials),
+        ):
             try:
                 state = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
@@ -481,7 +482,8 @@ class HyperbandBackend(Backend):
             sidecar["reason"] = result.reason
         if result.state == "complete":
             self.oracle.update_trial(
-                trial.trial_id, {self.spec.objective.name: float(result.value)}  # type: ignore[arg-type]
+                trial.trial_id,
+                {self.spec.objective.name: float(result.value)},  # type: ignore[arg-type]
             )
             trial.status = "COMPLETED"
         else:

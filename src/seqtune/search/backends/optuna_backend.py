@@ -45,8 +45,6 @@ _STATE = {
 }
 
 
-
-
 def heartbeat_settings() -> tuple[int, int]:
     """(interval, grace period) in seconds for trials on a server storage.
 
@@ -215,9 +213,7 @@ class EpochReports:
         while (item := self._writes.get()) is not None:
             if self.error is None:
                 try:
-                    retrying(self.trial.report, *item) if self.server else self.trial.report(
-                        *item
-                    )
+                    retrying(self.trial.report, *item) if self.server else self.trial.report(*item)
                 except BaseException as exc:  # surfaced by raise_if_failed
                     self.error = exc
 
@@ -563,8 +559,13 @@ class OptunaBackend(Backend):
             if self.server:  # which machine and process runs it, for a look at a shared study
                 call(trial.set_user_attr, "worker", f"{socket.gethostname()}:{os.getpid()}")
         except BaseException:
-            self._tell_state(trial, trial_id, optuna.trial.TrialState.FAIL, "interrupted",
-                             "interrupted while it was being asked")
+            self._tell_state(
+                trial,
+                trial_id,
+                optuna.trial.TrialState.FAIL,
+                "interrupted",
+                "interrupted while it was being asked",
+            )
             raise
         self._running[trial.number] = _Running(
             trial, trial_id, EpochReports(trial, trial_id, self.server)
@@ -580,8 +581,13 @@ class OptunaBackend(Backend):
             run.reports.close()  # every epoch's value stored before the trial is told
             if result.state != "interrupted" and run.reports.error is not None:
                 error = run.reports.error
-                self._tell_state(run.trial, run.trial_id, optuna.trial.TrialState.FAIL,
-                                 "reason", f"error: {type(error).__name__}: {error}"[:300])
+                self._tell_state(
+                    run.trial,
+                    run.trial_id,
+                    optuna.trial.TrialState.FAIL,
+                    "reason",
+                    f"error: {type(error).__name__}: {error}"[:300],
+                )
                 raise error
             self._tell(run, result)
         finally:
@@ -594,8 +600,13 @@ class OptunaBackend(Backend):
         trial, call = run.trial, self._call
         if result.state == "interrupted":
             # resume runs it again; on a server a lost answer is covered by the heartbeat
-            self._tell_state(trial, run.trial_id, optuna.trial.TrialState.FAIL,
-                             "interrupted", result.reason or "interrupted")
+            self._tell_state(
+                trial,
+                run.trial_id,
+                optuna.trial.TrialState.FAIL,
+                "interrupted",
+                result.reason or "interrupted",
+            )
             return
         if result.epochs is not None:
             call(_set_result, trial, result)

@@ -189,6 +189,12 @@ def test_hyperband_on_a_server_points_to_the_hyperband_pruner(
 # ---- real studies (slow) ---------------------------------------------------------------
 
 
+def launch_into(tmp_path: Path, spec: Path, url: str, env: dict[str, str]) -> Proc:
+    """``seqtune launch`` of ``spec`` into tmp_path/results on the server ``url``."""
+    results = str(tmp_path / "results")
+    return Proc("launch", str(spec), "--results", results, "--storage", url, cwd=tmp_path, env=env)
+
+
 @pytest.mark.slow
 def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: Path) -> None:  # noqa: F811
     """A launch and three workers in folders that share nothing but the URL and a copy
@@ -200,16 +206,7 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     search = {"backend": "tpe", "trials": budget, "max_epochs": 100, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "1:4"}
-    launch = Proc(
-        "launch",
-        str(spec),
-        "--results",
-        str(tmp_path / "results"),
-        "--storage",
-        url,
-        cwd=tmp_path,
-        env=env,
-    )
+    launch = launch_into(tmp_path, spec, url, env)
     wait_until(lambda: "study tiny" in launch.stderr, 240, launch)
     workers = []
     for k in range(3):
@@ -272,35 +269,15 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     search = {"backend": "tpe", "trials": 8, "max_epochs": 12, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "2:30"}
-    launch = Proc(
-        "launch",
-        str(spec),
-        "--results",
-        str(tmp_path / "results"),
-        "--storage",
-        url,
-        cwd=tmp_path,
-        env=env,
-    )
+    launch = launch_into(tmp_path, spec, url, env)
     wait_until(lambda: launch.trials_done() >= 1, 240, launch)
     pg.stop()
     try:
         other, data = machine(tmp_path, "other")
-        worker = Proc(
-            "worker",
-            "--storage",
-            url,
-            "--study",
-            "tiny",
-            "--data",
-            str(data),
-            "--artifacts",
-            str(other / "artifacts"),
-            "--wait",
-            "120",
-            cwd=other,
-            env=env,
-        )
+        # the study on the server, the machine's own copy of the CSV and artifact store
+        remote = ["--storage", url, "--study", "tiny", "--data", str(data)]
+        remote += ["--artifacts", str(other / "artifacts")]
+        worker = Proc("worker", *remote, "--wait", "120", cwd=other, env=env)
         wait_until(lambda: "waiting up to" in worker.stderr, 60, worker)
         time.sleep(3)
     finally:
@@ -316,20 +293,7 @@ def test_the_server_going_away_for_a_few_seconds(pg: PgServer, tmp_path: Path) -
     trials = load(url, "tiny").get_trials()
     assert sum(t.state.is_finished() for t in trials) >= 8
     assert all(t.state.is_finished() for t in trials)
-    out = cli_here(
-        "export",
-        "--storage",
-        url,
-        "--study",
-        "tiny",
-        "--data",
-        str(data),
-        "--artifacts",
-        str(other / "artifacts"),
-        "-o",
-        str(other / "best.yaml"),
-        cwd=other,
-    )
+    out = cli_here("export", *remote, "-o", str(other / "best.yaml"), cwd=other)
     assert out.returncode == 0, out.stderr
     assert (other / "best.yaml").is_file() and (other / "best.keras").is_file()
     assert pg.password not in (other / "best.yaml").read_text()

@@ -215,8 +215,7 @@ class Study:
     def prepare(self) -> tuple[Table, Runner]:
         """The study's data, checked against the launch's checksum, and a runner on it."""
         self.check_data()
-        version = self.meta.get("seqtune")
-        return prepare(self.spec, holdout=holdout_for(version), pad=pad_for(version))
+        return _prepare_as_made(self.spec, self.meta.get("seqtune"))
 
     def save_checkpoint(self, number: int, model: Any) -> None:
         """The model of a trial that is the best so far: into the artifact store when the
@@ -517,6 +516,12 @@ def prepare(spec: Spec, *, holdout: str = "auto", pad: str = "auto") -> tuple[Ta
     return table, Runner(spec, table, holdout=holdout, pad=pad)
 
 
+def _prepare_as_made(spec: Spec, version: str | None) -> tuple[Table, Runner]:
+    """:func:`prepare` for a study launched by seqtune ``version``: its holdout trainer and
+    window padding are those of that version, so its later trials train as its first."""
+    return prepare(spec, holdout=holdout_for(version), pad=pad_for(version))
+
+
 def _storable(storage: str | None) -> str | None:
     from seqtune.search.backends.optuna_backend import mask_url
 
@@ -566,8 +571,7 @@ def _resume_open(study: Study, trials: int | None) -> tuple[Study, Runner, list[
             )
         spec = replace(spec, search=replace(spec.search, trials=trials))
     # the last check: nothing is written before it passed; trials train as the study's first
-    version = study.meta.get("seqtune")
-    _, runner = prepare(spec, holdout=holdout_for(version), pad=pad_for(version))
+    _, runner = _prepare_as_made(spec, study.meta.get("seqtune"))
     changed = spec.search.trials != study.spec.search.trials
     study.spec = study.backend.spec = spec
     # the backend's state first: a kill in between leaves the old budget in spec.yaml (the

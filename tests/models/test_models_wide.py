@@ -113,21 +113,25 @@ def assert_each_equals_solo(
 
 
 CASES = [  # batch 64: full batch; batch 5: minibatches, short last ones
-    ("stacked", "lstm", 64),
-    ("stacked", "lstm", 5),
-    ("stacked", "mlp", 64),
-    ("stacked", "mlp", 5),
-    ("loop", "lstm", 5),
-    ("loop", "mlp", 64),
+    ("stacked", "lstm", 64, "fused"),
+    ("stacked", "lstm", 5, "fused"),
+    ("stacked", "lstm", 64, "unrolled"),
+    ("stacked", "lstm", 5, "unrolled"),
+    ("stacked", "mlp", 64, "fused"),
+    ("stacked", "mlp", 5, "fused"),
+    ("loop", "lstm", 5, "fused"),
+    ("loop", "mlp", 64, "fused"),
 ]
 
 
-@pytest.mark.parametrize(("design", "kind", "batch_size"), CASES)
-def test_each_member_equals_its_solo_fit(design: str, kind: str, batch_size: int) -> None:
+@pytest.mark.parametrize(("design", "kind", "batch_size", "lstm"), CASES)
+def test_each_member_equals_its_solo_fit(
+    design: str, kind: str, batch_size: int, lstm: str
+) -> None:
     values = LSTM if kind == "lstm" else MLP
     # different row counts (folds): 23 rows make 5 batches of 5, 30 rows 6
     ms = members([30, 23, 30], [1, 2, 3])
-    w = assert_each_equals_solo(kind, values, ms, batch_size, design=design, reuse=False)
+    w = assert_each_equals_solo(kind, values, ms, batch_size, design=design, reuse=False, lstm=lstm)
     assert w.design == design
 
 
@@ -254,6 +258,13 @@ def test_refusals() -> None:
         Wide(models[:1], ms, head="linear", learning_rate=LR, batch_size=4)
     with pytest.raises(ValueError, match="jit"):
         Wide(models, ms, head="linear", learning_rate=LR, batch_size=4, jit=True)
+    plain = build_members("lstm", "timesteps", LSTM, [1, 2], **SHAPE, head="linear")
+    with pytest.raises(ValueError, match="XLA has no BlockLSTM"):
+        Wide(plain, ms, head="linear", learning_rate=LR, batch_size=4, jit=True)
+    with pytest.raises(ValueError, match="lstm must be one of fused, unrolled, not 'cudnn'"):
+        Wide(plain, ms, head="linear", learning_rate=LR, batch_size=4, lstm="cudnn")
+    with pytest.raises(ValueError, match="pad_steps is for the unrolled LSTM"):
+        Wide(plain, ms, head="linear", learning_rate=LR, batch_size=4, pad_steps=True)
 
 
 def test_one_engine_serves_other_units_rates_rows_and_learning_rates() -> None:
@@ -270,18 +281,50 @@ def test_one_engine_serves_other_units_rates_rows_and_learning_rates() -> None:
     assert b._engine.run_epoch.experimental_get_tracing_count() == tracing
 
 
-def test_a_new_structure_or_window_length_gets_its_own_engine() -> None:
+def test_a_new_structure_or_unrolled_window_length_gets_its_own_engine() -> None:
     clear_engines()
     ms = members([20, 20], [1, 2])
     a, _ = wide("lstm", LSTM, ms, 5)
     b, _ = wide("lstm", {**LSTM, "num_hidden_layers": 2}, ms, 5)  # one more Dense
     assert not b.reused
-    longer = [Member(m.seed, np.concatenate([m.x, m.x], axis=1), m.y) for m in ms]
+    longer = [
+        Member(m.seed, np.tile(m.x, (1, 2, 1)), m.y, None, np.tile(m.validation_x, (1, 2, 1)))
+        for m in ms
+    ]
     models = build_members(
         "lstm", "timesteps", LSTM, [1, 2], head="linear", **{**SHAPE, "look_back": 8}
     )
-    c = Wide(models, longer, head="linear", learning_rate=LR, batch_size=5)
+    kw: dict[str, Any] = {"head": "linear", "learning_rate": LR, "batch_size": 5}
+    c = Wide(models, longer, **kw, lstm="unrolled")
     assert not c.reused  # the LSTM's unrolled steps are part of the trace
+    d = Wide(models, longer, **kw)
+    assert d.reused and d._engine is a._engine  # a fused LSTM's steps are not
+
+
+def test_a_fused_lstm_serves_every_window_length_with_one_trace() -> None:
+    """Windows of 3, 4 and 40 steps (beyond the unrolled LSTM's 32) train on one engine,
+    traced once, each member equal to its solo fit."""
+    clear_engines()
+    values = {**LSTM, "dropout": 0.25}
+    runs = []
+    for steps in (3, 4, 40):
+        ms = members([30, 23], [1, 2])
+        if steps > LOOK_BACK:
+            reps = -(-steps // LOOK_BACK)
+            ms = [
+                Member(
+                    m.seed,
+                    np.tile(m.x, (1, reps, 1)),
+                    m.y,
+                    None,
+                    np.tile(m.validation_x, (1, reps, 1)),
+                )
+                for m in ms
+            ]
+        runs.append(assert_each_equals_solo("lstm", values, windows_of(ms, steps), 5))
+    assert not runs[0].reused and all(r.reused for r in runs[1:])
+    assert all(r._engine is runs[0]._engine for r in runs)
+    assert runs[0]._engine.run_epoch.experimental_get_tracing_count() == 1
 
 
 def test_members_from_initial_states_train_as_their_built_models() -> None:
@@ -339,7 +382,9 @@ def test_padded_windows_of_one_bucket_share_an_engine_and_equal_their_solo_fits(
     runs = []
     for steps, batch in ((2, 5), (4, 5), (4, 64)):
         ms = windows_of(members([30, 23], [1, 2]), steps)
-        runs.append(assert_each_equals_solo("lstm", values, ms, batch, pad_steps=True))
+        runs.append(
+            assert_each_equals_solo("lstm", values, ms, batch, pad_steps=True, lstm="unrolled")
+        )
     two, four, full = runs
     assert padded_steps(2) == padded_steps(4) == 8
     assert not two.reused and four.reused and four._engine is two._engine
@@ -363,10 +408,10 @@ def test_padded_steps_buckets() -> None:
     ]
 
 
-def test_without_pad_steps_each_window_length_is_its_own_engine() -> None:
+def test_unrolled_without_pad_steps_each_window_length_is_its_own_engine() -> None:
     clear_engines()
-    a, _ = wide("lstm", LSTM, windows_of(members([20, 20], [1, 2]), 3), 5)
-    b, _ = wide("lstm", LSTM, members([20, 20], [1, 2]), 5)
+    a, _ = wide("lstm", LSTM, windows_of(members([20, 20], [1, 2]), 3), 5, lstm="unrolled")
+    b, _ = wide("lstm", LSTM, members([20, 20], [1, 2]), 5, lstm="unrolled")
     assert not a.reused and not b.reused
 
 

@@ -11,27 +11,29 @@ every member's gradient is the gradient of its own loss alone.
 Two designs (``design=``):
 
 - ``"stacked"`` (``"auto"`` wherever it applies): every weight stacked along a leading K
-  axis, Dense layers and LSTM cells written out as batched matmuls, so a step launches
-  about as many kernels for K members as for one. Covers what ``build_model`` builds:
-  one LSTM (tanh/sigmoid, no internal dropout, last output) or Flatten, Dense layers with
-  any element-wise activation, Dropout, and the head; windows up to
-  :data:`~seqtune.models.training.UNROLL_MAX_STEPS` steps (the time loop is unrolled).
-  Dropout draws one kernel per member (Keras' own stateless draw from the member's seed
-  state, so masks equal a solo run's).
+  axis, Dense layers written out as batched matmuls, so a layer launches about as many
+  kernels for K members as for one. Covers what ``build_model`` builds: one LSTM
+  (tanh/sigmoid, no internal dropout, last output) or Flatten, Dense layers with any
+  element-wise activation, Dropout, and the head. The LSTM (``lstm=``,
+  :data:`LSTM_KERNELS`): ``"fused"`` (0.3.2 on), one ``BlockLSTM`` kernel per member that
+  loops over the steps itself, any window length; or ``"unrolled"`` (0.3.1), every step
+  written out as batched ops for all members, windows up to
+  :data:`~seqtune.models.training.UNROLL_MAX_STEPS` steps. Dropout draws one kernel per
+  member (Keras' own stateless draw from the member's seed state, so masks equal a solo
+  run's).
 - ``"loop"``: the K Keras models themselves called one after the other inside the graph
   (K× the kernels). The fallback for anything else (a longer window, another layer).
 
-Chosen by measurement (``benchmarks/wide.py``, 2026-12-03, docs/benchmarks.md §8): on
-airline LSTM(32), 12 steps, full batch, per model-epoch the stacked design is 1.2-2.1x
-cheaper than separate ``fit`` runs (K = 2..16), the loop design a little dearer than
-stacked per epoch, and its tracing grows with K (2.4 s at K = 1, 19 s at K = 8) where
-stacked stays flat (about 2 s). ``jit=True`` (XLA, stacked without dropout only) made the
-K = 8 epoch 1.9x cheaper again but compiles for about 10 s and draws other dropout bits,
-so it is opt-in. On the drone-sized stream at batch 32 (482 batches an epoch, LSTM(32) +
-2 x Dense(64) with dropout) the stacked design is 1.3-1.6x *dearer* per model than
-separate fits at every K: the engine's dims are open (see Reuse), so the broadcast
-gradients keep shape computations that a fit with static shapes folds away, 0.1-1.3 ms a
-batch. Side by side pays where an epoch has few batches.
+Chosen by measurement (``benchmarks/wide.py``, ``benchmarks/floor.py``, docs/benchmarks.md
+§8): on airline LSTM(32), 12 steps, full batch, per model-epoch the unrolled stacked design
+was 1.2-2.1x cheaper than separate ``fit`` runs (K = 2..16, 2026-12-03), the loop design a
+little dearer than stacked per epoch with tracing that grows with K (2.4 s at K = 1, 19 s
+at K = 8). The unrolled LSTM's ops are many (about 1,000 traced for 12 steps) because its
+dims are open (see Reuse): every element-wise op's gradient keeps the shape computations of
+a possible broadcast. The fused LSTM has a handful per member, so it traces in a fraction
+of the time and its epochs cost less (figures in docs/benchmarks.md §8c). ``jit=True``
+(XLA: the unrolled LSTM, without dropout only) compiles for seconds per shape and draws
+other dropout bits, so it is opt-in, for benchmarks.
 
 Padding: members may have different numbers of training rows (different folds). Rows are
 padded to the largest member; a padded row has weight 0 and a member's batch loss is
@@ -42,26 +44,26 @@ state, step count and dropout seeds untouched) in the batches it does not have.
 Equivalence (``tests/models/test_models_wide.py``): each member's per-epoch losses,
 validation predictions and final weights equal :func:`seqtune.models.training.fit` of that
 member alone (same seed, so the same initial weights, batch order and dropout masks) within
-``rtol=1e-4, atol=1e-5`` over 4 epochs, for LSTM and MLP, full batch and mini-batch,
-members on different row counts, with and without dropout, with sample weights and a
-sigmoid head. Measured: losses within 5e-7 relative, weights within 3e-7 absolute. The
+``rtol=1e-4, atol=1e-5`` over 4 epochs, for LSTM (fused and unrolled) and MLP, full batch
+and mini-batch, members on different row counts, with and without dropout, with sample
+weights and a sigmoid head. Measured: losses within 5e-7 relative, weights within 3e-7 absolute. The
 differences are float32 round-off: the batched matmuls sum in another order and, for
 K > 1, Adam is written out per member instead of the fused kernel (same formula, ``1 -
 beta`` formed in float32 like the kernel; one member uses the fused kernel itself).
 
 Reuse: the traced epoch function, its variables and the data live in an engine that is
 kept (a small cache, :data:`ENGINE_CACHE_SIZE`) and handed to the next :class:`Wide` of the
-same layer structure (kinds, activations, whether a Dropout drops, an LSTM's unrolled
+same layer structure (kinds, activations, whether a Dropout drops, an unrolled LSTM's
 steps), K, head and batching (one batch or several): units, rows, features, batch size,
-dropout rates and the learning rate are values of its variables (their dims are open), so
-they are re-assigned and nothing is re-traced (the earlier :class:`Wide` then refuses to run
-or export). Members may start from replayed initial states
+a fused LSTM's steps, dropout rates and the learning rate are values of its variables
+(their dims are open), so they are re-assigned and nothing is re-traced (the earlier
+:class:`Wide` then refuses to run or export). Members may start from replayed initial states
 (:mod:`seqtune.models.initial`) and one template instead of K built models. Each traced
 engine holds 2.5-6 MiB that TensorFlow does not give back (measured, see the README's
 memory row): a search that keeps meeting new structures grows by that much per trace.
-An LSTM's unrolled steps are part of its structure, so with ``pad_steps`` the windows are
+An unrolled LSTM's steps are part of its structure, so with ``pad_steps`` the windows are
 padded at the front to a multiple of :data:`STEP_BUCKET` steps and the padding masked:
-look_back 1-24 makes three structures instead of 24.
+look_back 1-24 makes three structures instead of 24 (a fused LSTM makes one).
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ def padded_steps(steps: int) -> int:
 
 
 DESIGNS = ("auto", "stacked", "loop")
+#: How the stacked design computes an LSTM: ``fused``, one ``BlockLSTM`` kernel per member
+#: over every step (the window length is a dim of the data, not of the trace); ``unrolled``,
+#: the steps written out as batched ops for all members at once (the window length, or its
+#: bucket with ``pad_steps``, is part of the structure).
+LSTM_KERNELS = ("fused", "unrolled")
 
 
 @dataclass(frozen=True)
@@ -210,18 +217,22 @@ class _Op:
     recurrent_activation: Any = None
     rate: float = 0.0
     index: int = 0  # position among the model's Dropout layers
-    steps: int = 0  # an LSTM's unrolled steps (the padded ones with pad)
+    steps: int = 0  # an LSTM's unrolled steps (the padded ones with pad); 0 when fused
     pad: bool = False  # an LSTM whose leading steps may be padding (masked)
+    fused: bool = False  # an LSTM computed by one BlockLSTM kernel per member
 
 
-def _plan(model: keras.Model, pad: bool = False) -> tuple[list[_Op], tuple[Any, ...]] | None:
+def _plan(
+    model: keras.Model, pad: bool = False, lstm: str = "fused"
+) -> tuple[list[_Op], tuple[Any, ...]] | None:
     """The stacked plan of ``model`` and its engine key, or None when the stacked design
     does not cover it. The key is the layer structure only (kinds, activations, whether a
-    Dropout drops, and the LSTM's number of steps, which its unrolled loop bakes in): units,
-    features, rows, rates and the learning rate are values the engine's variables take, so
-    models differing only in them share one traced epoch. ``pad``: an LSTM that reads the
-    input is unrolled over :func:`padded_steps` steps, the leading ones masked, so window
-    lengths of one bucket share the engine too."""
+    Dropout drops, and an unrolled LSTM's number of steps, which its loop bakes in): units,
+    features, rows, rates, the learning rate and a fused LSTM's steps are values the engine's
+    variables take, so models differing only in them share one traced epoch. ``lstm``: one of
+    :data:`LSTM_KERNELS`. ``pad`` (unrolled only): an LSTM that reads the input is unrolled
+    over :func:`padded_steps` steps, the leading ones masked, so window lengths of one bucket
+    share the engine too."""
     ops: list[_Op] = []
     steps = model.inputs[0].shape[1]
     key: list[Any] = [len(model.inputs[0].shape)]
@@ -243,24 +254,21 @@ def _plan(model: keras.Model, pad: bool = False) -> tuple[list[_Op], tuple[Any, 
                 or cell.recurrent_dropout
                 or cell.activation is not keras.activations.tanh
                 or cell.recurrent_activation is not keras.activations.sigmoid
-                or steps is None
-                or steps > UNROLL_MAX_STEPS
                 or n != 3
             ):
                 return None
+            weights = (position, position + 1, position + 2)
+            act, rec = cell.activation, cell.recurrent_activation
+            if lstm == "fused":
+                ops.append(_Op("lstm", weights, int(cell.units), act, rec, fused=True))
+                key.append(("lstm", "fused"))
+                position += n
+                continue
+            if steps is None or steps > UNROLL_MAX_STEPS:
+                return None
             padded = pad and not ops  # only the first layer reads the (padded) windows
             unrolled = padded_steps(int(steps)) if padded else int(steps)
-            ops.append(
-                _Op(
-                    "lstm",
-                    (position, position + 1, position + 2),
-                    units=int(cell.units),
-                    activation=cell.activation,
-                    recurrent_activation=cell.recurrent_activation,
-                    steps=unrolled,
-                    pad=padded,
-                )
-            )
+            ops.append(_Op("lstm", weights, int(cell.units), act, rec, steps=unrolled, pad=padded))
             key.append(("lstm", unrolled, "padded") if padded else ("lstm", unrolled))
         elif type(layer) is keras.layers.Dense:
             if not layer.use_bias or n != 2:
@@ -283,10 +291,10 @@ def _plan(model: keras.Model, pad: bool = False) -> tuple[list[_Op], tuple[Any, 
     return ops, tuple(key)
 
 
-def stackable(model: keras.Model) -> bool:
-    """Whether the stacked design covers ``model`` (members may then start from
-    :class:`~seqtune.models.initial.Initial` states and a template)."""
-    return _plan(model) is not None
+def stackable(model: keras.Model, lstm: str = "fused") -> bool:
+    """Whether the stacked design covers ``model`` with that LSTM kernel (members may then
+    start from :class:`~seqtune.models.initial.Initial` states and a template)."""
+    return _plan(model, lstm=lstm) is not None
 
 
 def _loop_key(model: keras.Model) -> tuple[Any, ...]:
@@ -380,6 +388,8 @@ class _StackedNet:
         return h
 
     def _lstm(self, x: Any, op: _Op) -> Any:
+        if op.fused:
+            return self._fused_lstm(x, op)
         kernel, recurrent, bias = (self.variables[i] for i in op.weights)
         steps = int(x.shape[2])
         # padded: the first `lead` steps are padding and leave the state at zero, so the
@@ -405,6 +415,47 @@ class _StackedNet:
                 c = c * tf.cast(tf.greater_equal(t, self.lead), tf.float32)
             h = rec(z3) * act(c)
         return h
+
+    def _fused_lstm(self, x: Any, op: _Op) -> Any:
+        """Keras' LSTM (tanh, sigmoid, no peepholes, last output) as one ``BlockLSTM`` per
+        member: the kernel loops over the steps itself, so the window's length is a dim of
+        the data (any length shares the trace) and a step launches no ops of its own. Its
+        forward and gradient equal the unrolled cell to float32 round-off (tested). The op
+        wants the gates in i, c, f, o order over ``[x, h]`` (Keras: i, f, c, o, separate
+        kernels), so the weights are joined and their gate blocks swapped in the graph.
+        (``BlockLSTMV2`` takes Keras' order but its registered gradient is the V1 one,
+        which reads the gates in V1's order: wrong for V2.)"""
+        kernel, recurrent, bias = (self.variables[i] for i in op.weights)
+
+        def icfo(w: Any) -> Any:
+            i, f, c, o = tf.split(w, 4, axis=-1)
+            return tf.concat([i, c, f, o], axis=-1)
+
+        steps = tf.cast(tf.shape(x)[2], tf.int64)
+        xs = tf.unstack(tf.transpose(x, [0, 2, 1, 3]), num=self.k)  # K × (steps, B, features)
+        ws = tf.unstack(icfo(tf.concat([kernel, recurrent], axis=1)), num=self.k)
+        bs = tf.unstack(icfo(bias), num=self.k)
+        units = tf.shape(recurrent)[1]
+        zeros = tf.zeros(tf.stack([tf.shape(x)[1], units]), tf.float32)
+        no_peephole = tf.zeros(tf.reshape(units, [1]), tf.float32)
+        out = []
+        for xk, wk, bk in zip(xs, ws, bs, strict=True):
+            h = tf.raw_ops.BlockLSTM(
+                seq_len_max=steps,
+                x=xk,
+                cs_prev=zeros,
+                h_prev=zeros,
+                w=wk,
+                wci=no_peephole,
+                wcf=no_peephole,
+                wco=no_peephole,
+                b=bk,
+                forget_bias=0.0,
+                cell_clip=-1.0,  # no clipping
+                use_peephole=False,
+            )[6]
+            out.append(h[-1])
+        return tf.stack(out)
 
     def _dropout(self, h: Any, op: _Op, active: Any) -> Any:
         # Keras' Dropout: stateless_dropout seeded by the layer's generator state, which
@@ -722,6 +773,9 @@ class Wide:
     steps masked (the state stays zero through them), so every window length of one
     bucket shares one engine. Each member still equals its unpadded solo ``fit`` (to
     round-off: the input projection sums over more rows); the padding steps cost time.
+    ``lstm``: how the stacked design computes an LSTM (:data:`LSTM_KERNELS`): ``fused``
+    (the default) needs no padding, every window length shares one engine; ``pad_steps``
+    is for ``unrolled`` only.
     """
 
     def __init__(
@@ -737,9 +791,14 @@ class Wide:
         jit: bool = False,
         initial: Sequence[Initial] | None = None,
         pad_steps: bool = False,
+        lstm: str = "fused",
     ) -> None:
         if design not in DESIGNS:
             raise ValueError(f"design must be one of {', '.join(DESIGNS)}")
+        if lstm not in LSTM_KERNELS:
+            raise ValueError(f"lstm must be one of {', '.join(LSTM_KERNELS)}, not {lstm!r}")
+        if pad_steps and lstm == "fused":
+            raise ValueError("pad_steps is for the unrolled LSTM (a fused one takes any length)")
         if not members or not models:
             raise ValueError("one model per member, at least one")
         if initial is None and len(models) != len(members):
@@ -753,7 +812,7 @@ class Wide:
         self.members = list(members)
         self.head = head
         self._template = initial is not None
-        plan = _plan(self.models[0], pad=pad_steps)
+        plan = _plan(self.models[0], pad=pad_steps, lstm=lstm)
         if design == "stacked" and plan is None:
             raise ValueError("the stacked design does not cover this architecture")
         self.design = "stacked" if design != "loop" and plan is not None else "loop"
@@ -764,11 +823,14 @@ class Wide:
         dropout = any(op.kind == "dropout" and op.rate > 0 for op in plan[0]) if plan else True
         if jit and (dropout or self.design != "stacked"):
             raise ValueError("jit needs the stacked design without dropout (XLA's random bits)")
+        cell = next((op for op in ops if op.kind == "lstm"), None)
+        if jit and cell is not None and cell.fused:
+            raise ValueError("jit needs the unrolled LSTM (XLA has no BlockLSTM kernel)")
         self.jit = jit
-        lstm = next((op for op in ops if op.kind == "lstm"), None)
         steps = int(members[0].x.shape[1])
-        lead = lstm.steps - steps if lstm is not None and lstm.pad else 0
-        fixed = lstm is not None or self.design == "loop"
+        lead = cell.steps - steps if cell is not None and cell.pad else 0
+        # an unrolled LSTM (and a Keras model in the loop design) fixes the windows' steps
+        fixed = (cell is not None and not cell.fused) or self.design == "loop"
         shape = _engine_shape(members, head, batch_size, steps + lead if fixed else None)
         key = (arch, self.design, shape, jit)
         engine = _ENGINES.pop(key, None) if reuse else None
@@ -913,6 +975,7 @@ def fit_wide(
     design: str = "auto",
     reuse: bool = True,
     pad_steps: bool = False,
+    lstm: str = "fused",
 ) -> Wide:
     """Build the members' models (each as its solo trial would) and train them ``epochs``
     epochs with the values' learning rate and batch size; ``on_epoch(wide, epoch)`` after
@@ -938,6 +1001,7 @@ def fit_wide(
         design=design,
         reuse=reuse,
         pad_steps=pad_steps,
+        lstm=lstm,
     )
     for result in wide.run(epochs):
         if on_epoch is not None:

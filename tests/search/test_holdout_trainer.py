@@ -57,15 +57,17 @@ CONFIGS: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.parametrize("lstm", ["fused", "unrolled"])
 @pytest.mark.parametrize("values", CONFIGS)
-def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any]) -> None:
+def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any], lstm: str) -> None:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
 
     raw = tiny_spec(search={"max_epochs": 12, "patience": None})
     spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
-    runner = prepare(spec)[1]
-    assert runner.pad_steps  # look_back 1-4: the engine pads both windows (4 and 3) to 8
+    runner = prepare(spec, lstm=lstm)[1]
+    # look_back 1-4: the unrolled engine pads both windows (4 and 3) to 8; fused, nothing
+    assert runner.pad_steps == (lstm == "unrolled")
     got = {}
     for wide in (False, True):
         runner.holdout = "wide" if wide else "fit"
@@ -96,6 +98,7 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     old_result = yaml.safe_load((tmp_path / "old" / "best.yaml").read_text())["result"]
     assert old_result["trainer"] == "fit"
     assert "pad_steps" not in old_result  # made before 0.3.1: its windows stay unpadded
+    assert "lstm_kernel" not in old_result  # made before 0.3.2: its LSTM stays unrolled
 
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec())
     new = tmp_path / "new"
@@ -105,16 +108,22 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     assert done.returncode == 0, done.stderr
     fixed = yaml.safe_load(best.read_text())
     assert fixed["result"]["trainer"] == "wide"
-    assert fixed["result"]["pad_steps"] is True  # look_back 1-4: windows padded to 8 steps
+    assert fixed["result"]["lstm_kernel"] == "fused"  # 0.3.2 on
+    assert "pad_steps" not in fixed["result"]  # a fused LSTM takes any window: no padding
     trained = cli_here("train", str(best), "--json")
     assert trained.returncode == 0, trained.stderr
     assert '"abs_diff": 0.0' in trained.stdout  # the same way: the same numbers
 
-    bad_pad = {**fixed, "result": {**fixed["result"], "pad_steps": "yes"}}
-    refused = cli_here("train", str(write_spec(best.parent / "bad_pad.yaml", bad_pad)))
-    assert refused.returncode == 2
-    lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and "result.pad_steps" in lines[0] and "'yes'" in lines[0]
+    for key, value, named in (
+        ("pad_steps", "yes", "'yes'"),
+        ("pad_steps", True, "unrolled"),  # padding with the fused kernel: made by nothing
+        ("lstm_kernel", "cudnn", "'cudnn'"),
+    ):
+        bad_key = {**fixed, "result": {**fixed["result"], key: value}}
+        refused = cli_here("train", str(write_spec(best.parent / f"bad_{key}.yaml", bad_key)))
+        assert refused.returncode == 2
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"result.{key}" in lines[0] and named in lines[0]
 
     fixed["result"]["trainer"] = "sideways"
     bad = write_spec(best.parent / "bad.yaml", fixed)  # its data path is relative
@@ -144,7 +153,7 @@ def test_auto_trains_short_trials_on_the_engine_and_long_ones_with_the_fit() -> 
     from seqtune.spec import Spec
 
     raw = tiny_spec(search={"max_epochs": 40, "patience": None})
-    runner = prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"))[1]
+    runner = prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), lstm="unrolled")[1]
     assert runner.holdout == "auto"
     short, long = dict(CONFIGS[0]), {**CONFIGS[0], "batch_size": 1}
     windows = runner.windows(short)
@@ -165,6 +174,10 @@ def test_auto_trains_short_trials_on_the_engine_and_long_ones_with_the_fit() -> 
         prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), holdout="sideways")
     with pytest.raises(ValueError, match="pad must be one of auto, on, off"):
         prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), pad="sometimes")
+    with pytest.raises(ValueError, match="lstm must be one of fused, unrolled, not 'cudnn'"):
+        prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), lstm="cudnn")
+    with pytest.raises(ValueError, match="pad 'on' is for the unrolled LSTM"):
+        prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), pad="on")
 
 
 @pytest.mark.slow
@@ -221,10 +234,12 @@ def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
     unpadded: str,
     padded: str,
 ) -> None:
-    """Each LSTM window length is an engine structure of its own: searched over many, most
-    trials would trace the engine anew (about twice the fit's trace). Padded (0.3.1 on),
-    windows of one bucket of 8 steps share a structure; above the unrolled 32 steps each
-    length is its own again."""
+    """Unrolled (studies made before 0.3.2), each LSTM window length is an engine structure
+    of its own: searched over many, most trials would trace the engine anew (about twice
+    the fit's trace). Padded (0.3.1 on), windows of one bucket of 8 steps share a
+    structure; above the unrolled 32 steps each length is its own again. Fused (0.3.2 on),
+    every window length shares one structure: short trials take the engine whatever the
+    spec searches, with nothing padded."""
     from seqtune.search.runner import WIDE_MAX_WINDOWS, window_lengths
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
@@ -241,9 +256,12 @@ def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
     assert WIDE_MAX_WINDOWS == 4
     values = {"transform": "none", "look_back": 3, "batch_size": 16}
     for pad, trainer in (("off", unpadded), ("auto", padded)):
-        runner = prepare(spec, pad=pad)[1]
+        runner = prepare(spec, pad=pad, lstm="unrolled")[1]
         assert runner.pad_steps == (pad == "auto" and buckets < lengths)
         assert runner.trainer_for(values, runner.windows(values)) == trainer
+    fused = prepare(spec)[1]
+    assert fused.lstm == "fused" and not fused.pad_steps
+    assert fused.trainer_for(values, fused.windows(values)) == "wide"
 
 
 @pytest.mark.parametrize(
@@ -256,3 +274,28 @@ def test_studies_made_before_0_3_1_keep_their_windows_unpadded(
     from seqtune.search.runner import pad_for
 
     assert pad_for(version) == pad
+
+
+@pytest.mark.parametrize(
+    ("version", "lstm", "padded"),
+    [
+        (None, "unrolled", False),
+        ("0.3.0", "unrolled", False),
+        ("0.3.1", "unrolled", True),
+        ("0.3.2", "fused", False),
+        ("0.4.0", "fused", False),
+    ],
+)
+def test_studies_made_before_0_3_2_keep_their_lstm_unrolled(
+    version: str | None, lstm: str, padded: bool
+) -> None:
+    """A study resumes with its version's LSTM kernel and padding: the kernels agree to
+    round-off only, so its later trials are computed as its first."""
+    from seqtune.search.runner import lstm_for
+    from seqtune.search.study import _prepare_as_made
+    from seqtune.spec import Spec
+
+    assert lstm_for(version) == lstm
+    spec = Spec.from_dict(tiny_spec(), ROOT, ROOT / "tiny.yaml")  # look_back 1-4
+    runner = _prepare_as_made(spec, version)[1]
+    assert runner.lstm == lstm and runner.pad_steps == padded

@@ -25,6 +25,10 @@ A trial is more than its parameters and seed; what else it depended on is writte
   searched): ``true`` when the study's engine unrolled the LSTM of a short trial over its
   window padded to a multiple of 8 steps (the padding masked; ``Runner.pads``); ``train``
   pads the same way. Absent: never padded.
+- ``result.lstm_kernel`` (seqtune 0.3.2 on, an LSTM model): ``fused`` when the study's
+  engine computed the LSTM with one fused kernel per member over every step
+  (``seqtune.models.wide``); ``train`` does the same. Absent from an export with a result:
+  ``unrolled`` (the steps written out, as before 0.3.2).
 
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
@@ -41,6 +45,7 @@ from typing import Any
 import keras
 
 from seqtune.errors import UserError
+from seqtune.models.wide import LSTM_KERNELS
 from seqtune.search.files import save_model, write_csv, write_yaml
 from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import TrialRecord, best_of
@@ -130,6 +135,8 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         result["trainer"] = runner.trainer_for(best.params, windows)
     if runner.pad_steps:  # the engine padded short trials' LSTM windows: train does too
         result["pad_steps"] = True
+    if spec.kind == "lstm" and runner.lstm == "fused":  # the engine's LSTM kernel
+        result["lstm_kernel"] = runner.lstm
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -258,7 +265,13 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     pad_steps = result.get("pad_steps", False)
     if not isinstance(pad_steps, bool):
         raise UserError(f"{pad_steps!r} is not true or false", "result.pad_steps")
-    _, runner = prepare(split_spec, holdout=trainer, pad="on" if pad_steps else "off")
+    # an export made before 0.3.2 records no LSTM kernel: its engine unrolled the steps
+    lstm = result.get("lstm_kernel", "fused" if not result else "unrolled")
+    if lstm not in LSTM_KERNELS:
+        raise UserError(f"{lstm!r} is not one of {', '.join(LSTM_KERNELS)}", "result.lstm_kernel")
+    if pad_steps and lstm == "fused":
+        raise UserError("pad_steps is for the unrolled LSTM kernel", "result.pad_steps")
+    _, runner = prepare(split_spec, holdout=trainer, pad="on" if pad_steps else "off", lstm=lstm)
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

@@ -38,6 +38,7 @@ def _child(
     data_sha256: str | None = None,
     holdout: str = "auto",
     pad: str = "auto",
+    lstm: str = "fused",
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
@@ -57,7 +58,7 @@ def _child(
         return bool(conn.recv())
 
     try:
-        runner = Runner(spec, load_table(spec.data), holdout=holdout, pad=pad)
+        runner = Runner(spec, load_table(spec.data), holdout=holdout, pad=pad, lstm=lstm)
         try:
             outcome = runner.run(values, seed, report=report, **options)
         except Diverged as exc:
@@ -123,6 +124,7 @@ class IsolatedRunner:
                 self.data_sha256,
                 self.runner.holdout,
                 "on" if self.runner.pad_steps else "off",
+                self.runner.lstm,
             ),
         )
         child.start()

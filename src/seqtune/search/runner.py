@@ -30,7 +30,7 @@ from seqtune.models.ensemble import mean_model
 from seqtune.models.initial import Initial, recipe_for
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.models.wide import Member, Wide, padded_steps, seed_keras, stackable
+from seqtune.models.wide import LSTM_KERNELS, Member, Wide, padded_steps, seed_keras, stackable
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
@@ -97,6 +97,9 @@ PAD_STEPS_SINCE = (0, 3, 1)
 #: lengths than it makes buckets, ``on`` pads them whatever the spec (``train`` of an
 #: export that padded), ``off`` never (a study made before 0.3.1).
 PAD_MODES = ("auto", "on", "off")
+#: The first seqtune whose engine computes an LSTM with the fused kernel (``Runner``): one
+#: trace serves every window length, so nothing is padded.
+FUSED_LSTM_SINCE = (0, 3, 2)
 #: ``result.trainer`` of an export: how its holdout trial was trained.
 TRAINERS = ("wide", "fit")
 #: How a runner trains holdout trials: ``auto`` picks per trial (:meth:`Runner.trainer_for`),
@@ -108,11 +111,12 @@ HOLDOUT_MODES = ("auto", *TRAINERS)
 #: pays 0.1-0.6 ms more a batch (measured on airline and the drone stream, see
 #: docs/benchmarks.md): the two break even between about 2,000 and 10,000 batches.
 WIDE_MAX_BATCHES = 2000
-#: ``auto``: an LSTM over time steps whose look_back can make more than this many engine
-#: structures (window lengths, or their buckets when windows are padded) trains its
-#: holdout trials with the fit. Each is a layer structure of its own, so most trials would
-#: trace the engine anew, and its first trace costs about twice the fit's (a 50-trial
-#: study over 12 unpadded window lengths ran 1.18x slower on the engine).
+#: ``auto``, unrolled LSTM (studies made before 0.3.2): an LSTM over time steps whose
+#: look_back can make more than this many engine structures (window lengths, or their
+#: buckets when windows are padded) trains its holdout trials with the fit. Each is a layer
+#: structure of its own, so most trials would trace the engine anew, and its first trace
+#: costs about twice the fit's (a 50-trial study over 12 unpadded window lengths ran 1.18x
+#: slower on the engine).
 WIDE_MAX_WINDOWS = 4
 
 
@@ -162,6 +166,15 @@ def pad_for(version: str | None) -> str:
     return "auto" if parts is not None and parts >= PAD_STEPS_SINCE else "off"
 
 
+def lstm_for(version: str | None) -> str:
+    """How the engine of a study launched by seqtune ``version`` computes an LSTM
+    (:data:`~seqtune.models.wide.LSTM_KERNELS`): ``fused`` from 0.3.2 on, ``unrolled``
+    before (with that version's padding, :func:`pad_for`), so its resumed trials are
+    computed as its first (the two agree to round-off, not bit for bit)."""
+    parts = _version(version)
+    return "fused" if parts is not None and parts >= FUSED_LSTM_SINCE else "unrolled"
+
+
 def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:
     """A one-member :class:`Wide`'s epochs as the compiled fit's records (raising
     :class:`Diverged` as the fit does), so one loop scores either."""
@@ -179,20 +192,34 @@ class Runner:
     """Runs trials of one spec on one loaded table."""
 
     def __init__(
-        self, spec: Spec, table: Table, *, holdout: str = "auto", pad: str = "auto"
+        self,
+        spec: Spec,
+        table: Table,
+        *,
+        holdout: str = "auto",
+        pad: str = "auto",
+        lstm: str = "fused",
     ) -> None:
         if holdout not in HOLDOUT_MODES:
             raise ValueError(f"holdout must be one of {', '.join(HOLDOUT_MODES)}, not {holdout!r}")
         if pad not in PAD_MODES:
             raise ValueError(f"pad must be one of {', '.join(PAD_MODES)}, not {pad!r}")
+        if lstm not in LSTM_KERNELS:
+            raise ValueError(f"lstm must be one of {', '.join(LSTM_KERNELS)}, not {lstm!r}")
+        if lstm == "fused" and pad == "on":
+            raise ValueError("pad 'on' is for the unrolled LSTM (a fused one pads nothing)")
         self.spec = spec
         self.table = table
-        # LSTM windows padded to a few lengths in the engine (one structure per bucket of
-        # look_back values, not per value): only where look_back is searched, since a
-        # fixed window gains nothing from padding steps, and only in short trials (pads);
-        # an export records it for train
-        self.pad_steps = pad == "on" or (
-            pad == "auto" and window_lengths(spec, pad=True) < window_lengths(spec)
+        # How the engine computes an LSTM: fused (0.3.2 on; any window length shares one
+        # trace) or unrolled over the window's steps (a study made before; an export
+        # records which, for train)
+        self.lstm = lstm
+        # LSTM windows padded to a few lengths in the unrolled engine (one structure per
+        # bucket of look_back values, not per value): only where look_back is searched,
+        # since a fixed window gains nothing from padding steps, and only in short trials
+        # (pads); an export records it for train
+        self.pad_steps = lstm == "unrolled" and (
+            pad == "on" or (pad == "auto" and window_lengths(spec, pad=True) < window_lengths(spec))
         )
         # A holdout trial through the kept engine (one member: no tracing per trial) or
         # through the compiled fit (traced per trial): the two agree to round-off only, so
@@ -217,13 +244,13 @@ class Runner:
         """How the holdout trial of ``values`` (on its ``windows``) trains: ``wide`` (a
         one-member Wide on the kept engine) or ``fit`` (the compiled fit). ``auto``: the
         engine unless the trial may run more than :data:`WIDE_MAX_BATCHES` batches, where
-        its dearer batches cost more than the trace it saves, or the spec searches more
-        than :data:`WIDE_MAX_WINDOWS` LSTM window lengths, where most trials would be a new
-        structure. A function of the spec and the values only, so every trial of a
-        configuration trains alike."""
+        its dearer batches cost more than the trace it saves, or (unrolled LSTM only) the
+        spec searches more than :data:`WIDE_MAX_WINDOWS` LSTM window lengths, where most
+        trials would be a new structure. A function of the spec and the values only, so
+        every trial of a configuration trains alike."""
         if self.holdout != "auto":
             return self.holdout
-        if window_lengths(self.spec, self.pad_steps) > WIDE_MAX_WINDOWS:
+        if self.lstm == "unrolled" and window_lengths(self.spec, self.pad_steps) > WIDE_MAX_WINDOWS:
             return "fit"
         rows = len(windows.part("train")[0])
         return "wide" if self._batches(values, rows) <= WIDE_MAX_BATCHES else "fit"
@@ -401,6 +428,7 @@ class Runner:
             "learning_rate": float(resolved["learning_rate"]),
             "batch_size": int(resolved["batch_size"]),
             "pad_steps": self.pads(values, max(len(mb.x) for mb in members)),
+            "lstm": self.lstm,
         }
         if models is not None:
             return Wide(models, members, **common)
@@ -416,7 +444,7 @@ class Runner:
         )
         template, recipe = recipe_for(key, lambda: self.build(values, first))
         order = list(dict.fromkeys(seed for _, seed in parts))  # seeds, first-seen order
-        if recipe is not None and stackable(template):
+        if recipe is not None and stackable(template, self.lstm):
             states: dict[int, list[Initial]] = {}
             for seed in order:
                 seed_keras(seed)

@@ -38,7 +38,7 @@ from seqtune.search.files import (
 from seqtune.search.lock import StudyLock
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed, holdout_for, pad_for
+from seqtune.search.runner import Runner, TrialFailed, holdout_for, lstm_for, pad_for
 from seqtune.search.signals import check_stop, signals_as_interrupt
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
@@ -505,21 +505,26 @@ def open_remote(
     return Study(None, spec, meta, backend, artifacts)
 
 
-def prepare(spec: Spec, *, holdout: str = "auto", pad: str = "auto") -> tuple[Table, Runner]:
+def prepare(
+    spec: Spec, *, holdout: str = "auto", pad: str = "auto", lstm: str = "fused"
+) -> tuple[Table, Runner]:
     """Load the data and check the spec against it; nothing is written. ``holdout``: how
     the runner trains holdout trials (:func:`~seqtune.search.runner.holdout_for` of the
     study's version; ``fit`` keeps the compiled fit of studies made before 0.3.0).
-    ``pad``: whether the engine pads LSTM windows (:func:`~seqtune.search.runner.pad_for`;
-    ``off`` for studies made before 0.3.1)."""
+    ``pad``: whether the unrolled engine pads LSTM windows
+    (:func:`~seqtune.search.runner.pad_for`; ``off`` for studies made before 0.3.1).
+    ``lstm``: the engine's LSTM kernel (:func:`~seqtune.search.runner.lstm_for`;
+    ``unrolled`` for studies made before 0.3.2)."""
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
-    return table, Runner(spec, table, holdout=holdout, pad=pad)
+    return table, Runner(spec, table, holdout=holdout, pad=pad, lstm=lstm)
 
 
 def _prepare_as_made(spec: Spec, version: str | None) -> tuple[Table, Runner]:
-    """:func:`prepare` for a study launched by seqtune ``version``: its holdout trainer and
-    window padding are those of that version, so its later trials train as its first."""
-    return prepare(spec, holdout=holdout_for(version), pad=pad_for(version))
+    """:func:`prepare` for a study launched by seqtune ``version``: its holdout trainer,
+    LSTM kernel and window padding are those of that version, so its later trials train as
+    its first."""
+    return prepare(spec, holdout=holdout_for(version), pad=pad_for(version), lstm=lstm_for(version))
 
 
 def _storable(storage: str | None) -> str | None:

@@ -119,8 +119,9 @@ def test_sigkills_at_chosen_moments_lose_nothing_that_finished(
     if backend != "hyperband":
         # Optuna's moment "inside a trial" is an epoch reported and the trial not over: with
         # 3 epochs of a tiny model that lasts a few ms on a quiet machine, and the resume
-        # could end before the poll saw it; 30 epochs without early stop leave ~0.5 s
-        search.update(max_epochs=30, patience=None)
+        # could end before the poll saw it; 100 epochs without early stop leave ~0.3 s (the
+        # fused LSTM of 0.3.2 trains an epoch of these in ~3 ms)
+        search.update(max_epochs=100, patience=None)
     raw = tiny_spec(search=search)
     if selection:  # rolling folds x repeats, trained side by side, ensemble at export
         raw["data"]["split"] = {"val": 12, "test": 0.33, "folds": 2}

@@ -202,8 +202,9 @@ def test_four_workers_two_killed_mid_trial_lose_nothing(pg: PgServer, tmp_path: 
     their heartbeat is stale and run again by a live worker; the budget is met."""
     url = pg.create_database("killed")
     budget = 12
-    # trials long enough (~1-2 s) that both victims are caught inside one on a quiet machine
-    search = {"backend": "tpe", "trials": budget, "max_epochs": 100, "patience": None}
+    # trials long enough (~1-2 s) that both victims are caught inside one on a quiet machine:
+    # 400 epochs of ~5 batches (the fused LSTM trains 100 of them in ~0.3 s)
+    search = {"backend": "tpe", "trials": budget, "max_epochs": 400, "patience": None}
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=search))
     env = {"SEQTUNE_HEARTBEAT": "1:4"}
     launch = launch_into(tmp_path, spec, url, env)

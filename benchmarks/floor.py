@@ -17,7 +17,9 @@ judged against what the machine does rather than against a guess:
 - **+ Adam + validation forecast**: the minimal step plus what the engine's epoch does
   besides (Adam written out, the 19 validation windows forecast), still static.
 - **seqtune engine**: :class:`seqtune.models.wide.Wide` (stacked design), as a trial runs
-  it: Adam, member masks, the validation forecast every epoch, open dims.
+  it: Adam, member masks, the validation forecast every epoch, open dims; its LSTM
+  unrolled (0.3.1: every step written out as batched ops for all K members) or fused
+  (0.3.2: one BlockLSTM kernel per member, looping over the steps inside).
 
 Each is reported as ms per model-epoch (the epoch's time / K) and as GFLOP/s on the
 matmul count. "1 ms per model-epoch at K = 8" needs 8 ms per epoch of all eight.
@@ -156,12 +158,13 @@ def minimal_lstm(k: int, epochs: int, jit: bool, full: bool = False) -> float:
     return _time(lambda: tf.nest.map_structure(lambda t: t.numpy(), epoch()), epochs)
 
 
-def engine(k: int, epochs: int) -> float:
-    """seqtune's stacked Wide, K members of the tutorial configuration at 12 steps."""
+def engine(k: int, epochs: int, lstm: str) -> float:
+    """seqtune's stacked Wide, K members of the tutorial configuration at 12 steps, with
+    its LSTM fused or unrolled."""
     from wide import airline, wide_run
 
     # wide_run's timing: the median epoch after the first, per member, of the reused run
-    return wide_run(airline(), k, max(epochs, 3), "stacked")["reuse epoch"] * k
+    return wide_run(airline(), k, max(epochs, 3), "stacked", lstm=lstm)["reuse epoch"] * k
 
 
 def one_fit(epochs: int) -> float:
@@ -195,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
         sides.append(("minimal LSTM step, static, XLA", lambda k: minimal_lstm(k, e, True)))
     sides += [
         ("+ Adam + validation forecast", lambda k: minimal_lstm(k, e, False, True)),
-        ("seqtune engine (Wide, stacked)", lambda k: engine(k, e // 4)),
+        ("seqtune engine, LSTM unrolled (0.3.1)", lambda k: engine(k, e // 4, "unrolled")),
+        ("seqtune engine, LSTM fused (0.3.2)", lambda k: engine(k, e // 4, "fused")),
     ]
     times: dict[tuple[str, int], list[float]] = {}
     fits: list[float] = []

@@ -5,9 +5,10 @@
 Runs a real airline study (small models, few epochs) through seqtune's study API and
 prints the process RSS after each trial; the bound stated in the README is checked at the
 end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 and 0-2 Dense
-layers on the holdout: its windows are padded to 8 or 16 steps (0.3.1 on), so its trials
-train on the kept engines (``Runner.trainer_for``), one per layer structure (2 window
-buckets x 3 layer counts), which keep the Keras session; each trace keeps a few MiB.
+layers on the holdout: its LSTM is fused (0.3.2 on: every window length on one trace; in
+0.3.1 the windows were padded to 8 or 16 steps), so its trials train on the kept engines
+(``Runner.trainer_for``), one per layer structure (3 layer counts; 0.3.1: x 2 window
+buckets), which keep the Keras session; each trace keeps a few MiB.
 ``--wide``: 4 rolling-origin folds x 2 repeats, K = 8 models a trial trained side by side
 on the kept engines. A study made before 0.3.1 (windows unpadded,
 12 window lengths) trained these holdout trials with the compiled fit, which clears the

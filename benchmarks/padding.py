@@ -8,7 +8,9 @@ holdout), K = 1 and 8 members, three cases per K, alternating, ``--repeats`` rou
 
 - ``12 steps``: a window of 12 unrolled as it is (0.3.0);
 - ``16 steps``: a window of 16 (what the bucket unrolls);
-- ``12 padded to 16``: a window of 12 padded to 16, 4 steps masked (0.3.1).
+- ``12 padded to 16``: a window of 12 padded to 16, 4 steps masked (0.3.1);
+- ``12 steps, fused``: a window of 12 through the fused LSTM kernel (0.3.2: one BlockLSTM
+  per member, no padding, any window length on one trace).
 
 Prints the median ms per epoch (after 3 warm-up epochs, over ``--epochs``) and each case's
 ratio to the unpadded 12. One thread (seqtune's default).
@@ -30,10 +32,15 @@ sys.path.insert(0, str(ROOT / "src"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROWS, VALIDATION, UNITS, WARMUP = 80, 12, 32, 3
-CASES = [("12 steps", 12, False), ("16 steps", 16, False), ("12 padded to 16", 12, True)]
+CASES = [
+    ("12 steps", 12, False, "unrolled"),
+    ("16 steps", 16, False, "unrolled"),
+    ("12 padded to 16", 12, True, "unrolled"),
+    ("12 steps, fused", 12, False, "fused"),
+]
 
 
-def epoch_ms(steps: int, k: int, pad: bool, epochs: int) -> float:
+def epoch_ms(steps: int, k: int, pad: bool, lstm: str, epochs: int) -> float:
     """Mean ms per epoch over ``epochs`` epochs after the warm-up, on a fresh Wide."""
     import numpy as np
 
@@ -60,7 +67,13 @@ def epoch_ms(steps: int, k: int, pad: bool, epochs: int) -> float:
         head="linear",
     )
     with Wide(
-        models, members, head="linear", learning_rate=0.003, batch_size=128, pad_steps=pad
+        models,
+        members,
+        head="linear",
+        learning_rate=0.003,
+        batch_size=128,
+        pad_steps=pad,
+        lstm=lstm,
     ) as wide:
         list(wide.run(WARMUP))
         start = time.perf_counter()
@@ -82,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     got: dict[tuple[int, str], list[float]] = {}
     for _ in range(args.repeats):
         for k in args.ks:
-            for name, steps, pad in CASES:
-                got.setdefault((k, name), []).append(epoch_ms(steps, k, pad, args.epochs))
+            for name, steps, pad, lstm in CASES:
+                got.setdefault((k, name), []).append(epoch_ms(steps, k, pad, lstm, args.epochs))
     print(
         f"LSTM({UNITS}), {ROWS} rows full batch, {args.epochs} epochs x {args.repeats} "
         f"rounds, load {os.getloadavg()[0]:.1f}"
@@ -91,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'K':>3} {'case':<17} {'ms/epoch':>9} {'vs 12 steps':>12}")
     for k in args.ks:
         base = statistics.median(got[(k, CASES[0][0])])
-        for name, _, _ in CASES:
+        for name, *_ in CASES:
             ms = statistics.median(got[(k, name)])
             print(f"{k:>3} {name:<17} {ms:>9.2f} {ms / base:>11.2f}x")
 

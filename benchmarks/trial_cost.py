@@ -24,11 +24,16 @@ alternate, ``--rounds`` times; medians over trials. One thread (seqtune's defaul
         [--model mlp|lstm]
 
 ``--model lstm``: LSTM(32) on 12 steps at full batch instead (the speed issue's yardstick).
-``--pad on|off``: the engine pads LSTM windows to a multiple of 8 steps (0.3.1's default
-where look_back is searched, as here) or unrolls each window as it is: with ``--model lstm
---vary`` the two window lengths (12, 13) then share one engine (unrolled over 16 steps), or
-each traces its own. ``--pad compare``: the engine modes twice, padded and unpadded,
-alternating in one process (what the padding steps cost, as ratios from one run).
+``--lstm fused|unrolled``: the engine's LSTM kernel (``Runner(lstm=)``): ``fused`` (0.3.2's
+default: one BlockLSTM kernel per member, any window length on one trace) or ``unrolled``
+(0.3.1: the steps written out). ``--lstm compare``: the engine modes twice, fused and
+unrolled, alternating in one process.
+``--pad on|off`` (unrolled only): the engine pads LSTM windows to a multiple of 8 steps
+(0.3.1's default where look_back is searched, as here) or unrolls each window as it is:
+with ``--model lstm --vary`` the two window lengths (12, 13) then share one engine (unrolled
+over 16 steps), or each traces its own. ``--pad compare``: the engine modes twice, padded
+and unpadded, alternating in one process (what the padding steps cost, as ratios from one
+run).
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ def runner_for(
     model: str = "mlp",
     holdout: str = "auto",
     pad: str = "auto",
+    lstm: str = "fused",
 ) -> Any:
     from seqtune.search.study import prepare
     from seqtune.spec import Spec
@@ -88,7 +94,7 @@ def runner_for(
     raw["search"].update({"repeats": repeats, "patience": None})
     spec = Spec.from_dict(raw, ROOT / "examples", ROOT / "examples" / "airline_folds.yaml")
     spec = replace(spec, search=replace(spec.search, pruner="none"))
-    return prepare(spec, holdout=holdout, pad=pad)[1]
+    return prepare(spec, holdout=holdout, pad=pad, lstm=lstm)[1]
 
 
 def one_trial(runner: Any, values: dict[str, Any], epochs: int, seed: int) -> tuple[float, float]:
@@ -110,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--vary", action="store_true", help="every other trial of other shapes")
     ap.add_argument("--model", choices=("mlp", "lstm"), default="mlp")
     ap.add_argument("--pad", choices=("auto", "on", "off", "compare"), default="auto")
+    ap.add_argument("--lstm", choices=("fused", "unrolled", "compare"), default="fused")
     args = ap.parse_args(argv)
+    if args.pad in ("on", "compare") and args.lstm != "unrolled":
+        ap.error("--pad on|compare is for --lstm unrolled")
 
     import tensorflow as tf
 
@@ -118,15 +127,17 @@ def main(argv: list[str] | None = None) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     base = LSTM_VALUES if args.model == "lstm" else VALUES
     other = {**base, "look_back": base["look_back"] + 1}
-    modes = {
-        name: (*mode, "on" if args.pad == "compare" else args.pad) for name, mode in MODES.items()
-    }
-    if args.pad == "compare":
-        for name in ("holdout", "folds x repeats"):
-            modes[f"{name}, unpadded"] = (*MODES[name], "off")
+    pad = "on" if args.pad == "compare" else args.pad
+    lstm = "fused" if args.lstm == "compare" else args.lstm
+    modes = {name: (*mode, pad, lstm) for name, mode in MODES.items()}
+    for name in ("holdout", "folds x repeats"):
+        if args.pad == "compare":
+            modes[f"{name}, unpadded"] = (*MODES[name], "off", lstm)
+        if args.lstm == "compare":
+            modes[f"{name}, unrolled"] = (*MODES[name], "auto", "unrolled")
     runners = {
-        name: runner_for(split, r, args.model, wide, pad)
-        for name, (split, r, wide, pad) in modes.items()
+        name: runner_for(split, r, args.model, wide, pad, lstm)
+        for name, (split, r, wide, pad, lstm) in modes.items()
     }
     got: dict[str, dict[str, list[float]]] = {
         name: {"first": [], "fixed": [], "epoch": []} for name in modes
@@ -140,14 +151,15 @@ def main(argv: list[str] | None = None) -> None:
                 got[name]["epoch"].append(epoch)
     print(
         f"airline {args.model}, {args.epochs} epochs a trial, {args.trials} trials x "
-        f"{args.rounds} rounds, pad {args.pad} (padding: {runners['holdout'].pad_steps}), "
+        f"{args.rounds} rounds, lstm {args.lstm}, pad {args.pad} "
+        f"(padding: {runners['holdout'].pad_steps}), "
         f"load {os.getloadavg()[0]:.1f}"
     )
     print(
         f"{'mode':<27} {'K':>3} {'1st fixed s':>11} {'fixed s':>8} {'ms/epoch':>9} "
         f"{'ms/model-epoch':>15}"
     )
-    for name, (split, repeats, _, _) in modes.items():
+    for name, (split, repeats, *_) in modes.items():
         k = split.get("folds", 1) * repeats
         g = got[name]
         epoch = statistics.median(g["epoch"])

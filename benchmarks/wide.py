@@ -3,10 +3,12 @@ trainings and against Keras ``fit``.
 
 Per problem and K (1, 2, 4, 8, 16), each side trains the same configuration:
 
-- wide stacked / wide loop: one :class:`~seqtune.models.wide.Wide` of K members (seeds
-  0..K-1, same rows, validation predicted every epoch), ``design="stacked"`` (weights
-  stacked along a K axis, batched matmuls) and ``design="loop"`` (the K Keras models called
-  one after the other in one graph);
+- wide stacked / unrolled / loop: one :class:`~seqtune.models.wide.Wide` of K members
+  (seeds 0..K-1, same rows, validation predicted every epoch), ``design="stacked"``
+  (weights stacked along a K axis, batched matmuls) with its LSTM fused (0.3.2's default:
+  one BlockLSTM kernel per member) or unrolled (``lstm="unrolled"``: every step written out
+  as batched ops, 0.3.1), and ``design="loop"`` (the K Keras models called one after the
+  other in one graph); XLA (``jit=True``) runs the unrolled one;
 - separate fit: ``seqtune.models.training.fit`` of one model with ``validation_x`` (what a
   trial runs today); K separate trainings cost K times its figures;
 - Keras fit: ``model.compile(Adam(lr), loss)``, ``model.fit(x, y, batch_size, epochs)``, no
@@ -130,7 +132,9 @@ def _epochs_timed(run: Callable[[], Any], start: float) -> dict[str, float]:
 KEEP_SESSION = False  # --keep-session: no keras.backend.clear_session() before wide runs
 
 
-def wide_run(p: Problem, k: int, epochs: int, design: str, jit: bool = False) -> dict[str, float]:
+def wide_run(
+    p: Problem, k: int, epochs: int, design: str, jit: bool = False, lstm: str = "fused"
+) -> dict[str, float]:
     """Two runs of K members: the first traces (or takes a kept engine of an earlier
     repeat: those are cleared first), the second reuses its engine."""
     import keras
@@ -152,7 +156,14 @@ def wide_run(p: Problem, k: int, epochs: int, design: str, jit: bool = False) ->
         built = time.perf_counter()
         members = [Member(s, p["x"], p["y"], validation_x=p["xv"]) for s in seeds]
         wide = Wide(
-            models, members, head=p["head"], learning_rate=lr, batch_size=bs, design=design, jit=jit
+            models,
+            members,
+            head=p["head"],
+            learning_rate=lr,
+            batch_size=bs,
+            design=design,
+            jit=jit,
+            lstm=lstm,
         )
         assert wide.reused == bool(label)
         r = _epochs_timed(lambda w=wide: w.run(epochs), built)
@@ -233,13 +244,14 @@ def bench(
     for k in ks:
         sides: dict[str, Callable[[], dict[str, float]]] = {
             "stacked": lambda k=k: wide_run(p, k, epochs, "stacked"),
+            "unrolled": lambda k=k: wide_run(p, k, epochs, "stacked", lstm="unrolled"),
             "fit": lambda: separate_fit(p, epochs),
             "keras": lambda: keras_fit(p, max(3, epochs // 10)),
         }
         if k <= loop_max:
             sides["loop"] = lambda k=k: wide_run(p, k, epochs, "loop")
         if k in xla_ks and not p["dropout"]:
-            sides["xla"] = lambda k=k: wide_run(p, k, epochs, "stacked", jit=True)
+            sides["xla"] = lambda k=k: wide_run(p, k, epochs, "stacked", True, "unrolled")
         runs: dict[str, list[dict[str, float]]] = {s: [] for s in sides}
         names = list(sides)
         for i in range(repeats):
@@ -256,6 +268,7 @@ def bench(
             [
                 k,
                 med("stacked", "epoch") * 1e3,
+                med("unrolled", "epoch") * 1e3,
                 med("loop", "epoch") * 1e3,
                 med("xla", "epoch") * 1e3,
                 fit_ms,
@@ -263,6 +276,7 @@ def bench(
                 fit_ms / (med("stacked", "epoch") * 1e3),
                 med("stacked", "first"),
                 med("stacked", "reuse first"),
+                med("unrolled", "first"),
                 med("loop", "first"),
                 med("loop", "reuse first"),
                 med("xla", "first"),
@@ -277,6 +291,7 @@ def bench(
 HEADERS = [
     "K",
     "stacked ms/model-ep",
+    "unrolled ms/model-ep",
     "loop ms/model-ep",
     "XLA ms/model-ep",
     "separate fit ms/ep",
@@ -284,6 +299,7 @@ HEADERS = [
     "fit/stacked",
     "stacked 1st s",
     "stacked reuse 1st s",
+    "unrolled 1st s",
     "loop 1st s",
     "loop reuse 1st s",
     "XLA 1st s",

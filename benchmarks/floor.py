@@ -27,6 +27,10 @@ matmul count. "1 ms per model-epoch at K = 8" needs 8 ms per epoch of all eight.
     python benchmarks/floor.py [--ks 1 8 16] [--epochs 100] [--repeats 2] [--threads 1]
 
 ``--threads`` sets TensorFlow's intra-op threads (seqtune's default: 1 per process).
+``--jax`` adds the "+ Adam + validation forecast" step written in JAX (``jax.jit`` of
+``jax.vmap``: XLA compiles the whole epoch for its exact shapes), with its compile time;
+``pip install jax`` first (it is not a seqtune dependency). JAX's CPU client keeps its own
+threads: run the script under ``taskset -c 0`` to hold every side to one core.
 """
 
 from __future__ import annotations
@@ -158,6 +162,67 @@ def minimal_lstm(k: int, epochs: int, jit: bool, full: bool = False) -> float:
     return _time(lambda: tf.nest.map_structure(lambda t: t.numpy(), epoch()), epochs)
 
 
+def jax_step(k: int, epochs: int) -> tuple[float, float]:
+    """The "+ Adam + validation forecast" step in JAX (``jax.jit`` of ``jax.vmap`` over the
+    K members: XLA compiles the whole epoch for these exact shapes). Returns (seconds per
+    epoch, seconds to compile and run the first). Needs ``pip install jax`` (not one of
+    seqtune's dependencies)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    g = 4 * UNITS
+
+    def forward(params: Any, inputs: Any) -> Any:
+        kernel, rec, bias, dense, dbias = params
+        xw = jnp.einsum("btf,fg->tbg", inputs, kernel) + bias
+
+        def cell(carry: Any, z_in: Any) -> Any:
+            h, c = carry
+            z0, z1, z2, z3 = jnp.split(z_in + h @ rec, 4, axis=-1)
+            c = jax.nn.sigmoid(z1) * c + jax.nn.sigmoid(z0) * jnp.tanh(z2)
+            h = jax.nn.sigmoid(z3) * jnp.tanh(c)
+            return (h, c), None
+
+        zeros = jnp.zeros((inputs.shape[0], UNITS))
+        (h, _), _ = jax.lax.scan(cell, (zeros, zeros), xw, unroll=True)
+        return h @ dense + dbias
+
+    def loss(params: Any, x: Any, y: Any) -> Any:
+        return jnp.mean(jnp.square(forward(params, x) - y))
+
+    def epoch(state: Any, x: Any, y: Any, xv: Any) -> Any:
+        params, m, v, t = state
+        grads = jax.grad(loss)(params, x, y)
+        t = t + 1.0
+        m = jax.tree.map(lambda m, g: m + (g - m) * 0.1, m, grads)
+        v = jax.tree.map(lambda v, g: v + (g * g - v) * 0.001, v, grads)
+        alpha = 0.001 * jnp.sqrt(1.0 - 0.999**t) / (1.0 - 0.9**t)
+        params = jax.tree.map(lambda p, m, v: p - alpha * m / (jnp.sqrt(v) + 1e-7), params, m, v)
+        return (params, m, v, t), forward(params, xv)
+
+    rng = np.random.default_rng(0)
+    shapes = ((FEATURES, g), (UNITS, g), (g,), (UNITS, 1), (1,))
+    params = tuple(jnp.asarray(rng.normal(size=(k, *s)).astype(np.float32) * 0.1) for s in shapes)
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    state = (params, zeros, zeros, jnp.zeros((k,)))
+    x, y, xv = (
+        jnp.asarray(rng.normal(size=(k, *s)).astype(np.float32))
+        for s in ((WINDOWS, STEPS, FEATURES), (WINDOWS, 1), (VAL_WINDOWS, STEPS, FEATURES))
+    )
+    step = jax.jit(jax.vmap(epoch))
+    box = [state]
+
+    def run() -> None:
+        box[0], pred = step(box[0], x, y, xv)
+        pred.block_until_ready()
+
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    return _time(run, epochs), first
+
+
 def engine(k: int, epochs: int, lstm: str) -> float:
     """seqtune's stacked Wide, K members of the tutorial configuration at 12 steps, with
     its LSTM fused or unrolled."""
@@ -182,6 +247,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=2, help="rounds over every side; medians")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-xla", action="store_true", help="no XLA row (compiles ~10 s)")
+    parser.add_argument(
+        "--jax", action="store_true", help="add the JAX row (needs `pip install jax`)"
+    )
     args = parser.parse_args(argv)
 
     os.environ["SEQTUNE_THREADS"] = str(args.threads)
@@ -196,8 +264,16 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if not args.skip_xla:
         sides.append(("minimal LSTM step, static, XLA", lambda k: minimal_lstm(k, e, True)))
+    compiles: dict[int, list[float]] = {}
+
+    def in_jax(k: int) -> float:
+        epoch, first = jax_step(k, e)
+        compiles.setdefault(k, []).append(first)
+        return epoch
+
     sides += [
         ("+ Adam + validation forecast", lambda k: minimal_lstm(k, e, False, True)),
+        *([("  the same in JAX (jit of vmap)", in_jax)] if args.jax else []),
         ("seqtune engine, LSTM unrolled (0.3.1)", lambda k: engine(k, e // 4, "unrolled")),
         ("seqtune engine, LSTM fused (0.3.2)", lambda k: engine(k, e // 4, "fused")),
     ]
@@ -218,6 +294,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(["  / one-model fit", *(t[k] / k / fit for k in args.ks)])
         rows.append(["  GFLOP/s", *(matmul_flops(k) / t[k] / 1e9 for k in args.ks)])
     rows.append(["at the GEMM peak", *(matmul_flops(1) / peak / 1e6 for _ in args.ks)])
+    if compiles:
+        rows.append(["JAX compile + 1st epoch, s", *(median(compiles[k]) for k in args.ks)])
     print(f"GEMM peak: {peak:.1f} GFLOP/s (1024^3 float32 matmul)")
     print(f"matmul work of one model-epoch: {matmul_flops(1) / 1e6:.1f} MFLOP")
     print(f"medians of {args.repeats} rounds; the issue's target: 1 ms against 5.3 ms = 0.19x")

@@ -150,20 +150,25 @@ def _version(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
 
 
+def _made_since(version: str | None, first: tuple[int, ...]) -> bool:
+    """Whether seqtune ``version`` (a study.json's; None or unreadable: an old one) is
+    ``first`` or later."""
+    parts = _version(version)
+    return parts is not None and parts >= first
+
+
 def holdout_for(version: str | None) -> str:
     """How a study launched by seqtune ``version`` (its study.json) trains holdout trials:
     ``auto`` from 0.3.0 on; a study of an earlier (or unrecorded) version keeps the
     compiled fit it was made with (``fit``), so its resumed trials are computed as its first."""
-    parts = _version(version)
-    return "auto" if parts is not None and parts >= HOLDOUT_WIDE_SINCE else "fit"
+    return "auto" if _made_since(version, HOLDOUT_WIDE_SINCE) else "fit"
 
 
 def pad_for(version: str | None) -> str:
     """How a study launched by seqtune ``version`` treats LSTM window lengths in the
     engine: ``auto`` from 0.3.1 on, ``off`` before (its engine trials unrolled each window
     as it was, and its resumed trials are computed the same way)."""
-    parts = _version(version)
-    return "auto" if parts is not None and parts >= PAD_STEPS_SINCE else "off"
+    return "auto" if _made_since(version, PAD_STEPS_SINCE) else "off"
 
 
 def lstm_for(version: str | None) -> str:
@@ -171,8 +176,7 @@ def lstm_for(version: str | None) -> str:
     (:data:`~seqtune.models.wide.LSTM_KERNELS`): ``fused`` from 0.3.2 on, ``unrolled``
     before (with that version's padding, :func:`pad_for`), so its resumed trials are
     computed as its first (the two agree to round-off, not bit for bit)."""
-    parts = _version(version)
-    return "fused" if parts is not None and parts >= FUSED_LSTM_SINCE else "unrolled"
+    return "fused" if _made_since(version, FUSED_LSTM_SINCE) else "unrolled"
 
 
 def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:

@@ -281,16 +281,22 @@ def test_one_engine_serves_other_units_rates_rows_and_learning_rates() -> None:
     assert b._engine.run_epoch.experimental_get_tracing_count() == tracing
 
 
+def lengthened(ms: list[Member], reps: int) -> list[Member]:
+    """The members with their windows (and validation windows) repeated ``reps`` times
+    along the steps."""
+    return [
+        Member(m.seed, np.tile(m.x, (1, reps, 1)), m.y, None, np.tile(m.validation_x, (1, reps, 1)))
+        for m in ms
+    ]
+
+
 def test_a_new_structure_or_unrolled_window_length_gets_its_own_engine() -> None:
     clear_engines()
     ms = members([20, 20], [1, 2])
     a, _ = wide("lstm", LSTM, ms, 5)
     b, _ = wide("lstm", {**LSTM, "num_hidden_layers": 2}, ms, 5)  # one more Dense
     assert not b.reused
-    longer = [
-        Member(m.seed, np.tile(m.x, (1, 2, 1)), m.y, None, np.tile(m.validation_x, (1, 2, 1)))
-        for m in ms
-    ]
+    longer = lengthened(ms, 2)
     models = build_members(
         "lstm", "timesteps", LSTM, [1, 2], head="linear", **{**SHAPE, "look_back": 8}
     )
@@ -308,19 +314,7 @@ def test_a_fused_lstm_serves_every_window_length_with_one_trace() -> None:
     values = {**LSTM, "dropout": 0.25}
     runs = []
     for steps in (3, 4, 40):
-        ms = members([30, 23], [1, 2])
-        if steps > LOOK_BACK:
-            reps = -(-steps // LOOK_BACK)
-            ms = [
-                Member(
-                    m.seed,
-                    np.tile(m.x, (1, reps, 1)),
-                    m.y,
-                    None,
-                    np.tile(m.validation_x, (1, reps, 1)),
-                )
-                for m in ms
-            ]
+        ms = lengthened(members([30, 23], [1, 2]), -(-steps // LOOK_BACK))
         runs.append(assert_each_equals_solo("lstm", values, windows_of(ms, steps), 5))
     assert not runs[0].reused and all(r.reused for r in runs[1:])
     assert all(r._engine is runs[0]._engine for r in runs)

@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "-o", "--output", type=Path, help="spec file to write (default STUDY/best.yaml)"
     )
+    export.add_argument(
+        "--force", action="store_true", help="replace an existing output file (see -o)"
+    )
     _remote_options(export)
 
     check = sub.add_parser(
@@ -124,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
     train.add_argument("spec", type=Path)
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
+    train.add_argument(
+        "--force", action="store_true", help="replace an existing output file (see -o)"
+    )
     train.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     predict = sub.add_parser(
@@ -136,11 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "-o", "--output", type=Path, help="CSV file to write (default: print to stdout)"
     )
+    predict.add_argument(
+        "--force", action="store_true", help="replace an existing output file (see -o)"
+    )
 
     report = sub.add_parser("report", help="one self-contained HTML page about a study")
     report.add_argument("study_dir", type=Path)
     report.add_argument(
         "-o", "--output", type=Path, help="HTML file to write (default STUDY/report.html)"
+    )
+    report.add_argument(
+        "--force", action="store_true", help="replace an existing output file (see -o)"
     )
     report.add_argument("--storage", help="storage URL, if the study was launched with one")
 
@@ -150,11 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--what", required=True, choices=("history", "importance", "forecast", "curves")
     )
     plot.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    plot.add_argument(
+        "--force", action="store_true", help="replace an existing output file (see -o)"
+    )
     plot.add_argument("--storage", help="storage URL, if the study was launched with one")
 
     ds = sub.add_parser("datasets", help="write a shipped data set generator's output")
     ds.add_argument("name", choices=("drone-deauth",))
     ds.add_argument("-o", "--output", type=Path, required=True)
+    ds.add_argument("--force", action="store_true", help="replace an existing output file (see -o)")
     ds.add_argument("--rows", type=_positive, default=22000)
     ds.add_argument("--seed", type=int, default=0)
     return p
@@ -260,7 +276,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     verb = args.verb
     if verb == "datasets":
         from seqtune.datasets import write_drone_deauth
+        from seqtune.datasets.drone import DRONE_DEAUTH_COLUMNS
+        from seqtune.search.outputs import check_output, starts_with
 
+        header = ",".join(DRONE_DEAUTH_COLUMNS).encode()
+        if not args.output.is_dir():  # a folder is refused by the writer, naming it
+            check_output(args.output, force=args.force, own=lambda p: starts_with(p, header))
         path = write_drone_deauth(args.output, n_rows=args.rows, seed=args.seed)
         print(f"wrote {path} ({args.rows} rows, seed {args.seed})")
         return 0
@@ -742,16 +763,16 @@ def _export(args: argparse.Namespace) -> int:
 
     study = _open_any(args)
     try:
-        check_exportable(study, args.output)  # refused before anything is written
+        check_exportable(study, args.output, args.force)  # refused before anything is written
         if study.path is None:  # a study on a server, exported where this runs
             running = None
-            out_yaml, out_model, result = export(study, args.output)
+            out_yaml, out_model, result = export(study, args.output, args.force)
         else:
             # one export at a time (best.yaml and best.keras come from the same one); a
             # study that is still running is read, not stopped: its best trial so far
             with StudyLock.acquire(study.path, "seqtune export", name=EXPORT_LOCK_FILE):
                 running = holder(study.path)
-                out_yaml, out_model, result = export(study, args.output)
+                out_yaml, out_model, result = export(study, args.output, args.force)
     finally:
         study.close()
     if running:
@@ -789,7 +810,7 @@ def _report(args: argparse.Namespace) -> int:
     check_study_dir(args.study_dir)  # a wrong path is refused before TensorFlow loads
     _load_tensorflow()  # seqtune.search loads it; the exported model needs it
 
-    print(f"wrote {report(args.study_dir, args.output, args.storage)}")
+    print(f"wrote {report(args.study_dir, args.output, args.storage, args.force)}")
     return 0
 
 
@@ -799,7 +820,7 @@ def _plot(args: argparse.Namespace) -> int:
     check_study_dir(args.study_dir)
     _load_tensorflow()
 
-    print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage)}")
+    print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage, args.force)}")
     return 0
 
 
@@ -809,8 +830,18 @@ def _predict(args: argparse.Namespace) -> int:
 
     # everything is checked before TensorFlow loads: the export, its model file, the data
     spec, values, model_path = resolve_export(args.spec)
-    if args.output is not None and args.output.is_dir():
-        raise UserError("is a folder, expected a CSV file name", str(args.output))
+    if args.output is not None:
+        from seqtune.search.outputs import check_output, starts_with
+
+        reads = [p for p in (args.spec, model_path, spec.data.csv, args.csv) if p is not None]
+        if spec.source is not None:
+            reads.append(spec.source)
+        check_output(
+            args.output,
+            force=args.force,
+            reads=reads,
+            own=lambda p: starts_with(p, b"time,h,prediction", b"step,h,prediction"),
+        )
     table, data = check_predict(spec, args.csv)
     _load_tensorflow()
     from seqtune.search.predict import forecast
@@ -859,6 +890,14 @@ def _train(args: argparse.Namespace) -> int:
     from seqtune.checks import refuse_data_problems
 
     refuse_data_problems(spec, validate_with_data(spec))  # the checks launch makes
+    if args.output is not None:  # refused before the refit, not after it
+        from seqtune.search.outputs import check_output
+
+        reads = [args.spec, spec.data.csv]
+        model = (spec.result or {}).get("model")
+        if isinstance(model, str):  # an export's own model: never replaced by a refit
+            reads.append(args.spec.parent / model)
+        check_output(args.output, force=args.force, suffixes=(".keras",), reads=reads)
     _load_tensorflow()
     from seqtune.search.export import train
 

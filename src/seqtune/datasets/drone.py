@@ -209,6 +209,9 @@ def write_drone_deauth(
     except OSError as exc:
         raise UserError(f"cannot write in {parent}: {exc.strerror or exc}", "path") from exc
     try:
+        mask = os.umask(0o022)  # the user's umask, not mkstemp's 0600
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             frame.to_csv(handle, index=False)
         os.replace(tmp_name, target)

@@ -27,17 +27,24 @@ def check_study_dir(study_dir: Path) -> None:
         )
 
 
-def _check_output(output: Path, suffix: str, flag: str = "-o") -> None:
-    if output.is_dir():
-        raise UserError("is a folder, expected a file name", str(output))
-    if output.suffix.lower() != suffix:
-        raise UserError(f"the output file must end in {suffix}", flag)
+#: What a page (report) or a PNG (plot) of seqtune's holds near its start.
+HTML_MARK, PNG_MARK = b"*<title>seqtune report", b"*seqtune"
 
 
-def report(study_dir: Path, output: Path | None = None, storage: str | None = None) -> Path:
+def _check_output(output: Path, suffix: str, force: bool, mark: bytes) -> None:
+    """The rule of :mod:`seqtune.search.outputs`: an existing file is replaced only when it
+    is an earlier page or figure of seqtune's, or with ``force``."""
+    from seqtune.search.outputs import check_output, starts_with
+
+    check_output(output, force=force, suffixes=(suffix,), own=lambda p: starts_with(p, mark))
+
+
+def report(
+    study_dir: Path, output: Path | None = None, storage: str | None = None, force: bool = False
+) -> Path:
     """Write the study's report page; return its path."""
     if output is not None:
-        _check_output(output, ".html")
+        _check_output(output, ".html", force, HTML_MARK)
     from seqtune.report import page
     from seqtune.report.source import read_study
 
@@ -45,9 +52,11 @@ def report(study_dir: Path, output: Path | None = None, storage: str | None = No
     return page.write(data, output if output is not None else data.path / REPORT_FILE)
 
 
-def plot(study_dir: Path, what: str, output: Path, storage: str | None = None) -> Path:
+def plot(
+    study_dir: Path, what: str, output: Path, storage: str | None = None, force: bool = False
+) -> Path:
     """Write one figure as PNG; UserError (one line) when it cannot be drawn."""
-    _check_output(output, ".png")
+    _check_output(output, ".png", force, PNG_MARK)
     from seqtune.report import figures
     from seqtune.report.evaluation import evaluate_export
     from seqtune.report.missing import Unavailable
@@ -64,21 +73,7 @@ def plot(study_dir: Path, what: str, output: Path, storage: str | None = None) -
         fig = makers[what]()
     except Unavailable as why:
         raise UserError(f"cannot draw {what}: {why}", str(data.path)) from None
-    _write_bytes(output, figures.png(fig))
+    from seqtune.search.files import write_bytes
+
+    write_bytes(output, figures.png(fig))
     return output
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file beside ``path`` and ``os.replace`` (never half a file)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

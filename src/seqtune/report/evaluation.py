@@ -72,11 +72,13 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     if not best_keras.is_file():
         raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
     from seqtune.search.digest import check_digest
+    from seqtune.search.predict import check_export_files
     from seqtune.search.study import locate_data, prepare
     from seqtune.spec import Spec, fixed_values
 
     try:
         exported = Spec.from_file(best_yaml)
+        check_export_files(best_yaml, exported.result)
         values = fixed_values(exported)
         spec = locate_data(data.spec, data.meta, data.path)
         check_digest(spec.data.csv, data.meta.get("data_sha256"))

@@ -35,7 +35,8 @@ STATE_STYLE = {  # marker, colour
 def png(fig: Figure) -> bytes:
     """The figure as PNG bytes (Agg)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    # the Software text chunk marks the file as seqtune's (plot -o replaces its own figures)
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": "seqtune"})
     return buf.getvalue()
 
 

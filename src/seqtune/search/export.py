@@ -30,6 +30,12 @@ A trial is more than its parameters and seed; what else it depended on is writte
   (``seqtune.models.wide``); ``train`` does the same. Absent from an export with a result:
   ``unrolled`` (the steps written out, as before 0.3.2).
 
+- ``result.files`` (seqtune 0.3.3 on): the SHA-256 of each file written with best.yaml
+  (``best.keras``, ``predictions.csv``). The three are staged beside their targets and
+  renamed into place with best.yaml last, so a kill leaves either the old export or the new
+  one; ``predict`` and ``report`` check the checksums and refuse, in one line saying to
+  export again, a model or forecast table that is not the one best.yaml was written with.
+
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
 """
@@ -46,7 +52,9 @@ import keras
 
 from seqtune.errors import UserError
 from seqtune.models.wide import LSTM_KERNELS
-from seqtune.search.files import save_model, write_csv, write_yaml
+from seqtune.search.digest import file_digest
+from seqtune.search.files import csv_text, save_model, write_together, yaml_text
+from seqtune.search.outputs import check_output, starts_with
 from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import TRAINERS, Outcome, Runner
@@ -69,9 +77,10 @@ def _clean(report: dict[str, Any]) -> dict[str, Any]:
     return {k: clean(v) for k, v in report.items()}
 
 
-def check_exportable(study: Study, output: Path | None = None) -> Path:
+def check_exportable(study: Study, output: Path | None = None, force: bool = False) -> Path:
     """The spec file an export would write; UserError if there is nothing to export or
-    the output is unusable. Writes nothing."""
+    the output is unusable (see :mod:`seqtune.search.outputs`: an existing file that is
+    not an earlier export of this study is replaced only with ``force``). Writes nothing."""
     if best_of(study.backend.records(), study.spec.objective.direction) is None:
         raise UserError("has no complete trial yet: nothing to export", study.where)
     # a study without a folder exports into the current one
@@ -81,12 +90,40 @@ def check_exportable(study: Study, output: Path | None = None) -> Path:
         raise UserError("the exported spec must end in .yaml or .yml", "-o")
     if out_yaml.exists() and out_yaml.is_dir():
         raise UserError("is a folder, expected a file name", str(out_yaml))
+    if output is None and study.path is not None:  # the study's own export, replaced freely
+        return out_yaml
+    ours = is_export_of(out_yaml, study.spec.study)
+    for path in (out_yaml, out_yaml.with_suffix(".keras"), out_yaml.parent / PREDICTIONS_FILE):
+        check_output(
+            path,
+            force=force,
+            reads=[study.spec.data.csv],
+            own=lambda _: ours,
+            flag="-o",
+        )
     return out_yaml
 
 
-def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[str, Any]]:
+def is_export_of(path: Path, study: str) -> bool:
+    """Whether ``path`` is a best.yaml written by ``seqtune export`` for the study named
+    ``study`` (its ``result.study``)."""
+    if not path.is_file() or not starts_with(path, b"*result:", within=1 << 20):
+        return False
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    result = raw.get("result") if isinstance(raw, dict) else None
+    return isinstance(result, dict) and result.get("study") == study
+
+
+def export(
+    study: Study, output: Path | None = None, force: bool = False
+) -> tuple[Path, Path, dict[str, Any]]:
     """Write best.yaml and best.keras for the study's best trial; return paths and result."""
-    out_yaml = check_exportable(study, output)
+    out_yaml = check_exportable(study, output, force)
     records = study.backend.records()
     best = best_of(records, study.spec.objective.direction)
     assert best is not None
@@ -153,11 +190,23 @@ def export(study: Study, output: Path | None = None) -> tuple[Path, Path, dict[s
         prediction_rows(runner, model, windows) if task_of(spec.data.task).forecasts else ([], [])
     )
     out_yaml.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, out_model)
+    files: list[tuple[Path, Any]] = [(out_model, model.save)]
     if header:  # the validation and test forecasts, step by step, beside best.yaml
-        write_csv(out_yaml.parent / PREDICTIONS_FILE, header, rows)
-    write_yaml(out_yaml, fixed.to_dict(relative_to=out_yaml.resolve().parent))
+        text = csv_text(header, rows)
+        files.append((out_yaml.parent / PREDICTIONS_FILE, lambda p: _write(p, text)))
+    names = [path.name for path, _ in files]
+
+    def write_spec(staged: Path) -> None:  # last: it vouches for the files staged before it
+        result["files"] = {name: file_digest(staged.parent / name) for name in names}
+        _write(staged, yaml_text(fixed.to_dict(relative_to=out_yaml.resolve().parent)))
+
+    files.append((out_yaml, write_spec))
+    write_together(files)
     return out_yaml, out_model, result
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8", newline="")
 
 
 def hyperband_lineage(

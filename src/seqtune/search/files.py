@@ -1,11 +1,19 @@
-"""Atomic file writes: a reader (or a crash) never sees half a file."""
+"""Atomic file writes: a reader (or a crash) never sees half a file.
+
+Every file is written under a new, unpredictable name beside its target and renamed over
+it: ``os.replace`` replaces a symbolic link at the target instead of writing through it,
+and the temporary name cannot have been prepared by anyone. Files get the mode the user's
+umask allows (0666 less the umask), as a plain ``open`` would, not ``mkstemp``'s 0600.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +26,53 @@ SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
 # Locks (see search/lock.py): the study's owner (launch, resume and their workers), and
 # export's own (one export at a time; an export reads a running study without stopping it).
 LOCK_FILE, EXPORT_LOCK_FILE = ".lock", ".export.lock"
+# beside an export's best.yaml (seqtune.search.predict.PREDICTIONS_FILE)
+PREDICTIONS_NAME = "predictions.csv"
 LOCK_FILES = (LOCK_FILE, EXPORT_LOCK_FILE)
+# What belongs to the study itself: no command writes over these (``-o`` included), and
+# none of them may be a symbolic link (see refuse_links).
+STUDY_OWN = frozenset(
+    {
+        SPEC_FILE,
+        META_FILE,
+        TRIALS_FILE,
+        *LOCK_FILES,
+        "optuna.db",
+        "optuna.db-wal",
+        "optuna.db-shm",
+        "optuna.db-journal",
+        "optuna.journal",
+        "keras_tuner",
+        "checkpoints",
+    }
+)
+
+
+def file_mode() -> int:
+    """The mode a new file gets from the user's umask (``0o666 & ~umask``; the umask can
+    only be read by setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def refuse_links(folder: Path) -> None:
+    """UserError naming the first symbolic link inside a study folder.
+
+    seqtune writes into a study folder (its lock, storage, trials, checkpoints, exports),
+    and some of those writes go through libraries (SQLite, keras-tuner) that would follow a
+    link: a link planted in a shared folder or a study archive could make the next user's
+    command write over any file that user owns. So a study folder holds no links at all.
+    The folder itself may be a link (results kept on another disk)."""
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            entry = Path(root) / name
+            if entry.is_symlink():
+                raise UserError(
+                    "is a symbolic link inside a study folder; seqtune writes there and "
+                    "never follows links: remove it (or put the file itself in its place)",
+                    str(entry),
+                )
 
 
 def refuse_existing_study(path: Path) -> None:
@@ -33,11 +87,18 @@ def refuse_existing_study(path: Path) -> None:
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``
+    (a link at ``path`` is replaced, never followed); the umask's mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        os.fchmod(fd, file_mode())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -46,25 +107,86 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
+def yaml_text(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+
+
 def write_yaml(path: Path, data: Any) -> None:
-    write_text(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100))
+    write_text(path, yaml_text(data))
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    write_text(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    write_text(path, csv_text(header, rows))
 
 
 def save_model(model: Any, path: Path) -> None:
-    """Save a Keras model atomically (Keras needs the .keras suffix on the temporary name)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    """Save a Keras model atomically: into a new private folder beside ``path`` (Keras needs
+    the .keras suffix, so the name inside is fixed, but the folder is new and ours), then
+    ``os.replace`` into place."""
+    write_together([(path, model.save)])
+
+
+def write_together(files: list[tuple[Path, Callable[[Path], None]]]) -> None:
+    """Write several files that belong together: each ``write(path)`` writes one into a
+    new private folder beside its target, and only when all are written are they renamed
+    into place, in the order given (put the file that vouches for the others last). A
+    failure or kill before the renames leaves the old files as they were; the folder of
+    a killed process (``.seqtune-<pid>-*``) is removed by the next writer there."""
+    if not files:
+        return
+    parent = files[0][0].parent
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_stages(parent)
+    stage = Path(tempfile.mkdtemp(prefix=f".seqtune-{os.getpid()}-", dir=parent))
     try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        staged = []
+        for target, write in files:
+            if target.parent.resolve() != parent.resolve():
+                raise ValueError("write_together writes into one folder")
+            tmp = stage / target.name
+            write(tmp)
+            os.chmod(tmp, file_mode())
+            staged.append((tmp, target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def remove_stale_stages(folder: Path) -> None:
+    """Remove the staging folders (and temporary files) that killed processes left here."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not name.startswith((".seqtune-", f".{PREDICTIONS_NAME}.")):
+            continue
+        if name.startswith(".seqtune-"):
+            pid = name.split("-")[1]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+        elif name.endswith(".tmp"):  # an older seqtune's temporary predictions.csv
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

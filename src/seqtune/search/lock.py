@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from seqtune.errors import UserError
-from seqtune.search.files import LOCK_FILE
+from seqtune.search.files import LOCK_FILE, file_mode, refuse_links
 
 
 class StudyLock:
@@ -84,12 +84,22 @@ class StudyLock:
             path = folder / name
             made = not path.exists()
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # O_NOFOLLOW: a link planted at the lock's name is refused, never written
+                # through (the holder's pid is written into this file)
+                fd = os.open(
+                    path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, file_mode()
+                )
             except FileNotFoundError:
                 if create:
                     continue
                 raise UserError("no such study folder", str(folder)) from None
             except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise UserError(
+                        "is a symbolic link; seqtune never writes through a link in a study "
+                        "folder: remove it",
+                        str(path),
+                    ) from None
                 if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
                     raise UserError(
                         "the study folder is read-only: this command writes to it; "
@@ -111,8 +121,14 @@ class StudyLock:
             if not _same_file(fd, path):  # removed by a launch that failed: start over
                 os.close(fd)
                 continue
+            lock = cls(folder, fd, created, path if made else None)
+            try:
+                refuse_links(folder)  # what this owner will write to must be the folder's own
+            except BaseException:
+                lock.release()
+                raise
             _write_holder(fd, command)
-            return cls(folder, fd, created, path if made else None)
+            return lock
         raise UserError(
             "the study folder keeps disappearing; is another launch running?", str(folder)
         )
@@ -141,7 +157,7 @@ def holder(folder: Path) -> str | None:
     """Who holds the study's lock now (``"pid 123 (seqtune launch)"``), or None if nobody
     does. Only reads: works on a read-only copy (where nobody can hold it)."""
     try:
-        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return None
     try:

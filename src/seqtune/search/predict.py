@@ -74,7 +74,35 @@ def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:
             "(run `seqtune export`, or `seqtune train SPEC -o " + model.name + "`)",
             str(path),
         )
+    check_export_files(path, spec.result)
     return spec, values, model
+
+
+def check_export_files(path: Path, result: dict[str, Any] | None) -> None:
+    """UserError, in one line saying to export again, when a file an export wrote beside
+    ``path`` (its best.yaml) is missing or is not the one the export wrote: a model or
+    forecast table from another export, an export killed half-way, a damaged file.
+    ``result.files`` (seqtune 0.3.3 on) holds their SHA-256; older exports are not checked."""
+    from seqtune.search.digest import file_digest
+
+    files = (result or {}).get("files")
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise UserError("expected a mapping of file names to checksums", "result.files")
+    for name, digest in files.items():
+        file = path.parent / str(name)
+        if "/" in str(name) or not file.is_file():
+            raise UserError(
+                f"{name} of this export is missing beside it: run `seqtune export` again",
+                str(path),
+            )
+        if file_digest(file) != digest:
+            raise UserError(
+                f"{name} is not the file this export wrote (changed, damaged, or from an "
+                "interrupted or other export): run `seqtune export` again",
+                str(path),
+            )
 
 
 def _kind(column: pd.Series) -> str:

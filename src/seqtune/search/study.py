@@ -30,6 +30,7 @@ from seqtune.search.files import (
     SPEC_FILE,
     TRIALS_FILE,
     refuse_existing_study,
+    refuse_links,
     save_model,
     write_csv,
     write_text,
@@ -613,6 +614,8 @@ def read_folder(path: Path, need_data: bool = True) -> tuple[Path, Spec, dict[st
             "launch one with `seqtune launch SPEC`",
             str(path),
         )
+    # every command opens the storage, and SQLite or keras-tuner would write through a link
+    refuse_links(path)
     meta = read_meta(path / META_FILE)
     spec = Spec.from_file(path / SPEC_FILE)
     if need_data:

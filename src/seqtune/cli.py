@@ -229,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "storage", None):  # a SQLite path made absolute, :memory: refused
+            from seqtune.search.server import normalize_storage
+
+            args.storage = normalize_storage(args.storage)
         return int(_dispatch(args) or 0)
     except UserError as err:
         print(f"seqtune {args.verb}: {err}", file=sys.stderr)
@@ -461,6 +465,9 @@ def _spawn_workers(
     if launched_by is not None:
         cmd += ["--launched-by", str(launched_by)]
     fds = (lock.inheritable(),) if lock is not None else ()
+    env.pop(INHERITED_LOCK, None)
+    if fds:  # the worker knows it runs under this lock (a worker started by hand takes it)
+        env[INHERITED_LOCK] = str(fds[0])
     # SEQTUNE_THREADS is inherited
     return [subprocess.Popen(cmd, pass_fds=fds, env=env) for _ in range(count)]
 
@@ -518,7 +525,16 @@ def _worker(args: argparse.Namespace) -> int:
     if remote is None:
         if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
             return 0  # the launch failed and said why; nothing to do
+        lock = None
+        if not _holds_inherited_lock(args.study_dir):
+            # started by hand: the study's owner, as launch and resume are (a resume beside
+            # it would take its running trial for a dead process's)
+            from seqtune.search.lock import StudyLock
+
+            Study.open(args.study_dir, args.storage).close()  # not a study: say so first
+            lock = StudyLock.acquire(args.study_dir, "seqtune worker")
         study = Study.open(args.study_dir, args.storage or os.environ.get("SEQTUNE_STORAGE"))
+        study.lock = lock
     else:
         study = _open_remote_waiting(remote, args)
         print(
@@ -536,6 +552,23 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         study.close()
     return 0
+
+
+#: The environment variable naming the study lock's descriptor a worker inherited.
+INHERITED_LOCK = "SEQTUNE_LOCK_FD"
+
+
+def _holds_inherited_lock(study_dir: Path) -> bool:
+    """Whether this process inherited the study's locked descriptor from the launch or
+    resume that started it (the descriptor is the study folder's own lock file)."""
+    from seqtune.search.files import LOCK_FILE
+
+    try:
+        fd = int(os.environ.get(INHERITED_LOCK, ""))
+        mine, theirs = os.fstat(fd), os.stat(Path(study_dir) / LOCK_FILE)
+    except (ValueError, OSError):
+        return False
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def _remote_request(args: argparse.Namespace) -> str | None:

@@ -180,6 +180,9 @@ def export(
         result["lineage"] = lineage
     if spec.data.split_method == "stratified":
         result["split_seed"] = spec.seed  # the runner splits with the study's seed
+    digest = study.meta.get("data_sha256")
+    if isinstance(digest, str):  # predict refuses another file in its place
+        result["data_sha256"] = digest
     fixed = replace(
         spec,
         space=spec.space.fixed(best.params),

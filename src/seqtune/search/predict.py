@@ -133,6 +133,7 @@ def check_predict(spec: Spec, newer: Path | None) -> tuple[Table, Table]:
     from seqtune.spec import validate_with_data
 
     table = validate_with_data(spec)
+    check_study_data(spec)
     if newer is None:
         return table, table
     newer = Path(newer)
@@ -140,7 +141,49 @@ def check_predict(spec: Spec, newer: Path | None) -> tuple[Table, Table]:
         raise UserError("file not found", str(newer))
     check_same_columns(spec.data.csv, newer)
     other = load_table(replace(spec.data, csv=newer.resolve()))
+    check_same_frequency(table, other)
     return table, other
+
+
+def check_study_data(spec: Spec) -> None:
+    """UserError when the study's data file is not the one the export was made from: the
+    model's scalers and transforms are fitted on that file's training rows, so another
+    file's would move every forecast. The checksum is ``result.data_sha256`` (seqtune 0.3.3
+    on), else the one in ``study.json`` beside an export in its study folder."""
+    import json
+
+    from seqtune.search.digest import file_digest
+    from seqtune.search.files import META_FILE
+
+    digest = (spec.result or {}).get("data_sha256")
+    meta = spec.source.parent / META_FILE if spec.source is not None else None
+    if not isinstance(digest, str) and meta is not None and meta.is_file():
+        try:
+            digest = json.loads(meta.read_text(encoding="utf-8")).get("data_sha256")
+        except (OSError, ValueError, AttributeError):
+            digest = None
+    if not isinstance(digest, str):
+        return  # an export made before checksums were kept, away from its study
+    if file_digest(spec.data.csv) != digest:
+        raise UserError(
+            "changed since the export: the model's scalers and transforms were fitted on "
+            "this file's training rows as they were then; restore it (newer rows go in "
+            "--csv NEWER.csv)",
+            str(spec.data.csv),
+        )
+
+
+def check_same_frequency(table: Table, other: Table) -> None:
+    """UserError when the newer rows' time index steps otherwise than the study's: the
+    forecasts would be labelled with the wrong dates and the calendar inputs misread."""
+    a, b = table.time, other.time
+    if a is None or b is None or (a.freq, a.step) == (b.freq, b.step):
+        return
+    raise UserError(
+        f"its time index has {b.freq_text}, the model's data {a.freq_text}: forecast from "
+        "rows of the model's frequency",
+        str(other.spec.csv),
+    )
 
 
 def forecast(

@@ -7,9 +7,9 @@ import copy
 import datetime
 import math
 import os
-import queue
 import socket
 import sqlite3
+import sys
 import threading
 import time
 import urllib.parse
@@ -189,7 +189,11 @@ class EpochReports:
         self._reported: dict[int, float] = {}
         self._complete: list[optuna.trial.FrozenTrial] = []
         self._read_at = -math.inf
-        self._writes: queue.SimpleQueue[tuple[float, int] | None] = queue.SimpleQueue()
+        # epoch values not stored yet, by epoch: bounded (see _store), so that a stop never
+        # waits for more than MAX_PENDING writes
+        self._pending: dict[int, float] = {}
+        self._wake = threading.Condition()
+        self._closing = False
         self._writer: threading.Thread | None = None
         self.error: BaseException | None = None  # a value the writer could not store
 
@@ -199,6 +203,12 @@ class EpochReports:
         self._reported.setdefault(epoch, float(value))  # Optuna keeps the first report too
         return self.asks and bool(self.should_prune())
 
+    #: Epoch values waiting for the writer at most: past that, every other waiting one is
+    #: dropped (the first and the latest kept). Only the stored curve loses points, and only
+    #: when epochs come faster than the storage takes them; the pruner decides on every
+    #: value (it is asked with the values reported here, not the stored ones).
+    MAX_PENDING = 128
+
     def _store(self, value: float, step: int) -> None:
         if self.asks and not self._local:  # the pruner reads this trial from the storage
             self.trial.report(value, step)
@@ -207,20 +217,41 @@ class EpochReports:
             self._writer = threading.Thread(target=self._write, name="seqtune-report")
             self._writer.daemon = True  # a killed trial is recovered by resume anyway
             self._writer.start()
-        self._writes.put((value, step))
+        with self._wake:
+            self._pending.setdefault(step, value)  # Optuna keeps a step's first value
+            if len(self._pending) > self.MAX_PENDING:
+                steps = sorted(self._pending)
+                keep = {*steps[::2], steps[-1]}
+                self._pending = {k: v for k, v in self._pending.items() if k in keep}
+            self._wake.notify()
 
     def _write(self) -> None:
-        while (item := self._writes.get()) is not None:
-            if self.error is None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closing:
+                    self._wake.wait()
+                batch, self._pending = self._pending, {}
+                if not batch and self._closing:
+                    return
+            for step in sorted(batch):
+                if self.error is not None:
+                    break
                 try:
+                    item = (batch[step], step)
                     retrying(self.trial.report, *item) if self.server else self.trial.report(*item)
                 except BaseException as exc:  # surfaced by raise_if_failed
                     self.error = exc
 
-    def close(self) -> None:
-        """Wait until every value is stored. Never raises: see :meth:`raise_if_failed`."""
+    def close(self, interrupted: bool = False) -> None:
+        """Wait until every value is stored (``interrupted``: only the latest, so that a
+        stop is quick). Never raises: see :meth:`raise_if_failed`."""
         if self._writer is not None:
-            self._writes.put(None)
+            with self._wake:
+                if interrupted and self._pending:
+                    last = max(self._pending)
+                    self._pending = {last: self._pending[last]}
+                self._closing = True
+                self._wake.notify()
             self._writer.join()
             self._writer = None
 
@@ -411,6 +442,7 @@ class OptunaBackend(Backend):
                 f"storage {mask_url(self.url)} holds no study named '{self.spec.study}'",
                 "--storage",
             ) from None
+        self._check_objective(study)
         n = len(study.get_trials(deepcopy=False))
         self._study = optuna.load_study(
             study_name=self.spec.study,
@@ -418,6 +450,23 @@ class OptunaBackend(Backend):
             sampler=self._sampler(n),
             pruner=make_pruner(self.spec.search.pruner, self.spec),
         )
+
+    def _check_objective(self, study: optuna.study.Study) -> None:
+        """The objective kept in the storage at launch (its metric name and direction) wins
+        over spec.yaml: a study whose spec was edited to another objective would label one
+        metric's values with another's name and pick its best across both."""
+        name, direction = self.spec.objective.name, self.spec.objective.direction
+        stored = study.metric_names
+        kept = stored[0] if stored else None
+        kept_direction = study.direction.name.lower()
+        if (kept is not None and kept != name) or kept_direction != direction:
+            launched = f"{kept} ({kept_direction})" if kept else kept_direction
+            raise UserError(
+                f"the study was launched with objective {launched}, kept in its storage, but "
+                f"its spec.yaml now says {name} ({direction}): restore spec.yaml, or launch a "
+                "new study for the new objective",
+                str(self.study_dir / "spec.yaml") if self.study_dir else "objective",
+            )
 
     @property
     def study(self) -> optuna.study.Study:
@@ -578,18 +627,31 @@ class OptunaBackend(Backend):
     def tell(self, number: int, result: TrialResult) -> TrialRecord:
         run = self._running.pop(number)
         try:
-            run.reports.close()  # every epoch's value stored before the trial is told
+            # every epoch's value stored before the trial is told (a stopped one: the last)
+            run.reports.close(interrupted=result.state == "interrupted")
             if result.state != "interrupted" and run.reports.error is not None:
                 error = run.reports.error
-                self._tell_state(
-                    run.trial,
-                    run.trial_id,
-                    optuna.trial.TrialState.FAIL,
-                    "reason",
-                    f"error: {type(error).__name__}: {error}"[:300],
-                )
+                if not self._taken_over(run, error):
+                    self._tell_state(
+                        run.trial,
+                        run.trial_id,
+                        optuna.trial.TrialState.FAIL,
+                        "reason",
+                        f"error: {type(error).__name__}: {error}"[:300],
+                    )
                 raise error
             self._tell(run, result)
+        except Exception as exc:
+            if not self._taken_over(run, exc):
+                raise
+            # another process finished this trial meanwhile (a resume took it for a dead
+            # process's, or a server's heartbeat check failed it as stale after a pause):
+            # its result belongs to nobody now; the trial loop goes on with the next one
+            print(
+                f"seqtune: trial {number} was finished by another process meanwhile (taken "
+                "for a dead one's); its result is dropped",
+                file=sys.stderr,
+            )
         finally:
             if self._beat is not None:
                 self._beat.stop()
@@ -619,6 +681,18 @@ class OptunaBackend(Backend):
             call(trial.set_user_attr, "reason", result.reason or "failed")
             state = optuna.trial.TrialState.FAIL
         self._told(run, lambda: call(self.study.tell, trial, state=state))
+
+    def _taken_over(self, run: _Running, exc: BaseException) -> bool:
+        """Whether ``exc`` says the trial was finished by someone else (Optuna refuses to
+        update a finished trial) and the storage agrees."""
+        if not any(
+            isinstance(c, optuna.exceptions.UpdateFinishedTrialError) for c in exception_chain(exc)
+        ):
+            return False
+        try:
+            return bool(self._call(self._storage().get_trial, run.trial_id).state.is_finished())
+        except Exception:
+            return False
 
     def _told(self, run: _Running, tell: Any) -> None:
         try:

@@ -147,6 +147,18 @@ def _fresh_process_warnings() -> None:
     warnings.showwarning = show
 
 
+def launched_and_exported(root: Path, spec: dict[str, Any]) -> Path:
+    """Launch ``spec`` (written into ``root``) under ``root/results`` and export it; the
+    study folder, with best.yaml, best.keras (and predictions.csv) beside its files."""
+    path = write_spec(root / f"{spec['study']}.yaml", spec)
+    done = cli_here("launch", str(path), "--results", str(root / "results"))
+    assert done.returncode == 0, done.stderr
+    study = root / "results" / spec["study"]
+    done = cli_here("export", str(study))
+    assert done.returncode == 0, done.stderr
+    return study
+
+
 def optuna_trials(study_dir: Path) -> list[tuple[int, str, int]]:
     """``(number, state, epochs reported)`` of every trial in a study folder's SQLite
     storage, read as another process reads a running study (read-only, never waiting for

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli_here, tiny_spec, write_spec
+from conftest import ROOT, cli_here, launched_and_exported, tiny_spec
 
 from seqtune.search.files import write_together
 
@@ -25,15 +25,8 @@ from seqtune.search.files import write_together
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An airline study of two short trials, exported (best.yaml, best.keras,
     predictions.csv beside it)."""
-    root = tmp_path_factory.mktemp("safety")
     search = {"backend": "tpe", "trials": 2, "max_epochs": 2, "patience": 2}
-    spec = write_spec(root / "tiny.yaml", tiny_spec(search=search))
-    done = cli_here("launch", str(spec), "--results", str(root / "results"))
-    assert done.returncode == 0, done.stderr
-    study = root / "results" / "tiny"
-    done = cli_here("export", str(study))
-    assert done.returncode == 0, done.stderr
-    return study
+    return launched_and_exported(tmp_path_factory.mktemp("safety"), tiny_spec(search=search))
 
 
 @pytest.fixture
@@ -201,3 +194,23 @@ def test_outputs_honour_the_umask(study: Path, tmp_path: Path, umask: int) -> No
     assert done.returncode == 0, done.stderr
     for name in ("best.yaml", "best.keras", "predictions.csv"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_a_damaged_model_of_an_older_export_is_one_clear_line(study: Path) -> None:
+    """An export written before result.files: no checksum to compare, but a damaged model
+    still says what it is, not Keras' "File not found"."""
+    best = study / "best.yaml"
+    text = best.read_text()
+    assert "files:" in text
+    kept = [line for line in text.splitlines() if "files:" not in line]
+    best.write_text("\n".join(kept) + "\n")  # flow style: one line
+    (study / "best.keras").write_bytes(b"PK\x03\x04 damaged")
+    one_line(cli_here("predict", str(study)), "best.keras", "damaged", "export")
+
+
+def test_report_on_a_damaged_storage_says_what_to_do(study: Path, tmp_path: Path) -> None:
+    (study / "optuna.db").write_bytes(b"not a database at all" * 10)
+    for verb in (("report", str(study)), ("plot", str(study), "--what", "history")):
+        out = (("-o", str(tmp_path / "x.png")),) if verb[0] == "plot" else ()
+        args = [*verb, *(a for pair in out for a in pair)]
+        one_line(cli_here(*args), "optuna.db", "restore")

@@ -135,8 +135,11 @@ def _optuna_trials(path: Path, spec: Spec, url: str | None) -> list[optuna.trial
         raise
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0][:160]
+        where = path / "optuna.db" if url is None else path
         raise UserError(
-            f"cannot read the study's storage ({type(exc).__name__}: {first})", str(path)
+            f"cannot read the study's storage ({type(exc).__name__}: {first}); it is damaged "
+            "or not this study's: restore it from a copy of the study",
+            str(where),
         ) from None
     finally:
         if isinstance(storage, optuna.storages.RDBStorage):
@@ -149,6 +152,9 @@ def _read_only_storage(path: Path, url: str | None) -> optuna.storages.BaseStora
         db = path / "optuna.db"
         if not db.is_file():
             raise UserError("the study's storage optuna.db is missing", str(db))
+        from seqtune.search.backends.optuna_backend import check_sqlite_file
+
+        check_sqlite_file(db)  # empty or not SQLite: the same line as status
         return optuna.storages.RDBStorage(
             f"sqlite:///{db}",
             engine_kwargs={"creator": lambda: _sqlite_read_only(db)},

@@ -87,17 +87,23 @@ def refuse_existing_study(path: Path) -> None:
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    write_bytes(path, text.encode("utf-8"))
+    _write_atomically(path, text, "w")
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``
-    (a link at ``path`` is replaced, never followed); the umask's mode."""
+    """Write ``data`` to ``path`` as :func:`write_text` does."""
+    _write_atomically(path, data, "wb")
+
+
+def _write_atomically(path: Path, data: Any, mode: str) -> None:
+    """A new file beside ``path`` (a link at ``path`` is replaced, never followed), with
+    the umask's mode, renamed over it once whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as fh:
+        text = {"encoding": "utf-8", "newline": ""} if mode == "w" else {}
+        with os.fdopen(fd, mode, **text) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

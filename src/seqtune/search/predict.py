@@ -209,9 +209,25 @@ def forecast(
         raise UserError(
             f"'{windows.transform}' needs a positive target '{data.target}'", str(data.spec.csv)
         )
-    model = keras.models.load_model(model_path, compile=False)
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # Keras says "File not found" of a damaged zip
+        raise UserError(
+            f"cannot be read as a Keras model ({type(exc).__name__}): it is damaged; run "
+            "`seqtune export` again",
+            str(model_path),
+        ) from None
     x = windows.input_after(data.feature_values(calendar_of(values)), data.y)
-    raw = predictor(model)(reshape_x(x, spec.layout))
+    try:
+        raw = predictor(model)(reshape_x(x, spec.layout))
+    except ValueError:  # a model of another export: its input shape differs
+        want = tuple(getattr(model, "input_shape", ()) or ())
+        raise UserError(
+            f"does not fit its spec (the model takes inputs of shape {want}, the spec "
+            f"gives {tuple(reshape_x(x, spec.layout).shape)}): it is from another export; "
+            "run `seqtune export` again",
+            str(model_path),
+        ) from None
     y = windows.forecast_after(raw, data.y)
     label = "time" if data.time is not None else "step"
     at = data.labels_after(windows.horizon)

@@ -151,6 +151,9 @@ class Study:
                     if v is not None and k != "trials"
                 },
                 "data_sha256": digest,
+                # the objective launched with: it wins over an edited spec.yaml (hyperband;
+                # Optuna keeps it in its storage too)
+                "objective": {"name": spec.objective.name, "direction": spec.objective.direction},
                 "data_path": str(spec.data.csv),
                 "path": str(path),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -245,30 +245,18 @@ class HyperbandBackend(Backend):
         return self.project / f"trial_{trial_id}"
 
     # ---- state -----------------------------------------------------------------------
-    def _schedule(self, brackets: int, iterations: int) -> dict[str, Any]:
-        """schedule.json: the layout, and (seqtune 0.3.3 on) the objective launched with."""
-        objective = self.spec.objective
-        return {
-            "brackets": brackets,
-            "iterations": iterations,
-            "objective": {"name": objective.name, "direction": objective.direction},
-        }
-
     def _check_objective(self) -> None:
-        """The objective kept at launch (schedule.json) wins over spec.yaml: refuse a study
-        whose spec was edited to another objective (see the Optuna backend's twin)."""
-        path = self.directory / SCHEDULE
-        try:
-            kept = json.loads(path.read_text(encoding="utf-8")).get("objective")
-        except (OSError, ValueError, AttributeError):
-            return  # layout() says what is wrong with the file
+        """The objective kept at launch (``study.json``, seqtune 0.3.3 on; keras-tuner's
+        state does not keep it) wins over spec.yaml: refuse a study whose spec was edited to
+        another objective (see the Optuna backend's twin, which reads its storage)."""
+        kept = _read_json(self.study_dir / "study.json").get("objective")
         if not isinstance(kept, dict):
             return  # launched before the objective was kept
         now = {"name": self.spec.objective.name, "direction": self.spec.objective.direction}
         if kept != now:
             raise UserError(
                 f"the study was launched with objective {kept.get('name')} "
-                f"({kept.get('direction')}), kept in {SCHEDULE}, but its spec.yaml now says "
+                f"({kept.get('direction')}), kept in study.json, but its spec.yaml now says "
                 f"{now['name']} ({now['direction']}): restore spec.yaml, or launch a new study "
                 "for the new objective",
                 str(self.study_dir / "spec.yaml"),
@@ -324,7 +312,10 @@ class HyperbandBackend(Backend):
             if self.directory.exists():
                 shutil.rmtree(self.directory)
             self.project.mkdir(parents=True)
-            write_text(self.directory / SCHEDULE, json.dumps(self._schedule(brackets, iterations)))
+            write_text(
+                self.directory / SCHEDULE,
+                json.dumps({"brackets": brackets, "iterations": iterations}),
+            )
             space = kt.HyperParameters()
             declare_keras_tuner(space, self.spec.space)
             oracle.update_space(space)
@@ -412,7 +403,9 @@ class HyperbandBackend(Backend):
         self._given = trials
         if needed == iterations:
             return
-        write_text(self.directory / SCHEDULE, json.dumps(self._schedule(brackets, needed)))
+        write_text(
+            self.directory / SCHEDULE, json.dumps({"brackets": brackets, "iterations": needed})
+        )
         self._grown_from = iterations
         if self._oracle is not None:
             self._oracle.hyperband_iterations = needed

@@ -214,6 +214,7 @@ class EpochReports:
             self.trial.report(value, step)
             return
         if self._writer is None:
+            self._closing = False  # a report after close() starts a writer again
             self._writer = threading.Thread(target=self._write, name="seqtune-report")
             self._writer.daemon = True  # a killed trial is recovered by resume anyway
             self._writer.start()

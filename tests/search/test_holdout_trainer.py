@@ -12,7 +12,7 @@ import pytest
 import yaml
 from conftest import AIRLINE, ROOT, cli_here, tiny_spec, write_spec
 
-from seqtune.search.runner import holdout_for
+from seqtune.search.versions import holdout_for
 
 
 @pytest.mark.parametrize(
@@ -271,7 +271,7 @@ def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
 def test_studies_made_before_0_3_1_keep_their_windows_unpadded(
     version: str | None, pad: str
 ) -> None:
-    from seqtune.search.runner import pad_for
+    from seqtune.search.versions import pad_for
 
     assert pad_for(version) == pad
 
@@ -291,8 +291,8 @@ def test_studies_made_before_0_3_2_keep_their_lstm_unrolled(
 ) -> None:
     """A study resumes with its version's LSTM kernel and padding: the kernels agree to
     round-off only, so its later trials are computed as its first."""
-    from seqtune.search.runner import lstm_for
     from seqtune.search.study import _prepare_as_made
+    from seqtune.search.versions import lstm_for
     from seqtune.spec import Spec
 
     assert lstm_for(version) == lstm

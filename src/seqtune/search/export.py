@@ -16,6 +16,9 @@ A trial is more than its parameters and seed; what else it depended on is writte
   as the search ran it.
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
+How the trial trained is recorded and read back by :mod:`seqtune.search.versions`
+(``export_keys``, ``Training.of_export``):
+
 - ``result.trainer`` (holdout trials): ``wide`` when the trial trained through the kept
   engine (seqtune 0.3.0 on, ``Runner.trainer_for``), ``fit`` when it trained with the
   compiled fit (a long trial, many LSTM window lengths, or a study made before 0.3.0);
@@ -51,14 +54,14 @@ from typing import Any
 import keras
 
 from seqtune.errors import UserError
-from seqtune.models.wide import LSTM_KERNELS
 from seqtune.search.digest import file_digest
 from seqtune.search.files import csv_text, save_model, write_together, yaml_text
 from seqtune.search.outputs import check_output, starts_with
 from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import TrialRecord, best_of
-from seqtune.search.runner import TRAINERS, Outcome, Runner
+from seqtune.search.runner import Outcome, Runner
 from seqtune.search.study import Study, prepare
+from seqtune.search.versions import Training, export_keys
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import task_of
 
@@ -168,12 +171,14 @@ def export(
     }
     if runner.refits:
         result["ensemble"] = spec.search.members  # models averaged in best.keras
-    if not runner.trains_members:  # how its holdout trials trained: train does the same
-        result["trainer"] = runner.trainer_for(best.params, windows)
-    if runner.pad_steps:  # the engine padded short trials' LSTM windows: train does too
-        result["pad_steps"] = True
-    if spec.kind == "lstm" and runner.lstm == "fused":  # the engine's LSTM kernel
-        result["lstm_kernel"] = runner.lstm
+    # how the trial trained (its holdout trainer, padding, LSTM kernel): train does the same
+    result.update(
+        export_keys(
+            trainer=None if runner.trains_members else runner.trainer_for(best.params, windows),
+            pad_steps=runner.pad_steps,
+            lstm=runner.lstm if spec.kind == "lstm" else None,
+        )
+    )
     result["baselines"] = baselines(runner, best.params, windows)
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
@@ -308,22 +313,8 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
     split_seed = result.get("split_seed")
     # the split is drawn with the study's seed; the trial's own seed is spec.seed
     split_spec = replace(spec, seed=split_seed) if isinstance(split_seed, int) else spec
-    # an export made before 0.3.0 records no trainer: its trials trained with the fit
-    trainer = result.get("trainer", "wide" if not result else "fit")
-    if trainer not in TRAINERS:
-        raise UserError(f"{trainer!r} is not one of {', '.join(TRAINERS)}", "result.trainer")
-    # an export records pad_steps when its engine padded LSTM windows; a fixed spec
-    # without a result has one look_back, which is never padded
-    pad_steps = result.get("pad_steps", False)
-    if not isinstance(pad_steps, bool):
-        raise UserError(f"{pad_steps!r} is not true or false", "result.pad_steps")
-    # an export made before 0.3.2 records no LSTM kernel: its engine unrolled the steps
-    lstm = result.get("lstm_kernel", "fused" if not result else "unrolled")
-    if lstm not in LSTM_KERNELS:
-        raise UserError(f"{lstm!r} is not one of {', '.join(LSTM_KERNELS)}", "result.lstm_kernel")
-    if pad_steps and lstm == "fused":
-        raise UserError("pad_steps is for the unrolled LSTM kernel", "result.pad_steps")
-    _, runner = prepare(split_spec, holdout=trainer, pad="on" if pad_steps else "off", lstm=lstm)
+    # as the export records it trained (seqtune.search.versions); checked there
+    _, runner = prepare(split_spec, Training.of_export(result))
     lineage = result.get("lineage")
     lineage = lineage if _is_lineage(lineage) else None
     outcome = _refit(runner, values, spec.seed, lineage)

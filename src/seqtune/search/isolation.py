@@ -25,6 +25,7 @@ from seqtune.errors import UserError
 from seqtune.models.training import Diverged
 from seqtune.search.runner import Outcome, Report, Runner, TrialFailed
 from seqtune.search.signals import check_stop
+from seqtune.search.versions import Training
 from seqtune.spec import Spec
 
 
@@ -36,9 +37,7 @@ def _child(
     model_path: str,
     conn: Connection,
     data_sha256: str | None = None,
-    holdout: str = "auto",
-    pad: str = "auto",
-    lstm: str = "fused",
+    training: Training | None = None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     from seqtune.data import load_table
@@ -58,7 +57,7 @@ def _child(
         return bool(conn.recv())
 
     try:
-        runner = Runner(spec, load_table(spec.data), holdout=holdout, pad=pad, lstm=lstm)
+        runner = Runner(spec, load_table(spec.data), training)
         try:
             outcome = runner.run(values, seed, report=report, **options)
         except Diverged as exc:
@@ -122,9 +121,7 @@ class IsolatedRunner:
                 str(model_path),
                 child_end,
                 self.data_sha256,
-                self.runner.holdout,
-                "on" if self.runner.pad_steps else "off",
-                self.runner.lstm,
+                self.runner.training,
             ),
         )
         child.start()

@@ -3,7 +3,7 @@
 A holdout trial trains one model through the engine kept per layer structure
 (:class:`~seqtune.models.wide.Wide` with one member: no trace per trial), or, when it
 may run many batches (:meth:`Runner.trainer_for`) or belongs to a study made before
-0.3.0 (:func:`holdout_for`), through the compiled fit, traced per trial. A trial over
+0.3.0 (:mod:`seqtune.search.versions`), through the compiled fit, traced per trial. A trial over
 folds or repeats trains all its models side by side in one Wide. Either way each epoch
 is scored on the whole validation set (in metric units), offered to the best-epoch
 tracker, reported to the backend (which may prune), and checked for a stop request and
@@ -30,11 +30,12 @@ from seqtune.models.ensemble import mean_model
 from seqtune.models.initial import Initial, recipe_for
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.models.wide import LSTM_KERNELS, Member, Wide, padded_steps, seed_keras, stackable
+from seqtune.models.wide import Member, Wide, padded_steps, seed_keras, stackable
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
+from seqtune.search.versions import Training
 from seqtune.spaces.domains import Choice, Int
 from seqtune.spec import Spec
 from seqtune.tasks import calendar_of, task_of
@@ -88,23 +89,6 @@ def member_seeds(seed: int, k: int) -> list[int]:
     return [int(seed)] + [int(v % (2**31 - 1)) for v in more]
 
 
-#: The first seqtune whose holdout trials may train through the kept engine (``Runner``).
-HOLDOUT_WIDE_SINCE = (0, 3, 0)
-#: The first seqtune that pads LSTM windows to a few lengths in the engine (``Runner``).
-PAD_STEPS_SINCE = (0, 3, 1)
-#: How a runner treats an LSTM's window length in the engine: ``auto`` pads the windows of
-#: short trials (:meth:`Runner.pads`) when the spec searches look_back over more window
-#: lengths than it makes buckets, ``on`` pads them whatever the spec (``train`` of an
-#: export that padded), ``off`` never (a study made before 0.3.1).
-PAD_MODES = ("auto", "on", "off")
-#: The first seqtune whose engine computes an LSTM with the fused kernel (``Runner``): one
-#: trace serves every window length, so nothing is padded.
-FUSED_LSTM_SINCE = (0, 3, 2)
-#: ``result.trainer`` of an export: how its holdout trial was trained.
-TRAINERS = ("wide", "fit")
-#: How a runner trains holdout trials: ``auto`` picks per trial (:meth:`Runner.trainer_for`),
-#: the others always train that way (``train`` of an export, a study made before 0.3.0).
-HOLDOUT_MODES = ("auto", *TRAINERS)
 #: ``auto``: a holdout trial of at most this many batches (``search.max_epochs`` times the
 #: batches of an epoch) trains through the kept engine, a longer one with the compiled fit.
 #: The engine saves the fit's trace (0.6-1.3 s a trial here) but, its dims being open,
@@ -143,42 +127,6 @@ def window_lengths(spec: Spec, pad: bool = False) -> int:
     return len({padded_steps(n) for n in looks} if pad else set(looks))
 
 
-def _version(version: str | None) -> tuple[int, ...] | None:
-    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
-    if match is None:
-        return None
-    return tuple(int(p or 0) for p in match.groups())  # "0.3.0rc1", "0.3.dev2": 0.3.0
-
-
-def _made_since(version: str | None, first: tuple[int, ...]) -> bool:
-    """Whether seqtune ``version`` (a study.json's; None or unreadable: an old one) is
-    ``first`` or later."""
-    parts = _version(version)
-    return parts is not None and parts >= first
-
-
-def holdout_for(version: str | None) -> str:
-    """How a study launched by seqtune ``version`` (its study.json) trains holdout trials:
-    ``auto`` from 0.3.0 on; a study of an earlier (or unrecorded) version keeps the
-    compiled fit it was made with (``fit``), so its resumed trials are computed as its first."""
-    return "auto" if _made_since(version, HOLDOUT_WIDE_SINCE) else "fit"
-
-
-def pad_for(version: str | None) -> str:
-    """How a study launched by seqtune ``version`` treats LSTM window lengths in the
-    engine: ``auto`` from 0.3.1 on, ``off`` before (its engine trials unrolled each window
-    as it was, and its resumed trials are computed the same way)."""
-    return "auto" if _made_since(version, PAD_STEPS_SINCE) else "off"
-
-
-def lstm_for(version: str | None) -> str:
-    """How the engine of a study launched by seqtune ``version`` computes an LSTM
-    (:data:`~seqtune.models.wide.LSTM_KERNELS`): ``fused`` from 0.3.2 on, ``unrolled``
-    before (with that version's padding, :func:`pad_for`), so its resumed trials are
-    computed as its first (the two agree to round-off, not bit for bit)."""
-    return "fused" if _made_since(version, FUSED_LSTM_SINCE) else "unrolled"
-
-
 def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch]:
     """A one-member :class:`Wide`'s epochs as the compiled fit's records (raising
     :class:`Diverged` as the fit does), so one loop scores either."""
@@ -199,19 +147,11 @@ class Runner:
         self,
         spec: Spec,
         table: Table,
-        *,
-        holdout: str = "auto",
-        pad: str = "auto",
-        lstm: str = "fused",
+        training: Training | None = None,
     ) -> None:
-        if holdout not in HOLDOUT_MODES:
-            raise ValueError(f"holdout must be one of {', '.join(HOLDOUT_MODES)}, not {holdout!r}")
-        if pad not in PAD_MODES:
-            raise ValueError(f"pad must be one of {', '.join(PAD_MODES)}, not {pad!r}")
-        if lstm not in LSTM_KERNELS:
-            raise ValueError(f"lstm must be one of {', '.join(LSTM_KERNELS)}, not {lstm!r}")
-        if lstm == "fused" and pad == "on":
-            raise ValueError("pad 'on' is for the unrolled LSTM (a fused one pads nothing)")
+        # how this study trains, by the version that made it (seqtune.search.versions)
+        self.training = training = training or Training()
+        holdout, pad, lstm = training.holdout, training.pad, training.lstm
         self.spec = spec
         self.table = table
         # How the engine computes an LSTM: fused (0.3.2 on; any window length shares one

@@ -39,8 +39,9 @@ from seqtune.search.files import (
 from seqtune.search.lock import StudyLock
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed, holdout_for, lstm_for, pad_for
+from seqtune.search.runner import Runner, TrialFailed
 from seqtune.search.signals import check_stop, signals_as_interrupt
+from seqtune.search.versions import Training
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 
 
@@ -509,26 +510,19 @@ def open_remote(
     return Study(None, spec, meta, backend, artifacts)
 
 
-def prepare(
-    spec: Spec, *, holdout: str = "auto", pad: str = "auto", lstm: str = "fused"
-) -> tuple[Table, Runner]:
-    """Load the data and check the spec against it; nothing is written. ``holdout``: how
-    the runner trains holdout trials (:func:`~seqtune.search.runner.holdout_for` of the
-    study's version; ``fit`` keeps the compiled fit of studies made before 0.3.0).
-    ``pad``: whether the unrolled engine pads LSTM windows
-    (:func:`~seqtune.search.runner.pad_for`; ``off`` for studies made before 0.3.1).
-    ``lstm``: the engine's LSTM kernel (:func:`~seqtune.search.runner.lstm_for`;
-    ``unrolled`` for studies made before 0.3.2)."""
+def prepare(spec: Spec, training: Training | None = None, **how: Any) -> tuple[Table, Runner]:
+    """Load the data and check the spec against it; nothing is written. ``training``: how
+    the runner trains (:class:`~seqtune.search.versions.Training`; a new study's by
+    default), with ``how``'s fields (``holdout``, ``pad``, ``lstm``) replaced."""
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
-    return table, Runner(spec, table, holdout=holdout, pad=pad, lstm=lstm)
+    return table, Runner(spec, table, replace(training or Training(), **how))
 
 
 def _prepare_as_made(spec: Spec, version: str | None) -> tuple[Table, Runner]:
-    """:func:`prepare` for a study launched by seqtune ``version``: its holdout trainer,
-    LSTM kernel and window padding are those of that version, so its later trials train as
-    its first."""
-    return prepare(spec, holdout=holdout_for(version), pad=pad_for(version), lstm=lstm_for(version))
+    """:func:`prepare` for a study launched by seqtune ``version``: it trains as that
+    version did (:meth:`Training.of_study`), so its later trials train as its first."""
+    return prepare(spec, Training.of_study(version))
 
 
 def _storable(storage: str | None) -> str | None:

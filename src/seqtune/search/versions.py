@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from seqtune.errors import UserError
+from seqtune.models.wide import LSTM_KERNELS
 
 #: ``result.trainer`` of an export: how its holdout trial was trained — through the engine
 #: kept per layer structure (``wide``) or the compiled fit (``fit``).
@@ -40,8 +41,8 @@ HOLDOUT_MODES = ("auto", *TRAINERS)
 #: export that padded), ``off`` never (a study made before 0.3.1).
 PAD_MODES = ("auto", "on", "off")
 #: How the engine computes an LSTM: one fused kernel per member over every step, or the
-#: steps written out (``seqtune.models.wide.LSTM_KERNELS``).
-LSTM_MODES = ("fused", "unrolled")
+#: steps written out.
+LSTM_MODES = LSTM_KERNELS
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from seqtune.search.backends import kt_seams
 from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
 from seqtune.search.files import write_text
 from seqtune.search.records import TrialRecord
+from seqtune.search.versions import Training
 from seqtune.spaces import declare_keras_tuner
 from seqtune.spec import Spec
 
@@ -278,7 +279,7 @@ class HyperbandBackend(Backend):
                 ) from None
         if not self.project.exists():  # a launch, before its state is created
             return choose(s.max_epochs, s.factor, s.hyperband_iterations, s.trials)
-        if _launched_by(self.study_dir) not in (None, "0.1.0"):
+        if Training.of_study(_launched_by(self.study_dir)).hyperband_schedule:
             raise UserError(
                 "is missing: it holds the schedule this study was launched with; restore "
                 "it from a copy of the study",

@@ -94,9 +94,9 @@ def epoch_timer() -> Any:
 
 def airline_runner(spec_path: Path = TUTORIAL_SPEC) -> tuple[Any, Any, dict[str, Any]]:
     """(spec, runner, fixed values) of an airline spec whose parameters are all fixed."""
-    from seqtune.search.export import fixed_values
-    from seqtune.search.study import prepare
+    from seqtune.exported.export import fixed_values
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     spec = Spec.from_file(spec_path)
     _, runner = prepare(spec)

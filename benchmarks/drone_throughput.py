@@ -41,8 +41,8 @@ def write_stream(path: Path, rows: int, features: int, seed: int = 0) -> None:
 
 
 def make_runner(csv: Path, units: int, epochs: int) -> tuple[Any, dict[str, Any]]:
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     values = {
         "look_back": 5,

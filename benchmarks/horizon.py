@@ -137,10 +137,10 @@ def recursive_forecast(study: Path) -> np.ndarray:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up lines
     import keras
 
+    from seqtune.exported.predict import check_predict, resolve_export
     from seqtune.models.builders import reshape_x
     from seqtune.models.runtime import configure_from_env
     from seqtune.models.training import predictor
-    from seqtune.search.predict import check_predict, resolve_export
     from seqtune.search.runner import Runner
     from seqtune.tasks import calendar_of
 

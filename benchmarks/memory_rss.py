@@ -47,8 +47,8 @@ def main() -> int:
     p.add_argument("--wide", action="store_true", help="4 folds x 2 repeats a trial")
     args = p.parse_args()
 
-    from seqtune.search.study import Study
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import Study
 
     raw = {
         "study": "rss",

@@ -99,8 +99,8 @@ class OneTrialAtATime:
     def __init__(self, spec: Any, values: dict[str, Any], epochs: int, pruner: str) -> None:
         from dataclasses import replace
 
-        from seqtune.search.study import Study
         from seqtune.spec import Spec
+        from seqtune.study.lifecycle import Study
 
         raw = spec.to_dict(relative_to=spec.base_dir)
         raw["space"] = dict(values)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# framework overhead — {machine()}")
     trial(runner, base, spec.seed, 2)  # warm up TensorFlow once
     # as Study.run does before its first trial, so bare, trial and study all get it
-    from seqtune.search.study import freeze_startup_objects
+    from seqtune.study.lifecycle import freeze_startup_objects
 
     freeze_startup_objects()
     rows = []

@@ -41,7 +41,7 @@ SETTINGS: list[tuple[str, int, int | None, int | None]] = [
 
 
 def fixed_spec_dict(trials: int, epochs: int) -> dict[str, Any]:
-    from seqtune.search.export import fixed_values
+    from seqtune.exported.export import fixed_values
     from seqtune.spec import Spec
 
     spec = Spec.from_file(TUTORIAL_SPEC)
@@ -69,7 +69,7 @@ def worker(study_dir: Path, storage: str, intra: int | None, inter: int | None) 
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     import io
 
-    from seqtune.search.study import Study, prepare
+    from seqtune.study.lifecycle import Study, prepare
 
     study = Study.open(study_dir, storage)
     _, runner = prepare(study.spec)
@@ -78,7 +78,7 @@ def worker(study_dir: Path, storage: str, intra: int | None, inter: int | None) 
 
 def trial_span(study_dir: Path, storage: str | None) -> float:
     """Seconds from the first trial's start to the last trial's end."""
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
     trials = Study.open(study_dir, storage).backend.study.get_trials(deepcopy=False)
     start = min(t.datetime_start for t in trials if t.datetime_start)
@@ -89,8 +89,8 @@ def trial_span(study_dir: Path, storage: str | None) -> float:
 def run_setting(
     workers: int, intra: int | None, inter: int | None, trials: int, epochs: int, root: Path
 ) -> tuple[float, float]:
-    from seqtune.search.study import Study
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import Study
 
     spec = Spec.from_dict(fixed_spec_dict(trials, epochs), ROOT)
     journal = root / "optuna.journal"

@@ -2,7 +2,7 @@
 validation RMSE reaches a target, for tpe, random and hyperband, over several seeds.
 
 Every study searches the space of ``examples/airline_lstm_holdout.yaml`` (transform, look_back,
-units, dropout, hidden layers, learning rate, batch size) through the ``seqtune.search.study``
+units, dropout, hidden layers, learning rate, batch size) through the ``seqtune.study.lifecycle``
 API, as ``seqtune launch`` does: same budget for each backend — at most ``--trials`` trials
 of at most ``--max-epochs`` epochs (hyperband: its own schedule for that max_epochs, factor
 3, capped at ``--trials``); the study seed changes per run. For each target val_rmse,
@@ -54,8 +54,8 @@ class Progress(io.StringIO):
 
 
 def run_study(backend: str, seed: int, trials: int, max_epochs: int, root: Path) -> Progress:
-    from seqtune.search.study import Study
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import Study
 
     base = Spec.from_file(SEARCH_SPEC)
     raw = base.to_dict(relative_to=base.base_dir)

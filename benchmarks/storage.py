@@ -43,7 +43,7 @@ def worker(study_dir: Path, storage: str) -> None:
     from seqtune.cli import _load_tensorflow
 
     _load_tensorflow()
-    from seqtune.search.study import Study, prepare
+    from seqtune.study.lifecycle import Study, prepare
 
     study = Study.open(study_dir, storage)
     _, runner = prepare(study.spec)
@@ -52,7 +52,7 @@ def worker(study_dir: Path, storage: str) -> None:
 
 
 def trial_span(study_dir: Path, storage: str) -> float:
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
     study = Study.open(study_dir, storage)
     trials = study.backend.study.get_trials(deepcopy=False)  # type: ignore[attr-defined]
@@ -64,8 +64,8 @@ def trial_span(study_dir: Path, storage: str) -> float:
 
 def throughput(storage: str, workers: int, trials: int, epochs: int, root: Path) -> float:
     """Trials per minute of one study with ``workers`` processes on ``storage``."""
-    from seqtune.search.study import Study
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import Study
 
     spec = Spec.from_dict(fixed_spec_dict(trials, epochs), ROOT)
     study, _ = Study.launch(spec, root, storage=storage)

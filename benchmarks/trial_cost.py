@@ -84,8 +84,8 @@ def runner_for(
     pad: str = "auto",
     lstm: str = "fused",
 ) -> Any:
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     raw = Spec.from_file(ROOT / "examples" / "airline_folds.yaml").to_dict()
     raw["data"]["split"] = split

@@ -19,7 +19,7 @@ from typing import Any
 
 from seqtune import __version__
 from seqtune.errors import UserError, exception_chain
-from seqtune.search.files import EXPORT_LOCK_FILE, META_FILE
+from seqtune.store.files import EXPORT_LOCK_FILE, META_FILE
 
 EXIT_RUNTIME, EXIT_USAGE = 1, 2
 
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "storage", None):  # a SQLite path made absolute, :memory: refused
-            from seqtune.search.server import normalize_storage
+            from seqtune.store.server import normalize_storage
 
             args.storage = normalize_storage(args.storage)
         return int(_dispatch(args) or 0)
@@ -281,7 +281,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if verb == "datasets":
         from seqtune.datasets import write_drone_deauth
         from seqtune.datasets.drone import DRONE_DEAUTH_COLUMNS
-        from seqtune.search.outputs import check_output, starts_with
+        from seqtune.store.outputs import check_output, starts_with
 
         header = ",".join(DRONE_DEAUTH_COLUMNS).encode()
         if not args.output.is_dir():  # a folder is refused by the writer, naming it
@@ -337,7 +337,7 @@ def _launch(args: argparse.Namespace) -> int:
         )
     storage = args.storage
     if storage:
-        from seqtune.search.server import is_server, probe_server
+        from seqtune.store.server import is_server, probe_server
 
         if is_server(storage):  # a wrong URL, password or database: refused here, at once
             probe_server(storage)
@@ -350,7 +350,7 @@ def _launch(args: argparse.Namespace) -> int:
     threads_from_env()  # a bad SEQTUNE_THREADS is refused before anything is written
     early: list[Any] = []
     study_dir = args.results.resolve() / spec.study
-    from seqtune.search.files import refuse_existing_study
+    from seqtune.store.files import refuse_existing_study
 
     refuse_existing_study(study_dir)  # refused at once, without holding its lock
     from seqtune.search.signals import signals_as_interrupt
@@ -367,8 +367,8 @@ def _launch_locked(
     study_dir: Path,
     early: list[Any],
 ) -> int:
-    from seqtune.search.lock import StudyLock
     from seqtune.search.signals import check_stop
+    from seqtune.store.lock import StudyLock
 
     # the study's owner from here on: a second launch (or a resume) of it is refused
     lock = StudyLock.acquire(study_dir, "seqtune launch", create=True)
@@ -377,7 +377,7 @@ def _launch_locked(
             # the workers load TensorFlow while this process does, so that all start together
             early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid(), lock)
         _load_tensorflow()
-        from seqtune.search.study import Study
+        from seqtune.study.lifecycle import Study
 
         check_stop()  # stopped while TensorFlow loaded: nothing created yet
         study, runner = Study.launch(spec, args.results, storage, overrides, lock=lock)
@@ -407,7 +407,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _resume_here(args: argparse.Namespace) -> int:
     _load_tensorflow()
-    from seqtune.search.study import resume
+    from seqtune.study.lifecycle import resume
 
     study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
     try:
@@ -520,7 +520,7 @@ def _worker(args: argparse.Namespace) -> int:
         _probe_waiting(remote, args)
     _load_tensorflow()  # first: seqtune.search imports TensorFlow, whose start-up chatter
     from seqtune.search.signals import Interrupted  # only _load_tensorflow keeps quiet
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
     if remote is None:
         if args.launched_by is not None and not _wait_for_launch(args.study_dir, args.launched_by):
@@ -529,7 +529,7 @@ def _worker(args: argparse.Namespace) -> int:
         if not _holds_inherited_lock(args.study_dir):
             # started by hand: the study's owner, as launch and resume are (a resume beside
             # it would take its running trial for a dead process's)
-            from seqtune.search.lock import StudyLock
+            from seqtune.store.lock import StudyLock
 
             Study.open(args.study_dir, args.storage).close()  # not a study: say so first
             lock = StudyLock.acquire(args.study_dir, "seqtune worker")
@@ -561,7 +561,7 @@ INHERITED_LOCK = "SEQTUNE_LOCK_FD"
 def _holds_inherited_lock(study_dir: Path) -> bool:
     """Whether this process inherited the study's locked descriptor from the launch or
     resume that started it (the descriptor is the study folder's own lock file)."""
-    from seqtune.search.files import LOCK_FILE
+    from seqtune.store.files import LOCK_FILE
 
     try:
         fd = int(os.environ.get(INHERITED_LOCK, ""))
@@ -590,7 +590,7 @@ def _remote_request(args: argparse.Namespace) -> str | None:
 def _probe_waiting(url: str, args: argparse.Namespace) -> None:
     """Check the server and the study name; a worker started before its server waits for
     it (up to --wait seconds, one line saying so), then gives up in one line."""
-    from seqtune.search.server import probe_server
+    from seqtune.store.server import probe_server
 
     return _waiting_for_server(lambda: probe_server(url, args.study), args, 1.0)
 
@@ -598,7 +598,7 @@ def _probe_waiting(url: str, args: argparse.Namespace) -> None:
 def _open_remote_waiting(url: str, args: argparse.Namespace) -> Any:
     """Join a study on a server; a worker started before its server waits for it (up to
     --wait seconds, one line saying so), then gives up in one line."""
-    from seqtune.search.study import open_remote
+    from seqtune.study.lifecycle import open_remote
 
     return _waiting_for_server(
         lambda: open_remote(url, args.study, args.data, args.artifacts), args, 2.0
@@ -630,7 +630,7 @@ def _waiting_for_server(call: Any, args: argparse.Namespace, interval: float) ->
 
 
 def _open_any(args: argparse.Namespace) -> Any:
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
     remote = _remote_request(args)
     if remote is not None:
@@ -641,7 +641,7 @@ def _open_any(args: argparse.Namespace) -> Any:
 def _probe_remote(args: argparse.Namespace) -> None:
     """status/export of a study given by name: the server and the name are checked
     before TensorFlow loads."""
-    from seqtune.search.server import probe_server
+    from seqtune.store.server import probe_server
 
     remote = _remote_request(args)
     if remote is not None:
@@ -688,8 +688,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _read_status(args: argparse.Namespace) -> dict[str, Any]:
-    from seqtune.search.baseline_status import status_baselines
-    from seqtune.search.lock import holder
+    from seqtune.store.lock import holder
+    from seqtune.study.baselines import status_baselines
 
     study = _open_any(args)
     try:
@@ -754,7 +754,7 @@ def format_status(status: dict[str, Any]) -> str:
         )
         lines.extend(_by_step(status, best["number"]))
     if "baselines" in status:
-        from seqtune.search.baseline_status import format_baselines
+        from seqtune.study.baselines import format_baselines
 
         lines.extend(format_baselines(status["baselines"]))
     return "\n".join(lines)
@@ -791,8 +791,8 @@ def _by_step(status: dict[str, Any], number: int) -> list[str]:
 def _export(args: argparse.Namespace) -> int:
     _probe_remote(args)
     _load_tensorflow()
-    from seqtune.search.export import check_exportable, export
-    from seqtune.search.lock import StudyLock, holder
+    from seqtune.exported.export import check_exportable, export
+    from seqtune.store.lock import StudyLock, holder
 
     study = _open_any(args)
     try:
@@ -818,7 +818,7 @@ def _export(args: argparse.Namespace) -> int:
     )
     _print_baselines(result.get("baselines") or {})
     print(f"wrote {out_yaml} and {out_model}")
-    from seqtune.search.export import baseline_warning
+    from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
     if warning:
@@ -858,13 +858,13 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from seqtune.search.files import write_csv
-    from seqtune.search.predict import check_predict, resolve_export
+    from seqtune.exported.predict import check_predict, resolve_export
+    from seqtune.store.files import write_csv
 
     # everything is checked before TensorFlow loads: the export, its model file, the data
     spec, values, model_path = resolve_export(args.spec)
     if args.output is not None:
-        from seqtune.search.outputs import check_output, starts_with
+        from seqtune.store.outputs import check_output, starts_with
 
         reads = [p for p in (args.spec, model_path, spec.data.csv, args.csv) if p is not None]
         if spec.source is not None:
@@ -877,7 +877,7 @@ def _predict(args: argparse.Namespace) -> int:
         )
     table, data = check_predict(spec, args.csv)
     _load_tensorflow()
-    from seqtune.search.predict import forecast
+    from seqtune.exported.predict import forecast
 
     header, rows = forecast(spec, values, model_path, table, data)
     if args.output is None:
@@ -924,7 +924,7 @@ def _train(args: argparse.Namespace) -> int:
 
     refuse_data_problems(spec, validate_with_data(spec))  # the checks launch makes
     if args.output is not None:  # refused before the refit, not after it
-        from seqtune.search.outputs import check_output
+        from seqtune.store.outputs import check_output
 
         reads = [args.spec, spec.data.csv]
         model = (spec.result or {}).get("model")
@@ -932,7 +932,7 @@ def _train(args: argparse.Namespace) -> int:
             reads.append(args.spec.parent / model)
         check_output(args.output, force=args.force, suffixes=(".keras",), reads=reads)
     _load_tensorflow()
-    from seqtune.search.export import train
+    from seqtune.exported.export import train
 
     report = train(spec, args.output)
     if args.json:
@@ -947,7 +947,7 @@ def _train(args: argparse.Namespace) -> int:
             + ", ".join(f"{k} {v:.6g}" for k, v in report[part].items() if isinstance(v, float))
         )
     _print_baselines(report.get("baselines") or {})
-    from seqtune.search.export import baseline_warning
+    from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(spec, report["test"], report.get("baselines") or {})
     if warning:

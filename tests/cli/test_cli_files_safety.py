@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, cli_here, launched_and_exported, tiny_spec
 
-from seqtune.search.files import write_together
+from seqtune.store.files import write_together
 
 
 @pytest.fixture(scope="module")

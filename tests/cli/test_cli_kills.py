@@ -22,7 +22,7 @@ import pytest
 import yaml
 from conftest import ROOT, cli_here, optuna_trials, tiny_spec, wait_until, write_spec
 
-from seqtune.search.files import write_text
+from seqtune.store.files import write_text
 
 pytestmark = pytest.mark.slow
 

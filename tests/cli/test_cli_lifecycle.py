@@ -258,7 +258,7 @@ def test_a_user_objective_that_raises_stops_the_study_with_one_line(
 
 KILL_BEFORE_STUDY_JSON = """
 import os, sys
-import seqtune.search.study as study
+import seqtune.study.lifecycle as study
 from seqtune.cli import main
 
 def killed(path, text):  # the process dies just before the launch would finish

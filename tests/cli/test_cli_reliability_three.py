@@ -23,7 +23,7 @@ import yaml
 from conftest import AIRLINE, ROOT, cli_here, launched_and_exported, run_cli, tiny_spec, write_spec
 
 from seqtune.search.backends.optuna_backend import EpochReports
-from seqtune.search.server import mask_url, normalize_storage
+from seqtune.store.server import mask_url, normalize_storage
 
 
 def one_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:

@@ -46,8 +46,8 @@ WHOLE = {"backend": "hyperband", "trials": None, "max_epochs": 3, "factor": 3, "
 def test_every_hyperband_trial_replays_through_its_lineage(tmp_path: Path) -> None:
     """A first-round trial over its own epochs (1, not max_epochs), a continued trial from
     the weights of the trial it continues: each replay gives the value the search recorded."""
-    from seqtune.search.export import _refit, hyperband_lineage
-    from seqtune.search.study import Study
+    from seqtune.exported.export import _refit, hyperband_lineage
+    from seqtune.study.lifecycle import Study
 
     spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search=WHOLE))
     assert run_cli("launch", str(spec), "--results", str(tmp_path / "r")).returncode == 0

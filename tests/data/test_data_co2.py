@@ -7,8 +7,8 @@ import hashlib
 import re
 from pathlib import Path
 
-from seqtune.search.study import prepare
 from seqtune.spec import Spec
+from seqtune.study.lifecycle import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,8 +18,8 @@ from seqtune.data.spec import parse_calendar
 from seqtune.data.split import part_sizes
 from seqtune.data.transforms import LOGS, TRANSFORMS, forward, inverse, lost_rows
 from seqtune.errors import UserError
+from seqtune.exported.predict import check_same_columns, prediction_rows
 from seqtune.objectives.registry import test_report as report_of
-from seqtune.search.predict import check_same_columns, prediction_rows
 from seqtune.spec import Spec, check_spec_against_data
 from seqtune.tasks import task_of
 

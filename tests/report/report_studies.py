@@ -10,8 +10,8 @@ import keras
 from conftest import tiny_spec
 
 from seqtune.search.runner import Outcome, TrialFailed
-from seqtune.search.study import Study
 from seqtune.spec import Spec
+from seqtune.study.lifecycle import Study
 
 SPACE = {
     "transform": {"choice": ["none", "log_diff"]},

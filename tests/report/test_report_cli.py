@@ -72,9 +72,9 @@ def test_plot_needs_a_png_name(tpe: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_forecast_is_the_exported_models_test_evaluation(tmp_path: Path) -> None:
     """A real one-trial study, exported in-process: the forecast's model RMSE/MAE are
     best.yaml's test metrics, and the baselines are the shifted true series."""
-    from seqtune.search.export import export
-    from seqtune.search.study import Study
+    from seqtune.exported.export import export
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import Study
 
     raw = tiny_spec(search={"backend": "tpe", "trials": 1, "max_epochs": 2, "patience": 2})
     spec = Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")

@@ -12,7 +12,7 @@ import pytest
 from report_studies import build_study, mixed_study, snapshot
 
 from seqtune.report.commands import report
-from seqtune.search.study import Study
+from seqtune.study.lifecycle import Study
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import tiny_spec
 
 from seqtune.search.runner import Outcome
-from seqtune.search.study import Study
 from seqtune.spec import Spec
+from seqtune.study.lifecycle import Study
 
 BACKENDS = ["tpe", "random", "hyperband"]
 
@@ -195,7 +195,7 @@ def test_hyperband_resume_drops_a_trial_killed_between_keras_tuner_writes(tmp_pa
     trial marked RUNNING that the oracle does not know. resume must not leave it running."""
     import json
 
-    from seqtune.search.study import resume
+    from seqtune.study.lifecycle import resume
 
     study, _ = run_study(tmp_path, "hyperband", trials=2)
     project = study.path / "keras_tuner" / "hyperband"
@@ -222,7 +222,7 @@ def test_hyperband_resume_with_more_trials_adds_iterations_that_run(tmp_path: Pa
     schedule.json), the new trials run, and a later resume keeps the grown schedule."""
     import json
 
-    from seqtune.search.study import resume
+    from seqtune.study.lifecycle import resume
 
     study, _ = run_study(tmp_path, "hyperband", trials=3)  # max_epochs 9: bracket 0, 3 models
     schedule_file = study.path / "keras_tuner" / "schedule.json"
@@ -296,7 +296,7 @@ def test_ask_tell_honours_the_budget_and_records_what_it_was_told(
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_trial_told_interrupted_is_run_again_after_a_resume(tmp_path: Path, backend: str) -> None:
     from seqtune.search.backends.base import TrialResult
-    from seqtune.search.study import resume
+    from seqtune.study.lifecycle import resume
 
     study = open_backend(tmp_path, backend, trials=2)
     b = study.backend

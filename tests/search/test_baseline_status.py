@@ -18,14 +18,14 @@ from test_backends_shared import FormulaRunner
 
 import seqtune.models.baselines as baselines_module
 from seqtune.cli import format_status
-from seqtune.search.baseline_status import (
+from seqtune.spec import Spec
+from seqtune.study.baselines import (
     format_baselines,
     not_beaten,
     status_baselines,
     validation_baselines,
 )
-from seqtune.search.study import Study, prepare
-from seqtune.spec import Spec
+from seqtune.study.lifecycle import Study, prepare
 
 HOLDOUT = {"val": 0.13, "test": 0.33}
 FOLDS = {"val": 12, "test": 48, "folds": 3}

@@ -14,7 +14,7 @@ import pytest
 from test_backends_shared import FormulaRunner, make_spec
 
 from seqtune.search.runner import Outcome
-from seqtune.search.study import Study
+from seqtune.study.lifecycle import Study
 
 dashboard = pytest.importorskip("optuna_dashboard")
 

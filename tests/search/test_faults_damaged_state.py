@@ -19,7 +19,7 @@ import pytest
 from test_backends_shared import FormulaRunner, make_spec
 
 from seqtune.cli import main
-from seqtune.search.study import Study
+from seqtune.study.lifecycle import Study
 
 BACKENDS = ["tpe", "hyperband"]
 DAMAGES = ["truncated", "empty", "garbage", "wrong_shape", "deleted"]

@@ -11,8 +11,8 @@ import yaml
 from conftest import run_cli, tiny_spec, write_spec
 
 from seqtune.errors import UserError
-from seqtune.search.study import prepare
 from seqtune.spec import Spec
+from seqtune.study.lifecycle import prepare
 
 FOLDS = {"val": 12, "test": 0.33, "folds": 3}
 
@@ -80,7 +80,7 @@ def test_a_folds_study_exports_a_refit_that_train_reproduces(tmp_path: Path) -> 
 
 
 def test_export_and_train_carry_the_baselines_and_warn_when_they_win(tmp_path: Path) -> None:
-    from seqtune.search.export import baseline_warning
+    from seqtune.exported.export import baseline_warning
 
     spec = folds_spec()
     found = {"persistence": {"val": 30.0, "test": 48.0}, "ridge": {"val": 20.0, "test": 14.3}}
@@ -99,7 +99,7 @@ def test_export_and_train_carry_the_baselines_and_warn_when_they_win(tmp_path: P
 
 
 def test_baselines_are_scored_on_the_same_rows_as_the_model() -> None:
-    from seqtune.search.export import baselines
+    from seqtune.exported.export import baselines
 
     table, runner = prepare(folds_spec())
     refit = runner.refit({"look_back": 12}, 1, epochs=1)

@@ -60,8 +60,8 @@ CONFIGS: list[dict[str, Any]] = [
 @pytest.mark.parametrize("lstm", ["fused", "unrolled"])
 @pytest.mark.parametrize("values", CONFIGS)
 def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any], lstm: str) -> None:
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     raw = tiny_spec(search={"max_epochs": 12, "patience": None})
     spec = Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml")
@@ -83,7 +83,7 @@ def test_the_engine_and_the_fit_agree_to_round_off(values: dict[str, Any], lstm:
 def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
     tmp_path: Path,
 ) -> None:
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
     shutil.copy(AIRLINE, tmp_path / "data.csv")  # the old specs name ../../data.csv
     old = tmp_path / "studies" / "old-tpe"
@@ -135,7 +135,7 @@ def test_old_study_keeps_the_fit_new_study_the_engine_and_train_follows(
 
 @pytest.mark.slow
 def test_resuming_an_old_study_keeps_its_fit(tmp_path: Path) -> None:
-    from seqtune.search.study import resume
+    from seqtune.study.lifecycle import resume
 
     shutil.copy(AIRLINE, tmp_path / "data.csv")
     old = tmp_path / "studies" / "old-tpe"
@@ -149,8 +149,8 @@ def test_resuming_an_old_study_keeps_its_fit(tmp_path: Path) -> None:
 
 def test_auto_trains_short_trials_on_the_engine_and_long_ones_with_the_fit() -> None:
     from seqtune.search import runner as runner_module
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     raw = tiny_spec(search={"max_epochs": 40, "patience": None})
     runner = prepare(Spec.from_dict(raw, ROOT, ROOT / "tiny.yaml"), lstm="unrolled")[1]
@@ -241,8 +241,8 @@ def test_auto_trains_with_the_fit_when_lstm_window_lengths_are_many(
     every window length shares one structure: short trials take the engine whatever the
     spec searches, with nothing padded."""
     from seqtune.search.runner import WIDE_MAX_WINDOWS, window_lengths
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     space = {k: v for k, v in tiny_spec()["space"].items() if k in ("transform", "batch_size")}
     space["look_back"] = look_back
@@ -291,9 +291,9 @@ def test_studies_made_before_0_3_2_keep_their_lstm_unrolled(
 ) -> None:
     """A study resumes with its version's LSTM kernel and padding: the kernels agree to
     round-off only, so its later trials are computed as its first."""
-    from seqtune.search.study import _prepare_as_made
     from seqtune.search.versions import lstm_for
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import _prepare_as_made
 
     assert lstm_for(version) == lstm
     spec = Spec.from_dict(tiny_spec(), ROOT, ROOT / "tiny.yaml")  # look_back 1-4

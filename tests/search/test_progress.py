@@ -19,7 +19,7 @@ from test_backends_shared import FormulaRunner, make_spec
 from seqtune.cli import main
 from seqtune.search.progress import Progress
 from seqtune.search.records import TrialRecord
-from seqtune.search.study import Study
+from seqtune.study.lifecycle import Study
 
 
 class Terminal(io.StringIO):

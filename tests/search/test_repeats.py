@@ -16,8 +16,8 @@ from conftest import run_cli, tiny_spec, write_spec
 from seqtune.errors import UserError
 from seqtune.models.ensemble import mean_model, members_of
 from seqtune.search.runner import member_seeds
-from seqtune.search.study import prepare
 from seqtune.spec import Spec
+from seqtune.study.lifecycle import prepare
 
 VALUES = {"look_back": 2, "transform": "seasonal_diff", "units": 4, "learning_rate": 0.01}
 

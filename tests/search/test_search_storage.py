@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from seqtune.search.backends.optuna_backend import EpochReports, open_storage
-from seqtune.search.study import interrupted_launch
+from seqtune.study.lifecycle import interrupted_launch
 
 
 def test_the_sqlite_storage_is_opened_in_wal_mode(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ def test_a_trial_raises_a_pending_stop_at_the_end_of_the_epoch_it_arrived_in(
 ) -> None:
     from conftest import tiny_spec
 
-    from seqtune.search.study import prepare
     from seqtune.spec import Spec
+    from seqtune.study.lifecycle import prepare
 
     spec = Spec.from_dict(tiny_spec(search={"max_epochs": 50}), ROOT, ROOT / "spec.yaml")
     _, runner = prepare(spec)

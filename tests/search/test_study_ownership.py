@@ -23,8 +23,8 @@ from conftest import AIRLINE, ROOT, cli_here
 from test_backends_shared import FormulaRunner, make_spec
 
 from seqtune.errors import UserError
-from seqtune.search.lock import StudyLock, holder
-from seqtune.search.study import Study, resume
+from seqtune.store.lock import StudyLock, holder
+from seqtune.study.lifecycle import Study, resume
 
 
 def finished_study(tmp_path: Path, backend: str = "tpe", trials: int = 4) -> Study:
@@ -72,7 +72,7 @@ def hold_lock_in_child(
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from seqtune.search.lock import StudyLock\n"
+        "from seqtune.store.lock import StudyLock\n"
         f"lock = StudyLock.acquire(Path({str(folder)!r}), {command!r}, create=True, "
         f"name={name!r})\n"
         "print('held', flush=True)\n"

@@ -103,7 +103,7 @@ def _check_header(path: Path) -> None:
         seen.add(name)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_frame(path: Path) -> pd.DataFrame:
     """The CSV as a DataFrame, or a UserError saying why it cannot be read."""
     if not path.exists():
         raise UserError(f"file not found: {path}", FIELD)
@@ -684,7 +684,7 @@ def _check_target(spec: DataSpec, y: np.ndarray, row_numbers: np.ndarray) -> Non
 def load_table(spec: DataSpec) -> Table:
     """Read ``spec.csv`` and validate what the spec uses; every problem is a UserError."""
     path = spec.csv
-    frame = _read(path)
+    frame = read_frame(path)
     columns = {str(c): c for c in frame.columns}
     frame.columns = list(columns)
     if spec.target not in columns:

@@ -13,7 +13,7 @@ PLOTS = ("history", "importance", "forecast", "curves")
 def check_study_dir(study_dir: Path) -> None:
     """The cheap checks of a study folder, made before TensorFlow loads (a mistyped path is
     refused at once); :func:`seqtune.report.source.read_study` checks the rest."""
-    from seqtune.search.files import META_FILE, SPEC_FILE
+    from seqtune.store.files import META_FILE, SPEC_FILE
 
     if not study_dir.exists():
         raise UserError("no such study folder", str(study_dir))
@@ -32,9 +32,9 @@ HTML_MARK, PNG_MARK = b"*<title>seqtune report", b"*seqtune"
 
 
 def _check_output(output: Path, suffix: str, force: bool, mark: bytes) -> None:
-    """The rule of :mod:`seqtune.search.outputs`: an existing file is replaced only when it
+    """The rule of :mod:`seqtune.store.outputs`: an existing file is replaced only when it
     is an earlier page or figure of seqtune's, or with ``force``."""
-    from seqtune.search.outputs import check_output, starts_with
+    from seqtune.store.outputs import check_output, starts_with
 
     check_output(output, force=force, suffixes=(suffix,), own=lambda p: starts_with(p, mark))
 
@@ -73,7 +73,7 @@ def plot(
         fig = makers[what]()
     except Unavailable as why:
         raise UserError(f"cannot draw {what}: {why}", str(data.path)) from None
-    from seqtune.search.files import write_bytes
+    from seqtune.store.files import write_bytes
 
     write_bytes(output, figures.png(fig))
     return output

@@ -71,10 +71,10 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         )
     if not best_keras.is_file():
         raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
-    from seqtune.search.digest import check_digest
-    from seqtune.search.predict import check_export_files
-    from seqtune.search.study import locate_data, prepare
+    from seqtune.exported.predict import check_export_files
     from seqtune.spec import Spec, fixed_values
+    from seqtune.store.digest import check_digest
+    from seqtune.study.lifecycle import locate_data, prepare
 
     try:
         exported = Spec.from_file(best_yaml)

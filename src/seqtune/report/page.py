@@ -192,7 +192,7 @@ def _steps_section(page: Page, ev: ForecastEval) -> None:
 
 def _header(data: StudyData) -> str:
     spec = data.spec
-    from seqtune.search.study import make_backend
+    from seqtune.study.lifecycle import make_backend
 
     budget = make_backend(data.path, spec, None).budget()  # reads the spec only
     n = counts(data.records)
@@ -298,7 +298,7 @@ def _trials_table(data: StudyData) -> str:
 
 
 def write(data: StudyData, output: Path) -> Path:
-    from seqtune.search.files import write_text
+    from seqtune.store.files import write_text
 
     write_text(output, build(data))
     return output

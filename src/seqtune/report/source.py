@@ -21,11 +21,11 @@ from typing import Any
 import optuna
 
 from seqtune.errors import UserError
-from seqtune.search.files import LOCK_FILE
 from seqtune.search.records import TrialRecord, best_of
-from seqtune.search.study import read_folder
 from seqtune.spaces.domains import Domain, Fixed
 from seqtune.spec import Spec
+from seqtune.store.files import LOCK_FILE
+from seqtune.study.lifecycle import read_folder
 
 
 @dataclass
@@ -95,7 +95,7 @@ def running_by(path: Path) -> str | None:
     """``"pid N (seqtune launch)"`` if the process named in the study's lock file is alive
     and has that file open (the owner keeps it open while it runs; a pid reused by another
     program does not). No lock is taken, not even the shared probe of
-    ``seqtune.search.lock.holder``, which could make a launch starting at that instant fail."""
+    ``seqtune.store.lock.holder``, which could make a launch starting at that instant fail."""
     lock = path / LOCK_FILE
     try:
         pid_text, _, command = lock.read_text(encoding="utf-8").strip().partition(" ")

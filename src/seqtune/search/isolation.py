@@ -43,7 +43,7 @@ def _child(
     from seqtune.data import load_table
     from seqtune.errors import UserError
     from seqtune.models.runtime import configure_from_env
-    from seqtune.search.digest import check_digest
+    from seqtune.store.digest import check_digest
 
     configure_from_env()  # the parent's thread setting, so results match a plain run
     try:  # each child reads the CSV again: it must still be the study's data

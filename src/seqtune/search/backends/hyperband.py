@@ -24,11 +24,11 @@ from typing import Any
 from seqtune.errors import UserError
 from seqtune.search.backends import kt_seams
 from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
-from seqtune.search.files import write_text
 from seqtune.search.records import TrialRecord
 from seqtune.search.versions import Training
 from seqtune.spaces import declare_keras_tuner
 from seqtune.spec import Spec
+from seqtune.store.files import write_text
 
 PROJECT = "hyperband"
 SIDECAR = "seqtune.json"

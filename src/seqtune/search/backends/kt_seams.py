@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seqtune.search.files import write_text
+from seqtune.store.files import write_text
 
 
 def set_project_dir(oracle: Any, directory: Path, project: str) -> None:

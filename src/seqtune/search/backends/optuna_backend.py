@@ -24,15 +24,15 @@ import sqlalchemy
 from seqtune.errors import UserError, exception_chain
 from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
 from seqtune.search.records import TrialRecord
-from seqtune.search.server import (  # noqa: F401  (mask_url: re-exported)
+from seqtune.search.signals import check_stop
+from seqtune.spaces import suggest_optuna
+from seqtune.spec import Spec
+from seqtune.store.server import (  # noqa: F401  (mask_url: re-exported)
     database_name,
     is_server,
     mask_url,
     server_problem,
 )
-from seqtune.search.signals import check_stop
-from seqtune.spaces import suggest_optuna
-from seqtune.spec import Spec
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # seqtune prints its own progress
 

@@ -2,7 +2,7 @@
 
 1. **A study's own files are never written by an output** (``spec.yaml``, ``study.json``,
    ``trials.csv``, the storage, the locks, ``keras_tuner/``, ``checkpoints/``: see
-   :data:`seqtune.search.files.STUDY_OWN`), nor any file the command itself reads (the
+   :data:`seqtune.store.files.STUDY_OWN`), nor any file the command itself reads (the
    spec it trains, the export it predicts with, the data). ``--force`` does not change this.
 2. **An existing file is replaced only with ``--force``**, unless it is the command's own
    earlier output, recognised by its content: an export of the same study (``export``),
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from seqtune.errors import UserError
-from seqtune.search.files import META_FILE, STUDY_OWN
+from seqtune.store.files import META_FILE, STUDY_OWN
 
 
 def study_file_owner(path: Path) -> Path | None:

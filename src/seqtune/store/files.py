@@ -26,7 +26,7 @@ SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
 # Locks (see search/lock.py): the study's owner (launch, resume and their workers), and
 # export's own (one export at a time; an export reads a running study without stopping it).
 LOCK_FILE, EXPORT_LOCK_FILE = ".lock", ".export.lock"
-# beside an export's best.yaml (seqtune.search.predict.PREDICTIONS_FILE)
+# beside an export's best.yaml (seqtune.exported.predict.PREDICTIONS_FILE)
 PREDICTIONS_NAME = "predictions.csv"
 LOCK_FILES = (LOCK_FILE, EXPORT_LOCK_FILE)
 # What belongs to the study itself: no command writes over these (``-o`` included), and

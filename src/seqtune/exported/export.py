@@ -54,15 +54,15 @@ from typing import Any
 import keras
 
 from seqtune.errors import UserError
-from seqtune.search.digest import file_digest
-from seqtune.search.files import csv_text, save_model, write_together, yaml_text
-from seqtune.search.outputs import check_output, starts_with
-from seqtune.search.predict import PREDICTIONS_FILE, prediction_rows
+from seqtune.exported.predict import PREDICTIONS_FILE, prediction_rows
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
-from seqtune.search.study import Study, prepare
 from seqtune.search.versions import Training, export_keys
 from seqtune.spec import Spec, fixed_values
+from seqtune.store.digest import file_digest
+from seqtune.store.files import csv_text, save_model, write_together, yaml_text
+from seqtune.store.outputs import check_output, starts_with
+from seqtune.study.lifecycle import Study, prepare
 from seqtune.tasks import task_of
 
 #: Relative tolerance within which ``train`` reproduces an exported objective.
@@ -82,7 +82,7 @@ def _clean(report: dict[str, Any]) -> dict[str, Any]:
 
 def check_exportable(study: Study, output: Path | None = None, force: bool = False) -> Path:
     """The spec file an export would write; UserError if there is nothing to export or
-    the output is unusable (see :mod:`seqtune.search.outputs`: an existing file that is
+    the output is unusable (see :mod:`seqtune.store.outputs`: an existing file that is
     not an earlier export of this study is replaced only with ``force``). Writes nothing."""
     if best_of(study.backend.records(), study.spec.objective.direction) is None:
         raise UserError("has no complete trial yet: nothing to export", study.where)
@@ -364,7 +364,7 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     (the mean over the folds, on rolling-origin folds: the same function as ``status``),
     ``test`` on the test part of ``windows``."""
     from seqtune.models.baselines import score_baselines
-    from seqtune.search.baseline_status import objective_metric, rounded, validation_baselines
+    from seqtune.study.baselines import objective_metric, rounded, validation_baselines
 
     metric = objective_metric(runner, values)
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
@@ -375,7 +375,7 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
 
 def baseline_warning(spec: Spec, test: dict[str, Any], found: dict[str, Any]) -> str | None:
     """One line when the model does not beat the best baseline on the test part."""
-    from seqtune.search.baseline_status import not_beaten
+    from seqtune.study.baselines import not_beaten
 
     name = spec.objective.name
     key = name if name in test else name.removeprefix("val_")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from seqtune.data import Windows
     from seqtune.objectives.registry import Objective
     from seqtune.search.runner import Runner
-    from seqtune.search.study import Study
+    from seqtune.study.lifecycle import Study
 
 #: ``{baseline: {part: value}}``, as in ``best.yaml``'s ``result.baselines``
 Scores = dict[str, dict[str, float]]

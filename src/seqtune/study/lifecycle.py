@@ -23,8 +23,14 @@ from seqtune.errors import UserError
 from seqtune.models.training import Diverged
 from seqtune.search.backends.base import Backend, TrialPlan, TrialResult
 from seqtune.search.backends.registry import backend_class
-from seqtune.search.digest import check_digest, file_digest
-from seqtune.search.files import (
+from seqtune.search.progress import Progress
+from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
+from seqtune.search.runner import Runner, TrialFailed
+from seqtune.search.signals import check_stop, signals_as_interrupt
+from seqtune.search.versions import Training
+from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
+from seqtune.store.digest import check_digest, file_digest
+from seqtune.store.files import (
     LOCK_FILES,
     META_FILE,
     SPEC_FILE,
@@ -36,13 +42,7 @@ from seqtune.search.files import (
     write_text,
     write_yaml,
 )
-from seqtune.search.lock import StudyLock
-from seqtune.search.progress import Progress
-from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed
-from seqtune.search.signals import check_stop, signals_as_interrupt
-from seqtune.search.versions import Training
-from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
+from seqtune.store.lock import StudyLock
 
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:

@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from seqtune.errors import UserError
-from seqtune.search.files import LOCK_FILE, file_mode, refuse_links
+from seqtune.store.files import LOCK_FILE, file_mode, refuse_links
 
 
 class StudyLock:

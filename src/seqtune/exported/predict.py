@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from seqtune.data import Table, load_table
-from seqtune.data.table import _read
+from seqtune.data.table import read_frame
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.spec import Spec, fixed_values
@@ -83,7 +83,7 @@ def check_export_files(path: Path, result: dict[str, Any] | None) -> None:
     ``path`` (its best.yaml) is missing or is not the one the export wrote: a model or
     forecast table from another export, an export killed half-way, a damaged file.
     ``result.files`` (seqtune 0.3.3 on) holds their SHA-256; older exports are not checked."""
-    from seqtune.search.digest import file_digest
+    from seqtune.store.digest import file_digest
 
     files = (result or {}).get("files")
     if files is None:
@@ -115,7 +115,7 @@ def _kind(column: pd.Series) -> str:
 
 def check_same_columns(old: Path, new: Path) -> None:
     """UserError naming the first column whose presence or dtype differs."""
-    a, b = _read(old), _read(new)
+    a, b = read_frame(old), read_frame(new)
     for name in a.columns:
         if name not in b.columns:
             raise UserError(f"column '{name}' of {old.name} is missing", str(new))
@@ -152,8 +152,8 @@ def check_study_data(spec: Spec) -> None:
     on), else the one in ``study.json`` beside an export in its study folder."""
     import json
 
-    from seqtune.search.digest import file_digest
-    from seqtune.search.files import META_FILE
+    from seqtune.store.digest import file_digest
+    from seqtune.store.files import META_FILE
 
     digest = (spec.result or {}).get("data_sha256")
     meta = spec.source.parent / META_FILE if spec.source is not None else None

@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# framework overhead — {machine()}")
     trial(runner, base, spec.seed, 2)  # warm up TensorFlow once
     # as Study.run does before its first trial, so bare, trial and study all get it
-    from seqtune.study.lifecycle import freeze_startup_objects
+    from seqtune.search.loop import freeze_startup_objects
 
     freeze_startup_objects()
     rows = []

@@ -1,4 +1,5 @@
-"""Study lifecycle: launch, resume, status, export, train.
+"""Study lifecycle: launch, open, resume, run (through the trial loop of
+:mod:`seqtune.search.loop`), status. Exports are :mod:`seqtune.exported`'s.
 
 A study folder holds ``spec.yaml`` (the spec as launched), ``study.json`` (backend,
 storage, data checksum), the backend's state, ``trials.csv`` (rewritten atomically after
@@ -8,7 +9,6 @@ and after export ``best.yaml`` + ``best.keras``.
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import sys
@@ -20,13 +20,11 @@ from typing import Any, TextIO
 from seqtune import __version__
 from seqtune.data import Table, load_table
 from seqtune.errors import UserError
-from seqtune.models.training import Diverged
-from seqtune.search.backends.base import Backend, TrialPlan, TrialResult
+from seqtune.search.backends.base import Backend
 from seqtune.search.backends.registry import backend_class
-from seqtune.search.progress import Progress
-from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
-from seqtune.search.runner import Runner, TrialFailed
-from seqtune.search.signals import check_stop, signals_as_interrupt
+from seqtune.search.loop import TrialLoop
+from seqtune.search.records import best_of, counts, csv_rows
+from seqtune.search.runner import Runner
 from seqtune.search.versions import Training
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 from seqtune.store.digest import check_digest, file_digest
@@ -266,22 +264,12 @@ class Study:
 
     # ---- running -------------------------------------------------------------------
     def run(self, runner: Runner, out: TextIO | None = None) -> None:
-        """The trial loop, the only one: ask the backend for a plan, train it, tell the
-        backend how it ended, write the records; until the backend has nothing more to
-        run. Raises :class:`Interrupted` on SIGINT/SIGTERM (the running trial is told
-        interrupted first)."""
+        """Run the study's trials through the one trial loop
+        (:class:`~seqtune.search.loop.TrialLoop`): each trial in this process, or in a
+        fresh one (``search.isolation: process``); the best model so far kept as a
+        checkpoint, trials.csv rewritten after every trial. Raises :class:`Interrupted` on
+        SIGINT/SIGTERM (the running trial is told interrupted first)."""
         out = sys.stderr if out is None else out  # looked up now: it may be redirected
-        budget = self.backend.budget()
-        plan = self.backend.plan()
-        if plan:
-            print(plan, file=out)
-        progress = Progress(
-            out,
-            budget,
-            self.spec.objective.name,
-            self.spec.search.max_epochs,
-            done=self.backend.finished(),
-        )
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
 
@@ -293,74 +281,7 @@ class Study:
             runner = IsolatedRunner(  # type: ignore[assignment]
                 runner, scratch, self.meta.get("data_sha256")
             )
-        if progress.live:  # the running trial's epoch on the status line
-            runner.on_epoch = progress.epoch_ended
-        freeze_startup_objects()
-        with signals_as_interrupt():
-            try:
-                while True:
-                    check_stop()
-                    trial = self.backend.ask(budget)
-                    if trial is None:
-                        break
-                    record = self.run_trial(runner, trial)
-                    self.write_trials()
-                    progress.trial_finished(record, self.backend.finished(), self._best())
-            finally:
-                progress.close()
-                self.write_trials()
-
-    def run_trial(self, runner: Runner, plan: TrialPlan) -> TrialRecord:
-        """Train one plan and tell the backend how it ended. A trial that fails for a
-        reason of its own (diverged, out of memory, its process died) is told failed and
-        the study goes on; anything that stops the study (a stop request, a broken user
-        objective, a bug) is told interrupted — never left running — and raised."""
-        backend = self.backend
-        try:
-            outcome = runner.run(
-                plan.values,
-                plan.seed,
-                epochs=plan.epochs,
-                initial_epoch=plan.initial_epoch,
-                weights_from=None if plan.warm_start is None else str(plan.warm_start),
-                report=lambda epoch, value: backend.report(plan.number, epoch, value),
-            )
-        except Diverged as exc:
-            return backend.tell(plan.number, TrialResult("failed", reason=f"diverged: {exc}"))
-        except TrialFailed as exc:
-            return backend.tell(plan.number, TrialResult("failed", reason=str(exc)))
-        except BaseException as exc:
-            if isinstance(exc, UserError):  # e.g. a broken user objective
-                reason = f"stopped: {exc}"
-            elif isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM
-                reason = f"interrupted: {type(exc).__name__}: {exc}"
-            else:
-                reason = f"error: {type(exc).__name__}: {exc}"
-            backend.tell(plan.number, TrialResult("interrupted", reason=reason[:300]))
-            raise
-        result = TrialResult(
-            "complete",
-            value=outcome.value,
-            epochs=plan.initial_epoch + outcome.epochs_run,
-            best_epoch=outcome.best_epoch,
-            seconds=outcome.seconds,
-            metrics=outcome.metrics,
-        )
-        if outcome.pruned_at is not None:
-            result.state = "pruned"
-        elif outcome.value is None or outcome.model is None:
-            result.state, result.reason = "failed", "objective was never finite"
-        else:
-            if plan.keep_weights is not None:  # a later trial may continue from these
-                outcome.model.save_weights(str(plan.keep_weights))
-            if self.spec.objective.better(float(outcome.value), self._best()):
-                self.save_checkpoint(plan.number, outcome.model)
-        return backend.tell(plan.number, result)
-
-    def _best(self) -> float | None:
-        """The best value so far, from the storage: other workers' trials count."""
-        best = best_of(self.backend.records(), self.spec.objective.direction)
-        return best.value if best else None
+        TrialLoop(self.backend, self.spec, self.save_checkpoint, self.write_trials).run(runner, out)
 
     def checkpoint(self, number: int) -> Path:
         assert self.path is not None
@@ -398,16 +319,6 @@ class Study:
             },
             "trial_records": [r.to_dict() for r in records],
         }
-
-
-def freeze_startup_objects() -> None:
-    """Move every object alive now (TensorFlow's, Keras', Optuna's: about 350,000) out of
-    the garbage collector's sight. ``keras.backend.clear_session()``, called before every
-    trial of the compiled fit (studies made before 0.3.0) and by Keras elsewhere, runs a
-    full ``gc.collect()``: 0.25 s per call over those objects, 0.01 s after this. Objects
-    made later, trials' models included, are collected as before."""
-    gc.collect()
-    gc.freeze()
 
 
 def interrupted_launch(path: Path) -> list[Path]:

@@ -1,6 +1,6 @@
 """The small interface every search backend implements: ask, report, tell.
 
-The trial loop (:meth:`seqtune.study.lifecycle.Study.run`) owns everything about running a
+The trial loop (:class:`seqtune.search.loop.TrialLoop`) owns everything about running a
 trial — seeds, the runner call, failure handling, checkpoints, records, stop checks. A
 backend only decides: :meth:`Backend.ask` hands out the next :class:`TrialPlan`,
 :meth:`Backend.report` hears each epoch's objective and says whether to stop (prune),

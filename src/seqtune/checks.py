@@ -27,11 +27,11 @@ from seqtune.data import Table, load_table
 from seqtune.data import transforms as target_transforms
 from seqtune.data.split import stratified_class_counts
 from seqtune.errors import UserError
-from seqtune.spaces.domains import Int
 from seqtune.spec import (
     Spec,
     check_spec_against_data,
     check_user_objective,
+    searched_look_backs,
     searched_transforms,
 )
 
@@ -45,20 +45,6 @@ __all__ = [
     "searched_look_backs",
     "searched_transforms",
 ]
-
-
-# -- what the space can draw ----------------------------------------------------------------
-
-
-def searched_look_backs(spec: Spec) -> Sequence[int]:
-    """Every look_back the space can draw, ascending (``[1]``, the default, when the space
-    does not name it)."""
-    if "look_back" not in spec.space:
-        return [1]
-    domain = spec.space["look_back"]
-    if isinstance(domain, Int):
-        return range(domain.low, domain.high + 1, domain.step)
-    return sorted({int(v) for v in spec.space.values_of("look_back") or []})
 
 
 # -- the checks -----------------------------------------------------------------------------
@@ -114,11 +100,6 @@ def class_problems(table: Table, look_backs: Sequence[int]) -> list[UserError]:
     return [found] if found else []
 
 
-def _offset(table: Table) -> int:
-    """Rows a classify window spans beyond its look_back (its label is the next row)."""
-    return 1 if table.spec.label_at == "next" else 0
-
-
 def _class_list(table: Table, indices: Sequence[int]) -> str:
     assert table.classes is not None
     names = [str(int(table.classes[i])) for i in indices]
@@ -140,7 +121,7 @@ def _training_classes(
     windows miss a class for the largest of ``look_backs``, or None."""
     assert table.labels is not None and table.classes is not None
     labels, rows = table.labels, table.row_numbers
-    off = _offset(table)
+    off = table.label_offset()
     lo, hi = look_backs[0], look_backs[-1]
     if start + hi + off - 1 >= stop:  # no training window at the largest look_back
         return None
@@ -183,7 +164,7 @@ def _stratified_problem(table: Table, look_backs: Sequence[int]) -> UserError | 
     """The first look_back at which a stratified split leaves a class no training window."""
     assert table.labels is not None and table.classes is not None
     labels, n, k = table.labels, table.n_rows, table.classes.size
-    off = _offset(table)
+    off = table.label_offset()
     counts = np.bincount(labels, minlength=k)  # windows per class: labels at rows span-1..
     dropped = 0  # label rows before the first window's label
     for look_back in look_backs:
@@ -271,7 +252,7 @@ def _part(
         out["first_time"], out["last_time"] = first, last
     out["windows"] = windows
     if classes_at is not None and table.labels is not None and table.classes is not None:
-        labels = table.labels[min(stop, start + classes_at + _offset(table) - 1) : stop]
+        labels = table.labels[min(stop, start + classes_at + table.label_offset() - 1) : stop]
         counts = np.bincount(labels, minlength=table.classes.size)
         out["classes"] = {str(int(c)): int(n) for c, n in zip(table.classes, counts, strict=True)}
     return out
@@ -281,7 +262,7 @@ def _stratified_parts(table: Table, shown: list[int]) -> dict[str, Any]:
     """Parts of a stratified split: windows drawn at random over every row (no row range)."""
     assert table.labels is not None and table.classes is not None
     windows = {lb: table.window_counts(lb) for lb in shown}
-    span = shown[-1] + _offset(table)
+    span = shown[-1] + table.label_offset()
     per_class = stratified_class_counts(
         np.bincount(table.labels[min(span - 1, table.n_rows) :], minlength=table.classes.size),
         table.spec.val,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from seqtune.errors import UserError, check_keys
 from seqtune.models.params import KINDS, LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
 from seqtune.spaces import Domain, SearchSpace
+from seqtune.spaces.domains import Int
 
 TOP_KEYS = ("study", "seed", "data", "model", "space", "objective", "search", "result")
 SEARCH_KEYS = (
@@ -569,6 +571,17 @@ def check_user_objective(spec: Spec, table: Table) -> None:
     probe(fn, spec.objective.function, table.task, n_classes, spec.objective.timeout)
 
 
+def searched_look_backs(spec: Spec) -> Sequence[int]:
+    """Every look_back the space can draw, ascending (``[1]``, the default, when the space
+    does not name it); a range for an int domain, so a huge one costs nothing."""
+    if "look_back" not in spec.space:
+        return [1]
+    domain = spec.space["look_back"]
+    if isinstance(domain, Int):
+        return range(domain.low, domain.high + 1, domain.step)
+    return sorted({int(v) for v in spec.space.values_of("look_back") or []})
+
+
 def searched_transforms(spec: Spec) -> list[str]:
     """Every target transform the space can draw (``["none"]`` when it names none)."""
     if "transform" not in spec.space:
@@ -579,9 +592,9 @@ def searched_transforms(spec: Spec) -> list[str]:
 def check_spec_against_data(spec: Spec, table: Table) -> None:
     """Refuse, before anything runs, a space the data cannot serve."""
     space = spec.space
-    look_backs = space.values_of("look_back") if "look_back" in space else [1]
-    max_lb = int(space.max_value("look_back")) if "look_back" in space else 1
-    if look_backs is not None and any(int(v) < 1 for v in look_backs):
+    look_backs = searched_look_backs(spec)
+    max_lb = max(look_backs, default=1)
+    if look_backs and look_backs[0] < 1:
         raise UserError("look_back must be at least 1", "space.look_back")
     transforms = searched_transforms(spec)
     for t in transforms:

@@ -68,7 +68,7 @@ class Forecast(Task):
         return "linear", windows.horizon  # direct multi-output: one head of H values
 
     def truth(self, windows: Windows, part: str) -> np.ndarray:
-        return windows.true_original(part)
+        return windows.truth(part)
 
     def to_units(self, windows: Windows, part: str) -> ToUnits:
         if windows.horizon > 1:  # (n, H): inverted over the whole horizon
@@ -86,7 +86,7 @@ class Classify(Task):
         return ("sigmoid", 1) if k <= 2 else ("softmax", k)
 
     def truth(self, windows: Windows, part: str) -> np.ndarray:
-        return windows.part(part)[1]
+        return windows.truth(part)
 
     def to_units(self, windows: Windows, part: str) -> ToUnits:
         return lambda raw: raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw

@@ -342,7 +342,7 @@ class Table:
             transform, self.task, self.y, self.period, self.target, self.row_numbers
         )
 
-    def _offset(self) -> int:
+    def label_offset(self) -> int:
         """Rows a classify window spans beyond its look_back (1 for label_at next)."""
         return 1 if self.spec.label_at == "next" else 0
 
@@ -351,7 +351,7 @@ class Table:
         if self.task == "forecast":
             lost = target_transforms.lost_rows(transform, self.period)
             return forecast_counts(self.bounds, lost + look_back, self.horizon)
-        span = look_back + self._offset()
+        span = look_back + self.label_offset()
         if self.spec.split_method == "stratified":
             return stratified_counts(self.n_rows - span + 1, self.spec.val, self.spec.test)
         return classify_counts(self.bounds, span)
@@ -538,7 +538,7 @@ class Table:
     def _counts_in(self, bounds: Bounds, look_back: int, lost: int) -> dict[str, int]:
         if self.task == "forecast":
             return forecast_counts(bounds, lost + look_back, self.horizon)
-        return classify_counts(bounds, look_back + self._offset())
+        return classify_counts(bounds, look_back + self.label_offset())
 
     def check_folds(self, max_look_back: int, transforms: Iterable[str] = ("none",)) -> None:
         """UserError unless every fold leaves at least 2 training windows and 1 validation
@@ -592,7 +592,7 @@ class Table:
     def _check_fold_classes(self, look_back: int) -> None:
         """Refuse a fold whose training or validation windows hold a single class."""
         assert self.labels is not None and self.classes is not None
-        span = look_back + self._offset()
+        span = look_back + self.label_offset()
         plan = self.fold_plan
         for fold in plan.folds:
             for part, (start, stop) in fold.bounds().items():

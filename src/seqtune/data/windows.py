@@ -118,6 +118,13 @@ class Windows:
             raise ValueError(f"cannot read predictions of shape {pred.shape} for {k} classes")
         return self.classes[index]
 
+    def truth(self, part: str) -> np.ndarray:
+        """What the metrics compare ``part``'s predictions against: the target in original
+        units (forecast), class indices (classify)."""
+        if self.task == "forecast":
+            return self.true_original(part)
+        return np.asarray(self.part(part)[1], np.int64)
+
     def true_original(self, part: str) -> np.ndarray:
         """The true target of ``part``: original units (float64) or original labels."""
         rows = self.target_rows(part)

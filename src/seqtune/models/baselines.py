@@ -230,13 +230,6 @@ def _classify(windows: Windows, parts: list[str]) -> dict[str, dict[str, np.ndar
     return out
 
 
-def truth(windows: Windows, part: str) -> np.ndarray:
-    """What the metrics compare against: original units (forecast), class indices (classify)."""
-    if windows.task == "forecast":
-        return windows.true_original(part)
-    return np.asarray(windows.part(part)[1], np.int64)
-
-
 def score_baselines(
     windows: Windows,
     metric: Callable[[np.ndarray, np.ndarray], float],
@@ -247,6 +240,6 @@ def score_baselines(
     """``{baseline: {part: metric(truth, predictions)}}`` (see :func:`baseline_predictions`)."""
     predictions = baseline_predictions(windows, parts, alpha=alpha)
     return {
-        name: {part: float(metric(truth(windows, part), pred)) for part, pred in by_part.items()}
+        name: {part: float(metric(windows.truth(part), pred)) for part, pred in by_part.items()}
         for name, by_part in predictions.items()
     }

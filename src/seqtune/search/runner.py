@@ -36,8 +36,7 @@ from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
 from seqtune.search.signals import check_stop
 from seqtune.search.versions import Training
-from seqtune.spaces.domains import Choice, Int
-from seqtune.spec import Spec
+from seqtune.spec import Spec, searched_look_backs
 from seqtune.tasks import calendar_of, task_of
 
 #: Told each epoch's objective value: ``report(epoch, value)`` returns True to stop the
@@ -109,12 +108,7 @@ def _look_backs(spec: Spec) -> list[int] | None:
     look_back that is not searched)."""
     if spec.kind != "lstm" or spec.layout != "timesteps" or "look_back" not in spec.space:
         return None
-    domain = spec.space["look_back"]
-    if isinstance(domain, Choice):
-        return [int(v) for v in domain.choices]
-    if isinstance(domain, Int):
-        return domain.grid()
-    return None
+    return list(searched_look_backs(spec))
 
 
 def window_lengths(spec: Spec, pad: bool = False) -> int:

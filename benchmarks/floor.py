@@ -16,7 +16,7 @@ judged against what the machine does rather than against a guess:
   optimiser), full batch; with and without XLA (``jit_compile=True``).
 - **+ Adam + validation forecast**: the minimal step plus what the engine's epoch does
   besides (Adam written out, the 19 validation windows forecast), still static.
-- **seqtune engine**: :class:`seqtune.models.wide.Wide` (stacked design), as a trial runs
+- **seqtune engine**: :class:`seqtune.models.engine.Wide` (stacked design), as a trial runs
   it: Adam, member masks, the validation forecast every epoch, open dims; its LSTM
   unrolled (0.3.1: every step written out as batched ops for all K members) or fused
   (0.3.2: one BlockLSTM kernel per member, looping over the steps inside).

@@ -44,7 +44,7 @@ def epoch_ms(steps: int, k: int, pad: bool, lstm: str, epochs: int) -> float:
     """Mean ms per epoch over ``epochs`` epochs after the warm-up, on a fresh Wide."""
     import numpy as np
 
-    from seqtune.models.wide import Member, Wide, build_members
+    from seqtune.models.engine import Member, Wide, build_members
 
     rng = np.random.default_rng(0)
     members = [

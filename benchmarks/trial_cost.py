@@ -7,7 +7,7 @@ point of it: MLP on a seasonal difference, look_back 13, one Dense(16), batch 16
 - ``holdout fit``: one model on the holdout split, the compiled fit
   (``training.train_epochs``; every trial clears the Keras session and traces its epoch
   function): how seqtune before 0.3.0 trained it, and still trains an older study's trials;
-- ``holdout``: the same model as a one-member :class:`~seqtune.models.wide.Wide` (0.3.0 on:
+- ``holdout``: the same model as a one-member :class:`~seqtune.models.engine.Wide` (0.3.0 on:
   the engine kept per layer structure, re-loaded, nothing traced);
 - ``folds``: 4 rolling-origin folds, 1 seed: K = 4 models in one compiled call per epoch;
 - ``folds x repeats``: 4 folds x 2 seeds: K = 8.

@@ -1,9 +1,9 @@
-"""Benchmark — K models in one compiled call (``seqtune.models.wide``) against K separate
+"""Benchmark — K models in one compiled call (``seqtune.models.engine``) against K separate
 trainings and against Keras ``fit``.
 
 Per problem and K (1, 2, 4, 8, 16), each side trains the same configuration:
 
-- wide stacked / unrolled / loop: one :class:`~seqtune.models.wide.Wide` of K members
+- wide stacked / unrolled / loop: one :class:`~seqtune.models.engine.Wide` of K members
   (seeds 0..K-1, same rows, validation predicted every epoch), ``design="stacked"``
   (weights stacked along a K axis, batched matmuls) with its LSTM fused (0.3.2's default:
   one BlockLSTM kernel per member) or unrolled (``lstm="unrolled"``: every step written out
@@ -139,8 +139,8 @@ def wide_run(
     repeat: those are cleared first), the second reuses its engine."""
     import keras
 
+    from seqtune.models.engine import Member, Wide, build_members, clear_engines
     from seqtune.models.params import resolve
-    from seqtune.models.wide import Member, Wide, build_members, clear_engines
 
     clear_engines()
     lr = float(resolve(p["kind"], p["values"])["learning_rate"])

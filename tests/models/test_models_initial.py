@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from seqtune.models.builders import build_model
+from seqtune.models.engine import seed_keras
 from seqtune.models.initial import initial_of, recipe_for, recipe_of
-from seqtune.models.wide import seed_keras
 
 SHAPES = {"look_back": 5, "n_features": 3}
 CASES = [  # every kind, layout and head the builder makes, with and without dropout

@@ -1,4 +1,4 @@
-"""K members trained in one call (``seqtune.models.wide``) against each member trained alone
+"""K members trained in one call (``seqtune.models.engine``) against each member trained alone
 with ``seqtune.models.training.fit`` (same seed: same initial weights, batch order and
 dropout masks; same rows).
 
@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 
 from seqtune.models.builders import build_model
-from seqtune.models.training import Diverged, fit
-from seqtune.models.wide import (
+from seqtune.models.engine import (
     Member,
     Wide,
     build_members,
@@ -27,6 +26,7 @@ from seqtune.models.wide import (
     fit_wide,
     padded_steps,
 )
+from seqtune.models.training import Diverged, fit
 
 RTOL, ATOL = 1e-4, 1e-5
 LOOK_BACK, FEATURES, LR, EPOCHS = 4, 2, 0.01, 4
@@ -412,7 +412,7 @@ def test_unrolled_without_pad_steps_each_window_length_is_its_own_engine() -> No
 def test_the_least_recently_used_engine_is_dropped_beyond_the_cache_size(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from seqtune.models import wide as wide_module
+    from seqtune.models.engine import engine as wide_module
 
     clear_engines()
     monkeypatch.setattr(wide_module, "ENGINE_CACHE_SIZE", 1)

@@ -141,7 +141,7 @@ def test_a_repeated_folds_study_exports_one_averaged_model_that_train_reproduces
 def _diverging(monkeypatch: pytest.MonkeyPatch, members: set[int], at: int = 1) -> None:
     """Make ``members`` of every side-by-side run diverge at epoch ``at``, as Wide.run
     reports a non-finite loss: stopped, recorded, no validation predictions."""
-    from seqtune.models import wide as wide_module
+    from seqtune.models.engine import wide as wide_module
     from seqtune.models.training import Diverged
 
     original = wide_module.Wide.run

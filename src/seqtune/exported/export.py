@@ -30,7 +30,7 @@ How the trial trained is recorded and read back by :mod:`seqtune.search.versions
   pads the same way. Absent: never padded.
 - ``result.lstm_kernel`` (seqtune 0.3.2 on, an LSTM model): ``fused`` when the study's
   engine computed the LSTM with one fused kernel per member over every step
-  (``seqtune.models.wide``); ``train`` does the same. Absent from an export with a result:
+  (``seqtune.models.engine``); ``train`` does the same. Absent from an export with a result:
   ``unrolled`` (the steps written out, as before 0.3.2).
 
 - ``result.files`` (seqtune 0.3.3 on): the SHA-256 of each file written with best.yaml

@@ -1,6 +1,6 @@
 """Seeded initial weights of K models of one architecture without building K Keras models.
 
-A trial trains K models side by side (folds × repeats, :mod:`seqtune.models.wide`), each
+A trial trains K models side by side (folds × repeats, :mod:`seqtune.models.engine`), each
 with the initial weights its own seeded build would get. Building a Keras model costs
 0.03-0.05 s here (layer objects, variables, the functional graph), so K builds were most of
 what a trial with new shapes paid before its first epoch. Only the *numbers* are needed.

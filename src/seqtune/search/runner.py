@@ -1,7 +1,7 @@
 """One trial, the same on every backend: windows → model → training → best epoch.
 
 A holdout trial trains one model through the engine kept per layer structure
-(:class:`~seqtune.models.wide.Wide` with one member: no trace per trial), or, when it
+(:class:`~seqtune.models.engine.Wide` with one member: no trace per trial), or, when it
 may run many batches (:meth:`Runner.trainer_for`) or belongs to a study made before
 0.3.0 (:mod:`seqtune.search.versions`), through the compiled fit, traced per trial. A trial over
 folds or repeats trains all its models side by side in one Wide. Either way each epoch
@@ -26,11 +26,11 @@ import tensorflow as tf
 
 from seqtune.data import Table, Windows
 from seqtune.models.builders import build_model, reshape_x
+from seqtune.models.engine import Member, Wide, padded_steps, seed_keras
+from seqtune.models.engine.assemble import seeded_wide
 from seqtune.models.ensemble import mean_model
-from seqtune.models.initial import Initial, recipe_for
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.models.wide import Member, Wide, padded_steps, seed_keras, stackable
 from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.objectives.guard import guarded
@@ -113,7 +113,7 @@ def _look_backs(spec: Spec) -> list[int] | None:
 
 def window_lengths(spec: Spec, pad: bool = False) -> int:
     """How many engine structures the spec's look_back makes: its LSTM window lengths, or
-    with ``pad`` their :func:`~seqtune.models.wide.padded_steps` buckets; 1 unless the
+    with ``pad`` their :func:`~seqtune.models.engine.padded_steps` buckets; 1 unless the
     model is an LSTM over time steps."""
     looks = _look_backs(spec)
     if not looks:
@@ -128,10 +128,6 @@ def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch
         if epoch.diverged:
             raise wide.diverged[0]
         yield Epoch(epoch.epoch, float(epoch.loss[0]), epoch.validation[0])
-
-
-#: Resolved values the network's build does not read (engine variables instead).
-_NOT_BUILT = ("learning_rate", "batch_size")
 
 
 class Runner:
@@ -336,17 +332,9 @@ class Runner:
         models: list[keras.Model] | None = None,
     ) -> Wide:
         """A :class:`Wide` of one member per (windows, seed): its training part, and its
-        validation inputs when ``validation``. Each member starts from the weights its own
-        build would get: the models of one seed built one after the other after seeding
-        once, as a single-model run of each fold would draw them in order (so a folds
-        study from before repeats existed gets the same weights). Those weights are
-        replayed from the architecture's recipe (:mod:`seqtune.models.initial`) rather than
-        built K times; an architecture the recipe cannot replay builds the K models.
-
-        The Keras session is not cleared between such trials: the kept compiled engines
-        (keyed by layer structure, not units or rows) would re-instantiate their kernels,
-        and nothing is built per member any more (``benchmarks/memory_rss.py --wide``).
-        ``models``: the members' models as given (e.g. holding loaded weights)."""
+        validation inputs when ``validation``; each member starts from the weights its own
+        build would get (:func:`~seqtune.models.engine.assemble.seeded_wide`). ``models``:
+        the members' models as given (e.g. holding loaded weights)."""
         members = []
         for windows, seed in parts:
             x_train, y_train = windows.part("train")
@@ -371,31 +359,13 @@ class Runner:
         if models is not None:
             return Wide(models, members, **common)
         first = parts[0][0]
-        key = (
-            self.spec.kind,
-            self.spec.layout,
-            tuple(sorted((k, repr(v)) for k, v in resolved.items() if k not in _NOT_BUILT)),
-            first.look_back,
-            first.n_features,
-            n_out,
-            head,
+        return seeded_wide(
+            members,
+            lambda i: self.build(values, parts[i][0]),
+            (self.spec.kind, self.spec.layout, first.look_back, first.n_features, n_out, head),
+            resolved,
+            **common,
         )
-        template, recipe = recipe_for(key, lambda: self.build(values, first))
-        order = list(dict.fromkeys(seed for _, seed in parts))  # seeds, first-seen order
-        if recipe is not None and stackable(template, self.lstm):
-            states: dict[int, list[Initial]] = {}
-            for seed in order:
-                seed_keras(seed)
-                states[seed] = recipe.initial(seed, sum(s == seed for _, s in parts))
-            initial = [states[seed].pop(0) for _, seed in parts]
-            return Wide([template], members, initial=initial, **common)
-        models: list[keras.Model | None] = [None] * len(parts)
-        for seed in order:
-            seed_keras(seed)  # then one model per part of this seed, in order
-            for i, (windows, s) in enumerate(parts):
-                if s == seed:
-                    models[i] = self.build(values, windows)
-        return Wide([m for m in models if m is not None], members, **common)
 
     def _run_members(
         self, values: dict[str, Any], seed: int, epochs: int | None, report: Report | None
@@ -403,7 +373,7 @@ class Runner:
         """A trial over the rolling-origin folds of ``data.split`` (the holdout alone with
         ``folds: 1``) × ``search.repeats`` seeds: one model per fold and seed (scalers and
         transforms fitted on that fold's training rows), all trained in one compiled call
-        per epoch (:mod:`seqtune.models.wide`). Each epoch, a fold's value is its objective
+        per epoch (:mod:`seqtune.models.engine`). Each epoch, a fold's value is its objective
         on the mean of its repeats' predictions (in metric units); the epoch's value is
         the mean (``search.aggregate: median``: the median) over the folds, so the best
         epoch, patience and the pruner all read it. The per-fold values at the best epoch

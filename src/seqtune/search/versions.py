@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from seqtune.errors import UserError
-from seqtune.models.wide import LSTM_KERNELS
+from seqtune.models.engine import LSTM_KERNELS
 
 #: ``result.trainer`` of an export: how its holdout trial was trained — through the engine
 #: kept per layer structure (``wide``) or the compiled fit (``fit``).

@@ -183,69 +183,21 @@ class DataSpec:
 
     @classmethod
     def from_dict(cls, raw: Any, base_dir: Path, field: str = "data") -> DataSpec:
-        """Validate the ``data:`` mapping; relative ``csv`` paths are relative to ``base_dir``."""
+        """Validate the ``data:`` mapping; relative ``csv`` paths are relative to ``base_dir``.
+        Each group of keys is checked by a helper, in the order a user reads them."""
         if not isinstance(raw, dict):
             raise UserError(f"must be a mapping with at least csv and target, got {raw!r}", field)
         check_keys(raw, KEYS, field)
         for key in ("csv", "target"):
             if key not in raw:
                 raise UserError("missing required key", f"{field}.{key}")
-
         csv_text = _str(raw["csv"], f"{field}.csv")
-        path = Path(csv_text).expanduser()
-        if not path.is_absolute():
-            path = Path(base_dir) / path
-        csv = path.resolve()
-
         target = _str(raw["target"], f"{field}.target")
         task = _choice(raw.get("task", "forecast"), TASKS, f"{field}.task")
-
-        features = raw.get("features")
-        if features is not None:
-            features = _names(features, f"{field}.features")
-            if not features:
-                raise UserError(
-                    "must list at least one column (or be omitted)", f"{field}.features"
-                )
-        drop = _names(raw.get("drop", []) or [], f"{field}.drop")
-        if target in drop:
-            raise UserError(f"the target '{target}' cannot be dropped", f"{field}.drop")
-        if features is not None:
-            both = [name for name in features if name in drop]
-            if both:
-                raise UserError(
-                    f"column '{both[0]}' is both in data.features and data.drop", f"{field}.drop"
-                )
-
-        split = raw.get("split", {})
-        if split is None:
-            split = {}
-        if not isinstance(split, dict):
-            raise UserError(
-                f"must be a mapping like {{val: 0.15, test: 0.2}}, got {split!r}", f"{field}.split"
-            )
-        check_keys(split, SPLIT_KEYS, f"{field}.split")
-        val = _fraction(split.get("val", DEFAULT_VAL), f"{field}.split.val")
-        test = _fraction(split.get("test", DEFAULT_TEST), f"{field}.split.test")
-        if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
-            raise UserError(
-                f"val + test must leave rows for training: {val} + {test} >= 1", f"{field}.split"
-            )
-        method = _choice(
-            split.get("method", "chronological"), SPLIT_METHODS, f"{field}.split.method"
-        )
-        folds, step, gap = _fold_settings(split, method, f"{field}.split")
-
+        features, drop = _columns(raw, target, field)
+        val, test, method, (folds, step, gap) = _split_settings(raw, field)
         scaler = _choice(raw.get("scaler", "minmax"), SCALERS, f"{field}.scaler")
-
-        period = raw.get("period")
-        if period is not None and (isinstance(period, bool) or not isinstance(period, int)):
-            raise UserError(
-                f"must be an integer season length like 12, got {period!r}", f"{field}.period"
-            )
-        if period is not None and period < 2:
-            raise UserError(f"must be at least 2, got {period}", f"{field}.period")
-
+        period = _period(raw.get("period"), f"{field}.period")
         label_at = _choice(raw.get("label_at", "next"), LABEL_AT, f"{field}.label_at")
         class_weight = _choice(
             raw.get("class_weight", "none"), CLASS_WEIGHTS, f"{field}.class_weight"
@@ -256,77 +208,15 @@ class DataSpec:
                 f"must be true or false, got {autoregressive!r}", f"{field}.autoregressive"
             )
         missing = _choice(raw.get("missing", "error"), MISSING, f"{field}.missing")
-
-        horizon = raw.get("horizon", 1)
-        if isinstance(horizon, bool) or not isinstance(horizon, int):
-            raise UserError(
-                f"must be a whole number of steps to forecast, got {horizon!r}", f"{field}.horizon"
-            )
-        if horizon < 1:
-            raise UserError(f"must be at least 1, got {horizon}", f"{field}.horizon")
-        if horizon != 1 and task != "forecast":
-            raise UserError("applies only to task: forecast (classify takes 1)", f"{field}.horizon")
-        time = raw.get("time")
-        if time is not None:
-            time = _str(time, f"{field}.time")
-            if task != "forecast":
-                raise UserError("applies only to task: forecast", f"{field}.time")
-            if time == target:
-                raise UserError(f"'{time}' is the target, not a time index", f"{field}.time")
-            if features is not None and time in features:
-                raise UserError(
-                    f"'{time}' is the time index; it is never a model input (remove it from "
-                    "data.features; use data.calendar for month or day-of-week inputs)",
-                    f"{field}.features",
-                )
-        calendar_raw = raw.get("calendar", []) or []
-        if isinstance(calendar_raw, str):
-            calendar_raw = [calendar_raw]
-        if not isinstance(calendar_raw, list):
-            raise UserError(
-                f"must be a list like [month], got {calendar_raw!r}", f"{field}.calendar"
-            )
-        calendar: list[str] = []
-        for item in calendar_raw:
-            name = _choice(item, CALENDAR, f"{field}.calendar")
-            if name in calendar:
-                raise UserError(f"'{name}' is listed twice", f"{field}.calendar")
-            calendar.append(name)
-        if calendar and time is None:
-            raise UserError(
-                "calendar inputs are derived from the time index: set data.time",
-                f"{field}.calendar",
-            )
-
+        horizon = _horizon(raw.get("horizon", 1), task, f"{field}.horizon")
+        time = _time(raw.get("time"), task, target, features, field)
+        calendar = _calendar(raw.get("calendar", []) or [], time, f"{field}.calendar")
         if task == "forecast":
-            for key, value, default in (
-                ("label_at", label_at, "next"),
-                ("class_weight", class_weight, "none"),
-                ("autoregressive", autoregressive, False),
-            ):
-                if key in raw and value != default:
-                    raise UserError("applies only to task: classify", f"{field}.{key}")
-            if method == "stratified":
-                raise UserError(
-                    "stratified applies only to task: classify; a forecast split is chronological",
-                    f"{field}.split.method",
-                )
+            _forecast_only(raw, method, label_at, class_weight, autoregressive, field)
         else:
-            if features is not None and target in features and not autoregressive:
-                raise UserError(
-                    f"the target '{target}' is an input feature: that feeds the class back into "
-                    "the model; remove it, or set data.autoregressive: true if that is intended",
-                    f"{field}.features",
-                )
-            if autoregressive and label_at == "last":
-                raise UserError(
-                    "with label_at: last the window's last row holds the label itself; "
-                    "use label_at: next",
-                    f"{field}.autoregressive",
-                )
-
+            _classify_inputs(target, features, autoregressive, label_at, field)
         return cls(
-            csv=csv,
+            csv=_csv_path(csv_text, base_dir),
             csv_text=csv_text,
             target=target,
             task=task,
@@ -346,7 +236,7 @@ class DataSpec:
             missing=missing,
             horizon=horizon,
             time=time,
-            calendar=tuple(calendar),
+            calendar=calendar,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -386,3 +276,149 @@ class DataSpec:
         if self.calendar:
             out["calendar"] = list(self.calendar)
         return out
+
+
+def _csv_path(text: str, base_dir: Path) -> Path:
+    """``data.csv`` resolved: relative to the spec's folder, ``~`` expanded."""
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = Path(base_dir) / path
+    return path.resolve()
+
+
+def _columns(raw: dict[str, Any], target: str, field: str) -> tuple[list[str] | None, list[str]]:
+    """``data.features`` (None: every column but the target) and ``data.drop``."""
+    features = raw.get("features")
+    if features is not None:
+        features = _names(features, f"{field}.features")
+        if not features:
+            raise UserError("must list at least one column (or be omitted)", f"{field}.features")
+    drop = _names(raw.get("drop", []) or [], f"{field}.drop")
+    if target in drop:
+        raise UserError(f"the target '{target}' cannot be dropped", f"{field}.drop")
+    if features is not None:
+        both = [name for name in features if name in drop]
+        if both:
+            raise UserError(
+                f"column '{both[0]}' is both in data.features and data.drop", f"{field}.drop"
+            )
+    return features, drop
+
+
+def _split_settings(
+    raw: dict[str, Any], field: str
+) -> tuple[float | int, float | int, str, tuple[Any, Any, Any]]:
+    """``data.split``: validation and test sizes, the method, and the fold settings."""
+    split = raw.get("split", {})
+    if split is None:
+        split = {}
+    if not isinstance(split, dict):
+        raise UserError(
+            f"must be a mapping like {{val: 0.15, test: 0.2}}, got {split!r}", f"{field}.split"
+        )
+    check_keys(split, SPLIT_KEYS, f"{field}.split")
+    val = _fraction(split.get("val", DEFAULT_VAL), f"{field}.split.val")
+    test = _fraction(split.get("test", DEFAULT_TEST), f"{field}.split.test")
+    if isinstance(val, float) and isinstance(test, float) and val + test >= 1.0:
+        raise UserError(
+            f"val + test must leave rows for training: {val} + {test} >= 1", f"{field}.split"
+        )
+    method = _choice(split.get("method", "chronological"), SPLIT_METHODS, f"{field}.split.method")
+    return val, test, method, _fold_settings(split, method, f"{field}.split")
+
+
+def _period(period: Any, field: str) -> int | None:
+    """``data.period``: a season length of at least 2, or None."""
+    if period is not None and (isinstance(period, bool) or not isinstance(period, int)):
+        raise UserError(f"must be an integer season length like 12, got {period!r}", field)
+    if period is not None and period < 2:
+        raise UserError(f"must be at least 2, got {period}", field)
+    return period
+
+
+def _horizon(horizon: Any, task: str, field: str) -> int:
+    """``data.horizon``: whole steps, at least 1; more than 1 only for a forecast."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int):
+        raise UserError(f"must be a whole number of steps to forecast, got {horizon!r}", field)
+    if horizon < 1:
+        raise UserError(f"must be at least 1, got {horizon}", field)
+    if horizon != 1 and task != "forecast":
+        raise UserError("applies only to task: forecast (classify takes 1)", field)
+    return horizon
+
+
+def _time(time: Any, task: str, target: str, features: list[str] | None, field: str) -> str | None:
+    """``data.time``: a forecast's time index column, never the target nor an input."""
+    if time is None:
+        return None
+    time = _str(time, f"{field}.time")
+    if task != "forecast":
+        raise UserError("applies only to task: forecast", f"{field}.time")
+    if time == target:
+        raise UserError(f"'{time}' is the target, not a time index", f"{field}.time")
+    if features is not None and time in features:
+        raise UserError(
+            f"'{time}' is the time index; it is never a model input (remove it from "
+            "data.features; use data.calendar for month or day-of-week inputs)",
+            f"{field}.features",
+        )
+    return time
+
+
+def _calendar(raw: Any, time: str | None, field: str) -> tuple[str, ...]:
+    """``data.calendar``: distinct calendar inputs, which need ``data.time``."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise UserError(f"must be a list like [month], got {raw!r}", field)
+    calendar: list[str] = []
+    for item in raw:
+        name = _choice(item, CALENDAR, field)
+        if name in calendar:
+            raise UserError(f"'{name}' is listed twice", field)
+        calendar.append(name)
+    if calendar and time is None:
+        raise UserError("calendar inputs are derived from the time index: set data.time", field)
+    return tuple(calendar)
+
+
+def _forecast_only(
+    raw: dict[str, Any],
+    method: str,
+    label_at: str,
+    class_weight: str,
+    autoregressive: bool,
+    field: str,
+) -> None:
+    """The classify-only keys, refused on a forecast when set to anything but their
+    default, and a stratified split (a forecast's is chronological)."""
+    for key, value, default in (
+        ("label_at", label_at, "next"),
+        ("class_weight", class_weight, "none"),
+        ("autoregressive", autoregressive, False),
+    ):
+        if key in raw and value != default:
+            raise UserError("applies only to task: classify", f"{field}.{key}")
+    if method == "stratified":
+        raise UserError(
+            "stratified applies only to task: classify; a forecast split is chronological",
+            f"{field}.split.method",
+        )
+
+
+def _classify_inputs(
+    target: str, features: list[str] | None, autoregressive: bool, label_at: str, field: str
+) -> None:
+    """A classify spec never feeds its class back as an input unless it says so, and an
+    autoregressive one labels the next row."""
+    if features is not None and target in features and not autoregressive:
+        raise UserError(
+            f"the target '{target}' is an input feature: that feeds the class back into "
+            "the model; remove it, or set data.autoregressive: true if that is intended",
+            f"{field}.features",
+        )
+    if autoregressive and label_at == "last":
+        raise UserError(
+            "with label_at: last the window's last row holds the label itself; use label_at: next",
+            f"{field}.autoregressive",
+        )

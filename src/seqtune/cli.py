@@ -53,7 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="seqtune", description=__doc__.split("\n")[0])
     p.add_argument("--version", action="version", version=f"seqtune {__version__}")
     sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    _add_launch(sub)
+    _add_resume(sub)
+    _add_worker(sub)
+    _add_status(sub)
+    _add_export(sub)
+    _add_check(sub)
+    _add_train(sub)
+    _add_predict(sub)
+    _add_report(sub)
+    _add_plot(sub)
+    _add_datasets(sub)
+    return p
 
+
+def _add_launch(sub: Any) -> None:
+    """The ``launch`` command's arguments."""
     launch = sub.add_parser("launch", help="start a study from a spec file")
     launch.add_argument("spec", type=Path, help="the study spec (YAML)")
     launch.add_argument("--backend", choices=("tpe", "random", "hyperband"))
@@ -73,12 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes on this machine, one study (tpe/random; default 1)",
     )
 
+
+def _add_resume(sub: Any) -> None:
+    """The ``resume`` command's arguments."""
     resume = sub.add_parser("resume", help="continue a stopped study to its total budget")
     resume.add_argument("study_dir", type=Path)
     resume.add_argument("--trials", type=_positive, help="raise (or set) the total budget")
     resume.add_argument("--storage", help="storage URL, if the study was launched with one")
     resume.add_argument("--workers", type=_positive, default=1, help="worker processes")
 
+
+def _add_worker(sub: Any) -> None:
+    """The ``worker`` command's arguments."""
     worker = sub.add_parser(
         "worker", help="run trials of a study on a database server, from any machine"
     )
@@ -95,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     # the launching process (this pid) to create the study
     worker.add_argument("--launched-by", type=int)
 
+
+def _add_status(sub: Any) -> None:
+    """The ``status`` command's arguments."""
     status = sub.add_parser("status", help="trials table and best trial")
     status.add_argument("study_dir", type=Path, nargs="?")
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -108,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="refresh the table every SECONDS (default 2) until the study ends or Ctrl-C",
     )
 
+
+def _add_export(sub: Any) -> None:
+    """The ``export`` command's arguments."""
     export = sub.add_parser("export", help="write best.yaml and best.keras")
     export.add_argument("study_dir", type=Path, nargs="?")
     export.add_argument(
@@ -118,12 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _remote_options(export)
 
+
+def _add_check(sub: Any) -> None:
+    """The ``check`` command's arguments."""
     check = sub.add_parser(
         "check", help="check a spec against its data; rows and windows of every part and fold"
     )
     check.add_argument("spec", type=Path, help="the study spec (YAML)")
     check.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+
+def _add_train(sub: Any) -> None:
+    """The ``train`` command's arguments."""
     train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
     train.add_argument("spec", type=Path)
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
@@ -132,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
+
+def _add_predict(sub: Any) -> None:
+    """The ``predict`` command's arguments."""
     predict = sub.add_parser(
         "predict", help="forecast the horizon after the data's last row with an exported model"
     )
@@ -146,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing output file (see -o)"
     )
 
+
+def _add_report(sub: Any) -> None:
+    """The ``report`` command's arguments."""
     report = sub.add_parser("report", help="one self-contained HTML page about a study")
     report.add_argument("study_dir", type=Path)
     report.add_argument(
@@ -156,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--storage", help="storage URL, if the study was launched with one")
 
+
+def _add_plot(sub: Any) -> None:
+    """The ``plot`` command's arguments."""
     plot = sub.add_parser("plot", help="one figure of the report as PNG")
     plot.add_argument("study_dir", type=Path)
     plot.add_argument(
@@ -167,13 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("--storage", help="storage URL, if the study was launched with one")
 
+
+def _add_datasets(sub: Any) -> None:
+    """The ``datasets`` command's arguments."""
     ds = sub.add_parser("datasets", help="write a shipped data set generator's output")
     ds.add_argument("name", choices=("drone-deauth",))
     ds.add_argument("-o", "--output", type=Path, required=True)
     ds.add_argument("--force", action="store_true", help="replace an existing output file (see -o)")
     ds.add_argument("--rows", type=_positive, default=22000)
     ds.add_argument("--seed", type=int, default=0)
-    return p
 
 
 def _remote_options(p: argparse.ArgumentParser) -> None:

@@ -51,11 +51,23 @@ class Engine:
     Reusable by any later set of members with the same key (built in :class:`Wide`)."""
 
     def __init__(self, net: StackedNet | LoopNet, design: str, shape: Shape, jit: bool) -> None:
-        k = shape.k
-        self.k = k
+        self.k = shape.k
         self.design = design
         self.net = net
-        self.head = head = shape.head
+        self.head = shape.head
+        self._data_variables(shape)
+        self._adam_slots()
+        self._loss_fn = per_sample_loss(shape.head)
+        # one member (a holdout trial, a refit of one): the fused Adam kernel itself
+        self._fused = self.k == 1 and design == "stacked"
+        self.run_epoch = self._epoch_function(shape, jit)
+        self.owner: Callable[[], Any] = lambda: None  # the Wide whose members it holds
+
+    # -- variables -----------------------------------------------------------------------
+    def _data_variables(self, shape: Shape) -> None:
+        """The members' data, row counts, batch size, liveness and learning rate: values
+        of variables whose open dims take any size on assignment (nothing re-traced)."""
+        k = self.k
 
         def data(dims: Sequence[int | None], dtype: Any = tf.float32) -> tf.Variable:
             """(K, rows, *dims): rows and the None dims take any size on assignment."""
@@ -70,106 +82,115 @@ class Engine:
         self.bs = tf.Variable(1, dtype=tf.int32, trainable=False)
         self.alive = tf.Variable(tf.zeros((k,), tf.bool), trainable=False)
         self.learning_rate = tf.Variable(0.0, dtype=tf.float32, trainable=False)
-        variables = net.variables
-        axes = net.axes()
+
+    def _adam_slots(self) -> None:
+        """Adam's moments (one per weight variable) and each member's step count."""
 
         def slot(var: tf.Variable) -> tf.Variable:
             return tf.Variable(tf.zeros_like(var), shape=var.shape, trainable=False)
 
-        self.m = [slot(v) for v in variables]
-        self.v = [slot(v) for v in variables]
-        self.t = tf.Variable(tf.zeros((k,), tf.float32), trainable=False)
-        loss_fn = per_sample_loss(head)
+        self.m = [slot(v) for v in self.net.variables]
+        self.v = [slot(v) for v in self.net.variables]
+        self.t = tf.Variable(tf.zeros((self.k,), tf.float32), trainable=False)
+
+    # -- the traced epoch: Adam, one batch, the batches of an epoch ---------------------------
+    def _fused_adam(self, grads: list[Any], active: Any) -> None:
+        """One member: training.py's fused ResourceApplyAdam itself, one kernel per variable
+        instead of about a dozen (1.5x the epoch on the drone stream's 482 batches). A lone
+        member's step only runs while it is active (run() ends when it stops); guarded
+        anyway."""
+        variables = self.net.variables
+
+        def apply() -> Any:
+            powers = adam_powers(self.t.assign_add(tf.ones((1,), tf.float32))[0])
+            for var, m, v, g in zip(variables, self.m, self.v, grads, strict=True):
+                if g is not None:
+                    adam_update(var, m, v, g, powers, self.learning_rate)
+            return tf.constant(0)
+
+        tf.cond(active[0], apply, lambda: tf.constant(0))
+
+    def _adam(self, grads: list[Any], active: Any) -> None:
+        """training.py's fused ResourceApplyAdam, written out per member: each member has
+        its own step count; a member that is not active changes nothing."""
+        if self._fused:
+            return self._fused_adam(grads, active)
         b1, b2 = tf.constant(BETA_1, tf.float32), tf.constant(BETA_2, tf.float32)
         one = tf.constant(1.0, tf.float32)
         eps = tf.constant(EPSILON, tf.float32)
+        t = self.t.assign_add(tf.cast(active, tf.float32))
+        b1p, b2p = tf.pow(b1, t), tf.pow(b2, t)
+        safe = tf.where(active, one - b1p, one)
+        alpha = self.learning_rate * tf.sqrt(one - b2p) / safe
+        variables, axes = self.net.variables, self.net.axes()
+        for var, m, v, g, axis in zip(variables, self.m, self.v, grads, axes, strict=True):
+            if g is None:
+                continue
+            rank = len(var.shape)
+            on = _per_member(active, axis, rank)
+            m_new = m + (g - m) * (one - b1)
+            v_new = v + (tf.square(g) - v) * (one - b2)
+            step = m_new * _per_member(alpha, axis, rank) / (tf.sqrt(v_new) + eps)
+            m.assign(tf.where(on, m_new, m))
+            v.assign(tf.where(on, v_new, v))
+            var.assign(tf.where(on, var - step, var))
+        return None
 
-        def per_member(vec: Any, axis: int | None, rank: int) -> Any:
-            """A (K,) vector as the factor of one variable: broadcast along the leading
-            axis of a stacked variable, or member ``axis``'s scalar."""
-            if axis is None:
-                return tf.reshape(vec, [-1] + [1] * (rank - 1))
-            return vec[axis]
+    def _step(self, xb: Any, yb: Any, wb: Any, count: Any, active: Any) -> Any:
+        """One batch of every member: ``wb`` is 0 on padded rows, ``count`` the member's
+        real rows. Returns the members' batch losses (K,)."""
+        one = tf.constant(1.0, tf.float32)
+        variables = self.net.variables
+        with tf.GradientTape() as tape:
+            pred = self.net.forward(xb, True, active)
+            per_sample = self._loss_fn(yb, pred)  # (K, B)
+            losses = tf.reduce_sum(per_sample * wb, axis=1) / tf.maximum(count, one)
+            total = tf.reduce_sum(tf.where(active, losses, tf.zeros_like(losses)))
+        self._adam(tape.gradient(total, variables), active)
+        return losses
 
-        fused = k == 1 and design == "stacked"
+    def _gather(self, idx: Any, positions: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """Rows ``idx`` (K, B) of each member's data; ``positions`` (B,) their places in
+        the epoch's order, real where below the member's row count."""
+        xb = tf.gather(self.x, idx, batch_dims=1)
+        yb = tf.gather(self.y, idx, batch_dims=1)
+        valid = tf.cast(positions[None, :] < self.n[:, None], tf.float32)
+        wb = tf.gather(self.w, idx, batch_dims=1) * valid
+        count = tf.reduce_sum(valid, axis=1)
+        return xb, yb, wb, count, tf.logical_and(self.alive, count > 0)
 
-        def fused_adam(grads: list[Any], active: Any) -> None:
-            # one member (a holdout trial, a refit of one): training.py's fused
-            # ResourceApplyAdam itself, one kernel per variable instead of about a dozen
-            # (1.5x the epoch on the drone stream's 482 batches). A lone member's step
-            # only runs while it is active (run() ends when it stops); guarded anyway.
-            def apply() -> Any:
-                powers = adam_powers(self.t.assign_add(tf.ones((1,), tf.float32))[0])
-                for var, m, v, g in zip(variables, self.m, self.v, grads, strict=True):
-                    if g is not None:
-                        adam_update(var, m, v, g, powers, self.learning_rate)
-                return tf.constant(0)
+    def _train(self, order: Any, full_batch: bool) -> Any:
+        """Every batch of one epoch (``order``: each member's rows in its epoch order);
+        the members' epoch losses."""
+        k = self.k
+        one = tf.constant(1.0, tf.float32)
+        if full_batch:  # every member one full batch, in its natural order
+            rows = tf.range(tf.shape(self.x)[1])
+            idx = tf.tile(rows[None, :], [k, 1])
+            return self._step(*self._gather(idx, rows))
+        bs = self.bs.read_value()
+        n_batches = tf.shape(order)[1] // bs
 
-            tf.cond(active[0], apply, lambda: tf.constant(0))
-
-        def adam(grads: list[Any], active: Any) -> None:
-            # training.py's fused ResourceApplyAdam, written out per member: each member
-            # has its own step count; a member that is not active changes nothing.
-            if fused:
-                return fused_adam(grads, active)
-            t = self.t.assign_add(tf.cast(active, tf.float32))
-            b1p, b2p = tf.pow(b1, t), tf.pow(b2, t)
-            safe = tf.where(active, one - b1p, one)
-            alpha = self.learning_rate * tf.sqrt(one - b2p) / safe
-            for var, m, v, g, axis in zip(variables, self.m, self.v, grads, axes, strict=True):
-                if g is None:
-                    continue
-                rank = len(var.shape)
-                on = per_member(active, axis, rank)
-                m_new = m + (g - m) * (one - b1)
-                v_new = v + (tf.square(g) - v) * (one - b2)
-                step = m_new * per_member(alpha, axis, rank) / (tf.sqrt(v_new) + eps)
-                m.assign(tf.where(on, m_new, m))
-                v.assign(tf.where(on, v_new, v))
-                var.assign(tf.where(on, var - step, var))
-
-        def step(xb: Any, yb: Any, wb: Any, count: Any, active: Any) -> Any:
-            """One batch of every member: ``wb`` is 0 on padded rows, ``count`` the member's
-            real rows. Returns the members' batch losses (K,)."""
-            with tf.GradientTape() as tape:
-                pred = net.forward(xb, True, active)
-                per_sample = loss_fn(yb, pred)  # (K, B)
-                losses = tf.reduce_sum(per_sample * wb, axis=1) / tf.maximum(count, one)
-                total = tf.reduce_sum(tf.where(active, losses, tf.zeros_like(losses)))
-            adam(tape.gradient(total, variables), active)
-            return losses
-
-        def gather(idx: Any, positions: Any) -> tuple[Any, Any, Any, Any, Any]:
-            """Rows ``idx`` (K, B) of each member's data; ``positions`` (B,) their places in
-            the epoch's order, real where below the member's row count."""
-            xb = tf.gather(self.x, idx, batch_dims=1)
-            yb = tf.gather(self.y, idx, batch_dims=1)
-            valid = tf.cast(positions[None, :] < self.n[:, None], tf.float32)
-            wb = tf.gather(self.w, idx, batch_dims=1) * valid
-            count = tf.reduce_sum(valid, axis=1)
-            return xb, yb, wb, count, tf.logical_and(self.alive, count > 0)
-
-        def train(order: Any) -> Any:
-            if shape.full_batch:  # every member one full batch, in its natural order
-                rows = tf.range(tf.shape(self.x)[1])
-                idx = tf.tile(rows[None, :], [k, 1])
-                return step(*gather(idx, rows))
-            bs = self.bs.read_value()
-            n_batches = tf.shape(order)[1] // bs
-
-            def body(b: Any, total: Any) -> tuple[Any, Any]:
-                positions = tf.range(bs) + b * bs
-                xb, yb, wb, count, active = gather(tf.slice(order, [0, b * bs], [k, bs]), positions)
-                losses = step(xb, yb, wb, count, active)
-                return b + 1, total + tf.where(active, losses * count, tf.zeros_like(losses))
-
-            _, total = tf.while_loop(
-                lambda b, total: b < n_batches,
-                body,
-                (tf.constant(0), tf.zeros((k,), tf.float32)),
-                maximum_iterations=n_batches,
+        def body(b: Any, total: Any) -> tuple[Any, Any]:
+            positions = tf.range(bs) + b * bs
+            xb, yb, wb, count, active = self._gather(
+                tf.slice(order, [0, b * bs], [k, bs]), positions
             )
-            return total / tf.maximum(tf.cast(self.n, tf.float32), one)
+            losses = self._step(xb, yb, wb, count, active)
+            return b + 1, total + tf.where(active, losses * count, tf.zeros_like(losses))
+
+        _, total = tf.while_loop(
+            lambda b, total: b < n_batches,
+            body,
+            (tf.constant(0), tf.zeros((k,), tf.float32)),
+            maximum_iterations=n_batches,
+        )
+        return total / tf.maximum(tf.cast(self.n, tf.float32), one)
+
+    def _epoch_function(self, shape: Shape, jit: bool) -> Any:
+        """The compiled epoch: every batch, then (with validation) the members'
+        predictions of their validation inputs."""
+        k, net = self.k, self.net
 
         # the order's length (rows padded to whole batches) changes from trial to trial
         @tf.function(
@@ -178,15 +199,14 @@ class Engine:
             input_signature=[tf.TensorSpec((k, None), tf.int32)],
         )
         def run_epoch(order: tf.Tensor) -> tuple[Any, Any]:
-            loss = train(order)
+            loss = self._train(order, shape.full_batch)
             if not shape.validation:
                 return loss, tf.zeros((k, 0))
             with tf.control_dependencies([loss]):
                 return loss, net.forward(self.xv.read_value(), False, self.alive)
 
         run_epoch._omit_frequent_tracing_warning = True
-        self.run_epoch = run_epoch
-        self.owner: Callable[[], Any] = lambda: None  # the Wide whose members it holds
+        return run_epoch
 
     def load(
         self,
@@ -275,3 +295,11 @@ def engine_shape(members: Sequence[Member], head: str, batch_size: int, steps: i
         x_dims = (steps, *x_dims[1:])
     y_rank = targets(members[0].y, head).ndim
     return Shape(len(members), head, batch_size >= n_max, validation, x_dims, y_rank)
+
+
+def _per_member(vec: Any, axis: int | None, rank: int) -> Any:
+    """A (K,) vector as the factor of one variable: broadcast along the leading axis of a
+    stacked variable, or member ``axis``'s scalar."""
+    if axis is None:
+        return tf.reshape(vec, [-1] + [1] * (rank - 1))
+    return vec[axis]

@@ -1,3 +1,3 @@
 """seqtune: hyperparameter search for Keras sequence models on time series."""
 
-__version__ = "0.3.2"
+__version__ = "0.3.3"

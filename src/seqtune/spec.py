@@ -592,10 +592,8 @@ def searched_transforms(spec: Spec) -> list[str]:
 def check_spec_against_data(spec: Spec, table: Table) -> None:
     """Refuse, before anything runs, a space the data cannot serve."""
     space = spec.space
-    look_backs = searched_look_backs(spec)
-    max_lb = max(look_backs, default=1)
-    if look_backs and look_backs[0] < 1:
-        raise UserError("look_back must be at least 1", "space.look_back")
+    # look_back >= 1 is the parameter catalogue's bound, refused when the spec is parsed
+    max_lb = max(searched_look_backs(spec), default=1)
     transforms = searched_transforms(spec)
     for t in transforms:
         table.check_transform(t)

@@ -19,6 +19,8 @@ from typing import Any
 
 from seqtune import __version__
 from seqtune.errors import UserError, exception_chain
+from seqtune.quiet import load_tensorflow as _load_tensorflow
+from seqtune.quiet import quiet_libraries as _quiet_libraries
 from seqtune.store.files import EXPORT_LOCK_FILE, META_FILE
 
 EXIT_RUNTIME, EXIT_USAGE = 1, 2
@@ -231,42 +233,6 @@ def _remote_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--artifacts", type=Path, help="Optuna artifact store folder for trial checkpoints"
     )
-
-
-def _quiet_libraries() -> None:
-    """TensorFlow's and Optuna's chatter would drown seqtune's own progress lines."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import logging
-    import warnings
-
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="optuna")
-    warnings.filterwarnings("ignore", message=".*[Rr]etracing.*")
-    # seqtune's own warnings (e.g. the stratified-split leak) as one plain line
-    warnings.formatwarning = lambda message, *rest, **kw: f"seqtune: warning: {message}\n"
-
-
-def _load_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up chatter (absl and oneDNN lines, which no
-    environment variable silences) sent to /dev/null, so that stderr stays seqtune's.
-    Import errors still surface: they are Python exceptions."""
-    if "tensorflow" in sys.modules:
-        return
-    from seqtune.models.runtime import configure_from_env, threads_from_env
-
-    threads_from_env()  # a bad SEQTUNE_THREADS is refused before the slow import
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-    configure_from_env()
 
 
 def main(argv: list[str] | None = None) -> int:

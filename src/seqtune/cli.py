@@ -908,7 +908,12 @@ def _check(args: argparse.Namespace) -> int:
     does not load TensorFlow."""
     from seqtune.checks import check_spec, format_report
 
-    report = check_spec(_spec(args.spec))
+    try:
+        report = check_spec(_spec(args.spec))
+    except UserError as err:
+        if args.json:  # --json always prints JSON, also when the spec or its data cannot be read
+            print(json.dumps({"spec": str(args.spec), "problems": [str(err)], "ok": False}))
+        raise
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     for problem in report["problems"]:
         print(f"seqtune check: {problem}", file=sys.stderr)

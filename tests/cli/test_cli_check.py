@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli_here, run_cli
 
 from seqtune.cli import main
 
@@ -322,3 +322,15 @@ def test_a_reader_that_leaves_early_is_not_a_failure() -> None:
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == ""
+
+
+def test_check_json_prints_json_when_the_spec_cannot_be_read(tmp_path: Path) -> None:
+    """A script reading ``check --json`` gets JSON whatever went wrong (exit 2, the same
+    one line on stderr)."""
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("study: s\ndata: {csv: nope.csv, target: y}\nmodel: {kind: mlp}\n")
+    done = cli_here("check", str(spec), "--json")
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert report["ok"] is False and len(report["problems"]) == 1
+    assert done.stderr.strip() == f"seqtune check: {report['problems'][0]}"

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from seqtune.errors import UserError
 from seqtune.search.records import TrialRecord
 from seqtune.spec import Spec
 
@@ -138,3 +139,23 @@ class Backend(ABC):
 
     def finished(self) -> int:
         return sum(1 for r in self.records() if r.counts_toward_budget)
+
+
+def refuse_changed_objective(
+    spec: Spec, kept: str | None, kept_direction: str, kept_in: str, study_dir: Path | None
+) -> None:
+    """The objective a study was launched with wins over its spec.yaml: UserError when
+    ``spec`` (spec.yaml now) names another objective or direction than the one kept at
+    launch (``kept`` None: only the direction was kept). A study whose spec was edited to
+    another objective would label one metric's values with another's name and pick its
+    best across both. Every backend checks this on load, from wherever it keeps it."""
+    name, direction = spec.objective.name, spec.objective.direction
+    if (kept is None or kept == name) and kept_direction == direction:
+        return
+    launched = f"{kept} ({kept_direction})" if kept else kept_direction
+    raise UserError(
+        f"the study was launched with objective {launched}, kept in {kept_in}, but its "
+        f"spec.yaml now says {name} ({direction}): restore spec.yaml, or launch a new study "
+        "for the new objective",
+        str(study_dir / "spec.yaml") if study_dir else "objective",
+    )

@@ -23,7 +23,13 @@ from typing import Any
 
 from seqtune.errors import UserError
 from seqtune.search.backends import kt_seams
-from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
+from seqtune.search.backends.base import (
+    Backend,
+    TrialPlan,
+    TrialResult,
+    derive_seed,
+    refuse_changed_objective,
+)
 from seqtune.search.records import TrialRecord
 from seqtune.search.versions import Training
 from seqtune.spaces import declare_keras_tuner
@@ -248,20 +254,12 @@ class HyperbandBackend(Backend):
     # ---- state -----------------------------------------------------------------------
     def _check_objective(self) -> None:
         """The objective kept at launch (``study.json``, seqtune 0.3.3 on; keras-tuner's
-        state does not keep it) wins over spec.yaml: refuse a study whose spec was edited to
-        another objective (see the Optuna backend's twin, which reads its storage)."""
+        state does not keep it) wins over spec.yaml (:func:`refuse_changed_objective`)."""
         kept = _read_json(self.study_dir / "study.json").get("objective")
         if not isinstance(kept, dict):
             return  # launched before the objective was kept
-        now = {"name": self.spec.objective.name, "direction": self.spec.objective.direction}
-        if kept != now:
-            raise UserError(
-                f"the study was launched with objective {kept.get('name')} "
-                f"({kept.get('direction')}), kept in study.json, but its spec.yaml now says "
-                f"{now['name']} ({now['direction']}): restore spec.yaml, or launch a new study "
-                "for the new objective",
-                str(self.study_dir / "spec.yaml"),
-            )
+        name, direction = kept.get("name"), kept.get("direction")
+        refuse_changed_objective(self.spec, str(name), str(direction), "study.json", self.study_dir)
 
     def layout(self) -> tuple[int, int]:
         """The study's (brackets, iterations): fixed at launch in ``schedule.json``

@@ -22,12 +22,18 @@ import optuna
 import sqlalchemy
 
 from seqtune.errors import UserError, exception_chain
-from seqtune.search.backends.base import Backend, TrialPlan, TrialResult, derive_seed
+from seqtune.search.backends.base import (
+    Backend,
+    TrialPlan,
+    TrialResult,
+    derive_seed,
+    refuse_changed_objective,
+)
 from seqtune.search.records import TrialRecord
 from seqtune.search.signals import check_stop
 from seqtune.spaces import suggest_optuna
 from seqtune.spec import Spec
-from seqtune.store.server import (  # noqa: F401  (mask_url: re-exported)
+from seqtune.store.server import (
     database_name,
     is_server,
     mask_url,
@@ -443,7 +449,14 @@ class OptunaBackend(Backend):
                 f"storage {mask_url(self.url)} holds no study named '{self.spec.study}'",
                 "--storage",
             ) from None
-        self._check_objective(study)
+        stored = study.metric_names  # set at launch (create), with the direction
+        refuse_changed_objective(
+            self.spec,
+            stored[0] if stored else None,
+            study.direction.name.lower(),
+            "its storage",
+            self.study_dir,
+        )
         n = len(study.get_trials(deepcopy=False))
         self._study = optuna.load_study(
             study_name=self.spec.study,
@@ -451,23 +464,6 @@ class OptunaBackend(Backend):
             sampler=self._sampler(n),
             pruner=make_pruner(self.spec.search.pruner, self.spec),
         )
-
-    def _check_objective(self, study: optuna.study.Study) -> None:
-        """The objective kept in the storage at launch (its metric name and direction) wins
-        over spec.yaml: a study whose spec was edited to another objective would label one
-        metric's values with another's name and pick its best across both."""
-        name, direction = self.spec.objective.name, self.spec.objective.direction
-        stored = study.metric_names
-        kept = stored[0] if stored else None
-        kept_direction = study.direction.name.lower()
-        if (kept is not None and kept != name) or kept_direction != direction:
-            launched = f"{kept} ({kept_direction})" if kept else kept_direction
-            raise UserError(
-                f"the study was launched with objective {launched}, kept in its storage, but "
-                f"its spec.yaml now says {name} ({direction}): restore spec.yaml, or launch a "
-                "new study for the new objective",
-                str(self.study_dir / "spec.yaml") if self.study_dir else "objective",
-            )
 
     @property
     def study(self) -> optuna.study.Study:

@@ -142,9 +142,7 @@ def _add_export(sub: Any) -> None:
     export.add_argument(
         "-o", "--output", type=Path, help="spec file to write (default STUDY/best.yaml)"
     )
-    export.add_argument(
-        "--force", action="store_true", help="replace an existing output file (see -o)"
-    )
+    _force_option(export)
     _remote_options(export)
 
 
@@ -162,9 +160,7 @@ def _add_train(sub: Any) -> None:
     train = sub.add_parser("train", help="refit a spec whose parameters are all fixed")
     train.add_argument("spec", type=Path)
     train.add_argument("-o", "--output", type=Path, help="save the model here (.keras)")
-    train.add_argument(
-        "--force", action="store_true", help="replace an existing output file (see -o)"
-    )
+    _force_option(train)
     train.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -180,9 +176,7 @@ def _add_predict(sub: Any) -> None:
     predict.add_argument(
         "-o", "--output", type=Path, help="CSV file to write (default: print to stdout)"
     )
-    predict.add_argument(
-        "--force", action="store_true", help="replace an existing output file (see -o)"
-    )
+    _force_option(predict)
 
 
 def _add_report(sub: Any) -> None:
@@ -192,9 +186,7 @@ def _add_report(sub: Any) -> None:
     report.add_argument(
         "-o", "--output", type=Path, help="HTML file to write (default STUDY/report.html)"
     )
-    report.add_argument(
-        "--force", action="store_true", help="replace an existing output file (see -o)"
-    )
+    _force_option(report)
     report.add_argument("--storage", help="storage URL, if the study was launched with one")
 
 
@@ -206,9 +198,7 @@ def _add_plot(sub: Any) -> None:
         "--what", required=True, choices=("history", "importance", "forecast", "curves")
     )
     plot.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
-    plot.add_argument(
-        "--force", action="store_true", help="replace an existing output file (see -o)"
-    )
+    _force_option(plot)
     plot.add_argument("--storage", help="storage URL, if the study was launched with one")
 
 
@@ -217,9 +207,14 @@ def _add_datasets(sub: Any) -> None:
     ds = sub.add_parser("datasets", help="write a shipped data set generator's output")
     ds.add_argument("name", choices=("drone-deauth",))
     ds.add_argument("-o", "--output", type=Path, required=True)
-    ds.add_argument("--force", action="store_true", help="replace an existing output file (see -o)")
+    _force_option(ds)
     ds.add_argument("--rows", type=_positive, default=22000)
     ds.add_argument("--seed", type=int, default=0)
+
+
+def _force_option(p: argparse.ArgumentParser) -> None:
+    """``--force``: every command with ``-o`` takes it (see seqtune.store.outputs)."""
+    p.add_argument("--force", action="store_true", help="replace an existing output file (see -o)")
 
 
 def _remote_options(p: argparse.ArgumentParser) -> None:

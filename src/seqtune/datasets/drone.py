@@ -45,6 +45,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from seqtune.errors import UserError
+from seqtune.store.files import file_mode
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -209,9 +210,7 @@ def write_drone_deauth(
     except OSError as exc:
         raise UserError(f"cannot write in {parent}: {exc.strerror or exc}", "path") from exc
     try:
-        mask = os.umask(0o022)  # the user's umask, not mkstemp's 0600
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
+        os.fchmod(fd, file_mode())  # the user's umask, not mkstemp's 0600
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
             frame.to_csv(handle, index=False)
         os.replace(tmp_name, target)

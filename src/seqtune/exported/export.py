@@ -16,6 +16,7 @@ A trial is more than its parameters and seed; what else it depended on is writte
   as the search ran it.
 - ``result.split_seed`` (``data.split.method: stratified``): the seed that drew the split,
   which is the study's seed, not the trial's; ``train`` splits with it.
+
 How the trial trained is recorded and read back by :mod:`seqtune.search.versions`
 (``export_keys``, ``Training.of_export``):
 
@@ -32,7 +33,6 @@ How the trial trained is recorded and read back by :mod:`seqtune.search.versions
   engine computed the LSTM with one fused kernel per member over every step
   (``seqtune.models.engine``); ``train`` does the same. Absent from an export with a result:
   ``unrolled`` (the steps written out, as before 0.3.2).
-
 - ``result.files`` (seqtune 0.3.3 on): the SHA-256 of each file written with best.yaml
   (``best.keras``, ``predictions.csv``). The three are staged beside their targets and
   renamed into place with best.yaml last, so a kill leaves either the old export or the new
@@ -54,13 +54,19 @@ from typing import Any
 import keras
 
 from seqtune.errors import UserError
-from seqtune.exported.predict import PREDICTIONS_FILE, prediction_rows
+from seqtune.exported.predict import prediction_rows
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.versions import Training, export_keys
 from seqtune.spec import Spec, fixed_values
 from seqtune.store.digest import file_digest
-from seqtune.store.files import csv_text, save_model, write_together, yaml_text
+from seqtune.store.files import (
+    PREDICTIONS_FILE,
+    csv_text,
+    save_model,
+    write_together,
+    yaml_text,
+)
 from seqtune.store.outputs import check_output, starts_with
 from seqtune.study.lifecycle import Study, prepare
 from seqtune.tasks import task_of
@@ -197,7 +203,6 @@ def export(
     header, rows = (
         prediction_rows(runner, model, windows) if task_of(spec.data.task).forecasts else ([], [])
     )
-    out_yaml.parent.mkdir(parents=True, exist_ok=True)
     files: list[tuple[Path, Any]] = [(out_model, model.save)]
     if header:  # the validation and test forecasts, step by step, beside best.yaml
         text = csv_text(header, rows)

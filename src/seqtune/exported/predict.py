@@ -27,8 +27,6 @@ from seqtune.errors import UserError
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import calendar_of, task_of
 
-PREDICTIONS_FILE = "predictions.csv"
-
 
 def prediction_rows(runner: Any, model: Any, windows: Any) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of predictions.csv for the validation and test parts."""

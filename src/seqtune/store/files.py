@@ -23,11 +23,11 @@ from seqtune.errors import UserError
 
 # The files of a study folder; study.json is written last and marks a study that exists.
 SPEC_FILE, META_FILE, TRIALS_FILE = "spec.yaml", "study.json", "trials.csv"
-# Locks (see search/lock.py): the study's owner (launch, resume and their workers), and
+# Locks (see store/lock.py): the study's owner (launch, resume and their workers), and
 # export's own (one export at a time; an export reads a running study without stopping it).
 LOCK_FILE, EXPORT_LOCK_FILE = ".lock", ".export.lock"
-# beside an export's best.yaml (seqtune.exported.predict.PREDICTIONS_FILE)
-PREDICTIONS_NAME = "predictions.csv"
+# beside an export's best.yaml: its validation and test forecasts (seqtune.exported)
+PREDICTIONS_FILE = "predictions.csv"
 LOCK_FILES = (LOCK_FILE, EXPORT_LOCK_FILE)
 # What belongs to the study itself: no command writes over these (``-o`` included), and
 # none of them may be a symbolic link (see refuse_links).
@@ -149,17 +149,18 @@ def write_together(files: list[tuple[Path, Callable[[Path], None]]]) -> None:
     if not files:
         return
     parent = files[0][0].parent
+    if any(target.parent.resolve() != parent.resolve() for target, _ in files):
+        raise ValueError("write_together writes into one folder")
     parent.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(parent)
+    mode = file_mode()
     stage = Path(tempfile.mkdtemp(prefix=f".seqtune-{os.getpid()}-", dir=parent))
     try:
         staged = []
         for target, write in files:
-            if target.parent.resolve() != parent.resolve():
-                raise ValueError("write_together writes into one folder")
             tmp = stage / target.name
             write(tmp)
-            os.chmod(tmp, file_mode())
+            os.chmod(tmp, mode)
             staged.append((tmp, target))
         for tmp, target in staged:
             os.replace(tmp, target)
@@ -175,7 +176,7 @@ def remove_stale_stages(folder: Path) -> None:
         return
     for entry in entries:
         name = entry.name
-        if not name.startswith((".seqtune-", f".{PREDICTIONS_NAME}.")):
+        if not name.startswith((".seqtune-", f".{PREDICTIONS_FILE}.")):
             continue
         if name.startswith(".seqtune-"):
             pid = name.split("-")[1]

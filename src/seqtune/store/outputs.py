@@ -34,11 +34,11 @@ def study_file_owner(path: Path) -> Path | None:
         parent = path.parent.resolve()
     except OSError:
         return None
-    parts = [path.name]
+    name = path.name  # the entry of ``folder`` the path lies in
     for folder in (parent, *parent.parents):
-        if (folder / META_FILE).is_file() and parts[-1] in STUDY_OWN:
+        if (folder / META_FILE).is_file() and name in STUDY_OWN:
             return folder
-        parts.append(folder.name)
+        name = folder.name
     return None
 
 

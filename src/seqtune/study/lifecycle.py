@@ -354,12 +354,8 @@ def open_remote(
     (written by ``launch --storage``). Refuses, in one line, data with another checksum."""
     import optuna
 
-    from seqtune.search.backends.optuna_backend import (
-        OptunaBackend,
-        is_server,
-        mask_url,
-        open_storage,
-    )
+    from seqtune.search.backends.optuna_backend import OptunaBackend, open_storage
+    from seqtune.store.server import is_server, mask_url
 
     if not is_server(url):
         raise UserError(
@@ -437,7 +433,7 @@ def _prepare_as_made(spec: Spec, version: str | None) -> tuple[Table, Runner]:
 
 
 def _storable(storage: str | None) -> str | None:
-    from seqtune.search.backends.optuna_backend import mask_url
+    from seqtune.store.server import mask_url
 
     return None if storage is None else mask_url(storage)
 

@@ -214,3 +214,19 @@ def test_report_on_a_damaged_storage_says_what_to_do(study: Path, tmp_path: Path
         out = (("-o", str(tmp_path / "x.png")),) if verb[0] == "plot" else ()
         args = [*verb, *(a for pair in out for a in pair)]
         one_line(cli_here(*args), "optuna.db", "restore")
+
+
+def test_an_optuna_journal_lock_is_the_one_link_allowed(tmp_path: Path) -> None:
+    """Optuna's journal storage (``--workers``) locks by linking ``X.lock`` to its journal
+    ``X``: a running study holds that link, and commands beside it must not take it for a
+    planted one. A ``.lock`` link pointing anywhere else still is."""
+    from seqtune.errors import UserError
+    from seqtune.store.files import refuse_links
+
+    journal = tmp_path / "optuna.journal"
+    journal.write_text("")
+    (tmp_path / "optuna.journal.lock").symlink_to(journal)
+    refuse_links(tmp_path)
+    (tmp_path / "other.lock").symlink_to(victim(tmp_path))
+    with pytest.raises(UserError, match="other.lock"):
+        refuse_links(tmp_path)

@@ -63,16 +63,31 @@ def refuse_links(folder: Path) -> None:
     and some of those writes go through libraries (SQLite, keras-tuner) that would follow a
     link: a link planted in a shared folder or a study archive could make the next user's
     command write over any file that user owns. So a study folder holds no links at all.
-    The folder itself may be a link (results kept on another disk)."""
+    The folder itself may be a link (results kept on another disk). One kind of link is
+    Optuna's own and allowed: its journal storage takes its lock by linking ``X.lock`` to
+    the journal file ``X`` beside it (nothing is ever written through that link)."""
     for root, dirs, files in os.walk(folder):
         for name in (*dirs, *files):
             entry = Path(root) / name
-            if entry.is_symlink():
+            if entry.is_symlink() and not _journal_lock(entry):
                 raise UserError(
                     "is a symbolic link inside a study folder; seqtune writes there and "
                     "never follows links: remove it (or put the file itself in its place)",
                     str(entry),
                 )
+
+
+def _journal_lock(entry: Path) -> bool:
+    """Whether the link ``entry`` is an Optuna journal's lock: ``X.lock`` pointing at the
+    file ``X`` in the same folder (``optuna.storages.journal.JournalFileSymlinkLock``)."""
+    if entry.suffix != ".lock":
+        return False
+    try:
+        target = Path(os.readlink(entry))
+    except OSError:
+        return False
+    target = target if target.is_absolute() else entry.parent / target
+    return os.path.normpath(target) == os.path.normpath(entry.with_suffix(""))
 
 
 def refuse_existing_study(path: Path) -> None:

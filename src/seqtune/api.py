@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,12 +253,18 @@ class Study:
 
 def load(export: str | Path) -> Forecaster:
     """An exported forecaster: a best.yaml written by ``seqtune export`` (or its study
-    folder). Checked now: the model beside it is the export's, the study data is the one
-    it was made from."""
-    from seqtune.exported.predict import resolve_export
+    folder). Checked now: the files beside it are the export's. An export of seqtune 0.4.0
+    on is self-contained (best.yaml, best.keras, best.state.json): it forecasts from recent
+    rows alone, anywhere; an older one needs the study's data file where it was.
 
-    spec, values, model = resolve_export(Path(export))
-    return Forecaster(spec, values, model)
+    Examples
+    --------
+    >>> forecaster = seqtune.load("results/airline")  # doctest: +SKIP
+    >>> forecaster.predict(recent_rows, level=[80, 95])  # doctest: +SKIP
+    """
+    from seqtune.exported.predict import open_export
+
+    return Forecaster(open_export(Path(export)))
 
 
 class Forecaster:
@@ -270,33 +276,69 @@ class Forecaster:
         The exported spec (every parameter fixed; ``result`` holds its test metrics).
     horizon : int
         Steps forecast at once.
+    look_back : int or None
+        Rows the network reads; with the transform's lost rows, :attr:`rows_needed` is
+        the fewest recent rows a forecast takes (None for an export before seqtune 0.4.0).
+    self_contained : bool
+        Whether it forecasts without the study's data file.
     """
 
-    def __init__(self, spec: Spec, values: dict[str, Any], model: Path) -> None:
-        self.spec, self.values, self.model_path = spec, values, model
-        self.horizon = spec.data.horizon
+    def __init__(self, exported: Any) -> None:
+        self._exported = exported
+        self.spec: Spec = exported.spec
+        self.values: dict[str, Any] = exported.values
+        self.model_path: Path = exported.model
+        self.horizon = self.spec.data.horizon
+        state = exported.state
+        self.self_contained = state is not None
+        self.look_back: int | None = state.look_back if state is not None else None
 
     def __repr__(self) -> str:
         return f"seqtune.Forecaster({self.spec.study!r}, horizon={self.horizon})"
 
     @property
+    def rows_needed(self) -> int | None:
+        """The fewest recent rows :meth:`predict` takes (None: not known before loading
+        an export written before seqtune 0.4.0)."""
+        from seqtune.exported.predict import rows_needed
+
+        state = self._exported.state
+        return rows_needed(state.windows()) if state is not None else None
+
+    @property
     def test(self) -> dict[str, Any]:
-        """The exported model's metrics on the test part (``result.test``)."""
+        """The exported model's metrics on the test part (``result.test``): the same
+        figures predictions.csv, the report and ``seqtune export`` give."""
         return dict((self.spec.result or {}).get("test") or {})
 
-    def predict(self, recent: pd.DataFrame | str | Path | None = None) -> pd.DataFrame:
+    @property
+    def intervals(self) -> dict[str, Any]:
+        """How the prediction intervals are made and what they covered on the test part
+        (``result.intervals``; empty for an export before seqtune 0.4.0)."""
+        return dict((self.spec.result or {}).get("intervals") or {})
+
+    def predict(
+        self,
+        recent: pd.DataFrame | str | Path | None = None,
+        level: Sequence[float] = (),
+    ) -> pd.DataFrame:
         """Forecast the ``horizon`` steps after the last row of ``recent``: rows with the
-        study data's columns (a DataFrame, or a CSV's path); None: after the study data's
-        own last row. Returns ``time`` (or ``step``), ``h`` and ``prediction``.
+        study data's columns (a DataFrame, or a CSV's path), at least :attr:`rows_needed`
+        of them; None: after the study data's own last row. Returns ``time`` (or
+        ``step``), ``h`` and ``prediction``, then ``lower_<a>`` and ``upper_<a>`` for each
+        level ``a`` (percent) in ``level``: split-conformal intervals from the validation
+        errors the export kept.
 
         Examples
         --------
-        >>> seqtune.load("results/airline/best.yaml").predict()  # doctest: +SKIP
-           step  h  prediction
+        >>> seqtune.load("results/airline/best.yaml").predict(level=[80])  # doctest: +SKIP
+           step  h  prediction    lower_80    upper_80
         0   144  1  452.6...
         """
-        from seqtune.exported.predict import check_predict
+        from seqtune.exported.intervals import check_levels
+        from seqtune.exported.predict import forecast, rows_for
 
+        levels = check_levels(level, "level")
         with tempfile.TemporaryDirectory(prefix="seqtune-recent-") as tmp:
             newer: Path | None = None
             if isinstance(recent, pd.DataFrame):
@@ -304,11 +346,17 @@ class Forecaster:
                 recent.to_csv(newer, index=False)
             elif recent is not None:
                 newer = Path(recent)
-            table, data = check_predict(self.spec, newer)
+            table, data = rows_for(self._exported, newer)
             _ready()
-            from seqtune.exported.predict import forecast
-
-            header, rows = forecast(self.spec, self.values, self.model_path, table, data)
+            header, rows = forecast(
+                self.spec,
+                self.values,
+                self.model_path,
+                table,
+                data,
+                state=self._exported.state,
+                levels=levels,
+            )
         return pd.DataFrame(rows, columns=header)
 
 

@@ -176,6 +176,13 @@ def _add_predict(sub: Any) -> None:
     predict.add_argument(
         "-o", "--output", type=Path, help="CSV file to write (default: print to stdout)"
     )
+    predict.add_argument(
+        "--level",
+        type=float,
+        nargs="+",
+        metavar="PCT",
+        help="add lower_PCT/upper_PCT columns: prediction intervals at these levels (e.g. 80 95)",
+    )
     _force_option(predict)
 
 
@@ -863,28 +870,38 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from seqtune.exported.predict import check_predict, resolve_export
+    from seqtune.exported.intervals import check_levels
+    from seqtune.exported.predict import open_export, rows_for
     from seqtune.store.files import write_csv
 
-    # everything is checked before TensorFlow loads: the export, its model file, the data
-    spec, values, model_path = resolve_export(args.spec)
+    # everything is checked before TensorFlow loads: the export, its files, the data
+    exported = open_export(args.spec)
+    levels = check_levels(args.level or ())
     if args.output is not None:
         from seqtune.store.outputs import check_output, starts_with
 
-        reads = [p for p in (args.spec, model_path, spec.data.csv, args.csv) if p is not None]
-        if spec.source is not None:
-            reads.append(spec.source)
+        reads = [*exported.files_read(), *([args.csv] if args.csv is not None else [])]
+        if exported.spec.source is not None:
+            reads.append(exported.spec.source)
         check_output(
             args.output,
             force=args.force,
             reads=reads,
             own=lambda p: starts_with(p, b"time,h,prediction", b"step,h,prediction"),
         )
-    table, data = check_predict(spec, args.csv)
+    table, data = rows_for(exported, args.csv)
     _load_tensorflow()
     from seqtune.exported.predict import forecast
 
-    header, rows = forecast(spec, values, model_path, table, data)
+    header, rows = forecast(
+        exported.spec,
+        exported.values,
+        exported.model,
+        table,
+        data,
+        state=exported.state,
+        levels=levels,
+    )
     if args.output is None:
         import csv
 

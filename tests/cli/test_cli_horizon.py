@@ -51,7 +51,12 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     assert len(test["rmse_by_step"]) == 3 and len(test["mae_by_step"]) == 3
 
     preds = rows_of(study / "predictions.csv")
-    assert list(preds[0]) == ["time", "part", "origin", "h", "actual", "prediction"]
+    assert list(preds[0])[:6] == ["time", "part", "origin", "h", "actual", "prediction"]
+    # 10 validation windows calibrate an 80 % interval per step, not a 95 % one
+    assert list(preds[0])[6:] == ["lower_80", "upper_80"]
+    assert all(
+        float(r["lower_80"]) <= float(r["prediction"]) <= float(r["upper_80"]) for r in preds
+    )
     val = [r for r in preds if r["part"] == "val"]
     tst = [r for r in preds if r["part"] == "test"]
     assert len(val) == len(tst) == (12 - 3 + 1) * 3
@@ -69,6 +74,15 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     forecast = rows_of(out)
     assert [r["time"] for r in forecast] == ["1961-01", "1961-02", "1961-03"]
     assert [r["h"] for r in forecast] == ["1", "2", "3"]
+    proc = cli_here("predict", str(study / "best.yaml"), "--level", "80")
+    assert proc.returncode == 0, proc.stderr
+    banded = list(csv.DictReader(proc.stdout.splitlines()))
+    widths = best["result"]["intervals"]["half_width"]["80"]
+    for r, w in zip(banded, widths, strict=True):
+        assert float(r["upper_80"]) - float(r["prediction"]) == pytest.approx(w, rel=1e-5)
+    proc = cli_here("predict", str(study / "best.yaml"), "--level", "95")
+    assert proc.returncode == 2
+    assert "calibrate levels up to 90.9 %" in proc.stderr and "Traceback" not in proc.stderr
 
     # a newer CSV: the first 132 months only, so the forecast is the test window's
     newer = tmp_path / "newer.csv"

@@ -51,22 +51,39 @@ def monthly(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ---- silent wrong results ------------------------------------------------------------
 
 
-def test_predict_refuses_a_study_csv_changed_since_the_export(monthly: Path) -> None:
+def test_predict_refuses_a_study_csv_changed_since_the_export(
+    monthly: Path, tmp_path: Path
+) -> None:
+    """An export before 0.4.0 refits its scalers on the study's data file: a changed one
+    is refused. A self-contained export keeps them: the changed file is only recent rows
+    (an edit far before the window leaves the forecast as it was)."""
     best = yaml.safe_load((monthly / "best.yaml").read_text())
     assert isinstance(best["result"]["data_sha256"], str)
     csv = Path(best["data"]["csv"])
     if not csv.is_absolute():
         csv = monthly / csv
+    before = cli_here("predict", str(monthly))
+    assert before.returncode == 0, before.stderr
+    old = tmp_path / "old"  # the same export as an earlier seqtune wrote it: no state file
+    old.mkdir()
+    for name in ("best.keras", "predictions.csv"):
+        shutil.copy(monthly / name, old / name)
+    best["data"]["csv"] = str(csv.resolve())
+    del best["result"]["files"]["best.state.json"]
+    (old / "best.yaml").write_text(yaml.safe_dump(best, sort_keys=False))
+    assert cli_here("predict", str(old)).stdout == before.stdout
     original = csv.read_text()
     lines = original.splitlines()
     row = lines[5].split(",")
     lines[5] = ",".join([row[0], str(int(row[1]) + 50)])
     try:
         csv.write_text("\n".join(lines) + "\n")
-        one_line(cli_here("predict", str(monthly)), "changed since the export", str(csv.name))
+        one_line(cli_here("predict", str(old)), "changed since the export", str(csv.name))
+        now = cli_here("predict", str(monthly))
+        assert now.returncode == 0 and now.stdout == before.stdout, now.stderr
     finally:
         csv.write_text(original)
-    assert cli_here("predict", str(monthly)).returncode == 0
+    assert cli_here("predict", str(old)).returncode == 0
 
 
 def test_predict_refuses_rows_of_another_frequency(monthly: Path, tmp_path: Path) -> None:

@@ -52,9 +52,18 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from seqtune.errors import UserError
-from seqtune.exported.predict import prediction_rows
+from seqtune.exported.bundle import (
+    forecast_state,
+    holdout_errors,
+    interval_summary,
+    validation_errors,
+)
+from seqtune.exported.intervals import DEFAULT_LEVELS
+from seqtune.exported.predict import model_windows, prediction_rows
+from seqtune.exported.state import state_file
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.versions import Training, export_keys
@@ -102,7 +111,12 @@ def check_exportable(study: Study, output: Path | None = None, force: bool = Fal
     if output is None and study.path is not None:  # the study's own export, replaced freely
         return out_yaml
     ours = is_export_of(out_yaml, study.spec.study)
-    for path in (out_yaml, out_yaml.with_suffix(".keras"), out_yaml.parent / PREDICTIONS_FILE):
+    for path in (
+        out_yaml,
+        out_yaml.with_suffix(".keras"),
+        out_yaml.parent / PREDICTIONS_FILE,
+        state_file(out_yaml),
+    ):
         check_output(
             path,
             force=force,
@@ -141,7 +155,11 @@ def export(
     _, runner = study.prepare()  # refuses data that changed since the launch
     seed = best.seed if best.seed is not None else spec.seed
     lineage = hyperband_lineage(study, best, records)
+    forecasts = task_of(spec.data.task).forecasts
+    residuals: np.ndarray | None = None
     if runner.refits:
+        if forecasts:  # the trial again, for its folds' validation errors (the intervals)
+            residuals = validation_errors(runner, _refit(runner, best.params, seed, lineage))
         # chosen on rolling-origin folds or repeats: refit on every row before the test
         # part for the epochs the trial chose (its best mean epoch), with the ensemble's
         # seeds, as one model; the test part is read here, once
@@ -152,12 +170,14 @@ def export(
         checkpoint = study.checkpoint_file(best.number)
         model = _load_checkpoint(checkpoint) if checkpoint is not None else None
         if model is not None:
-            windows = runner.windows(best.params)
+            windows = model_windows(runner, best.params)
         else:  # another worker's trial, or a damaged file: refit deterministically
             outcome = _refit(runner, best.params, seed, lineage)
             model, windows = outcome.model, outcome.windows
         assert model is not None and windows is not None
         val = runner.evaluate(model, windows, "val")
+        if forecasts:
+            residuals = holdout_errors(runner, model, windows)
     assert model is not None and windows is not None
     test = runner.evaluate(model, windows, "test")
     result: dict[str, Any] = {
@@ -200,13 +220,18 @@ def export(
         seed=int(seed),
         result=result,
     )
-    header, rows = (
-        prediction_rows(runner, model, windows) if task_of(spec.data.task).forecasts else ([], [])
-    )
     files: list[tuple[Path, Any]] = [(out_model, model.save)]
-    if header:  # the validation and test forecasts, step by step, beside best.yaml
+    if forecasts:
+        # the validation and test forecasts, step by step, with their intervals
+        header, rows = prediction_rows(runner, model, windows, residuals, DEFAULT_LEVELS)
         text = csv_text(header, rows)
         files.append((out_yaml.parent / PREDICTIONS_FILE, lambda p: _write(p, text)))
+        # what predict needs besides the network: scalers, transform, window, columns
+        source = "folds" if runner.refits else "validation"
+        state = forecast_state(runner, windows, residuals, source)
+        result["intervals"] = interval_summary(runner, model, windows, state)
+        state_text = state.to_json()
+        files.append((state_file(out_yaml), lambda p: _write(p, state_text)))
     names = [path.name for path, _ in files]
 
     def write_spec(staged: Path) -> None:  # last: it vouches for the files staged before it

@@ -5,33 +5,69 @@ step: ``time`` (or ``step`` without ``data.time``) of the forecast row, ``part``
 (the last row the inputs saw), ``h`` (1..horizon), ``actual`` and ``prediction`` in the
 original units.
 
+With ``levels`` (``predict --level 80 95``, and 80 and 95 in predictions.csv) each row also
+has ``lower_<a>`` and ``upper_<a>``: split-conformal intervals from the validation errors the
+export kept (:mod:`seqtune.exported.intervals`).
+
 ``predict`` loads the exported model (``best.keras`` beside the export; nothing is
 retrained) and forecasts the ``horizon`` steps after the last row of the data, or of a newer
-CSV with the same columns and dtypes. The inputs are scaled with the scalers of the study's
-own training rows, exactly as during the search.
+CSV with the same columns and dtypes. An export of seqtune 0.4.0 on carries its scalers,
+transform and window in ``best.state.json`` (:mod:`seqtune.exported.state`): it forecasts
+from recent rows alone, in a folder holding nothing else. An older export rebuilds them from
+the study's data file, fitted on the rows the exported model trained on, as export did.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from seqtune.data import Table, load_table
+from seqtune.data import Table, Windows, load_table
 from seqtune.data.table import read_frame
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
+from seqtune.exported import intervals
+from seqtune.exported.state import ForecastState, column_kind, state_file
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import calendar_of, task_of
 
 
-def prediction_rows(runner: Any, model: Any, windows: Any) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of predictions.csv for the validation and test parts."""
+def model_windows(runner: Any, values: dict[str, Any]) -> Windows:
+    """The windows the exported model of ``values`` was trained and tested on: the refit
+    view (every row before the test part, scalers fitted on them) when the configuration
+    was chosen on folds or repeats or exported as an ensemble, else the holdout's. Export,
+    the report and an old export's ``predict`` all read the model through these, so all
+    give the same test figure (``result.test``)."""
+    if not runner.refits:
+        return runner.windows(values)
+    from seqtune.models.params import resolve
+
+    resolved = resolve(runner.spec.kind, values)
+    return runner.table.refit_windows(
+        int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
+    )
+
+
+def prediction_rows(
+    runner: Any,
+    model: Any,
+    windows: Any,
+    residuals: np.ndarray | None = None,
+    levels: tuple[float, ...] = (),
+) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of predictions.csv for the validation and test parts; with
+    ``residuals`` (validation errors, :mod:`seqtune.exported.intervals`) a lower and upper
+    column per level in ``levels`` that they calibrate."""
     table: Table = runner.table
     label = "time" if table.time is not None else "step"
+    if residuals is not None:
+        n = len(intervals.as_steps(residuals))
+        levels = tuple(a for a in levels if (n + 1) * a / 100.0 <= n)
+    else:
+        levels = ()
     out: list[list[Any]] = []
     for part in ("val", "test"):
         if len(windows.part(part)[0]) == 0:  # a refit has no validation part
@@ -39,18 +75,21 @@ def prediction_rows(runner: Any, model: Any, windows: Any) -> tuple[list[str], l
         pred = np.asarray(runner.predict(model, windows, part), np.float64)
         true = np.asarray(windows.true_original(part), np.float64)
         pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
+        extra = (
+            intervals.bounds(pred, residuals, levels) if residuals is not None and levels else {}
+        )
         first = windows.target_rows(part)
         origins = table.labels_of(first - 1)
         for h in range(pred.shape[1]):
             at = table.labels_of(first + h)
             for k in range(pred.shape[0]):
-                out.append([at[k], part, origins[k], h + 1, true[k, h], pred[k, h]])
+                row = [at[k], part, origins[k], h + 1, float(true[k, h]), float(pred[k, h])]
+                out.append(row + [float(b[k, h]) for b in extra.values()])
     # by part, origin, step
     order = {"val": 0, "test": 1}
     out.sort(key=lambda r: (order[r[1]], r[2], r[3]))
-    return [label, "part", "origin", "h", "actual", "prediction"], [
-        [*r[:4], float(r[4]), float(r[5])] for r in out
-    ]
+    header = [label, "part", "origin", "h", "actual", "prediction", *intervals.columns(levels)]
+    return header, out
 
 
 def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:
@@ -103,14 +142,6 @@ def check_export_files(path: Path, result: dict[str, Any] | None) -> None:
             )
 
 
-def _kind(column: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(column):
-        return "bool"
-    if pd.api.types.is_numeric_dtype(column):
-        return "numeric"
-    return "text"
-
-
 def check_same_columns(old: Path, new: Path) -> None:
     """UserError naming the first column whose presence or dtype differs."""
     a, b = read_frame(old), read_frame(new)
@@ -121,9 +152,84 @@ def check_same_columns(old: Path, new: Path) -> None:
         if name not in a.columns:
             raise UserError(f"column '{name}' is not in {old.name}", str(new))
     for name in a.columns:
-        ka, kb = _kind(a[name]), _kind(b[name])
+        ka, kb = column_kind(a[name]), column_kind(b[name])
         if ka != kb:
             raise UserError(f"column '{name}' is {kb} here but {ka} in {old.name}", str(new))
+
+
+def load_state(path: Path, spec: Spec) -> ForecastState | None:
+    """The forecaster state of the export whose spec file is ``path`` (checked against its
+    checksum by :func:`check_export_files`), or None for an export written before seqtune
+    0.4.0 (it forecasts from the study's data file)."""
+    files = (spec.result or {}).get("files")
+    state = state_file(path)
+    if not isinstance(files, dict) or state.name not in files:
+        return None
+    return ForecastState.read(state)
+
+
+def rows_needed(windows: Windows) -> int:
+    """Recent rows a forecast reads: look_back plus what the transform differences away."""
+    return int(windows.look_back) + lost_rows(windows.transform, windows.period)
+
+
+def recent_rows(spec: Spec, state: ForecastState, newer: Path | None) -> Table:
+    """The rows to forecast from with a self-contained export: ``newer`` (a CSV or Parquet
+    file of recent rows), else the study's own data file if it is still where the spec
+    says. Checked against the state: the same columns and kinds, the same frequency."""
+    path = Path(newer) if newer is not None else spec.data.csv
+    need = rows_needed(state.windows())
+    if not path.is_file():
+        if newer is not None:
+            raise UserError("file not found", str(path))
+        raise UserError(
+            "the model's data file is not here: give recent rows (`seqtune predict EXPORT "
+            f"--csv RECENT.csv`, or predict(df) in Python) with its columns and at least the "
+            f"last {need} rows",
+            str(path),
+        )
+    state.check_columns(read_frame(path), path)
+    # the recent rows are inputs only: no validation or test part is cut from them
+    data = load_table(replace(spec.data, csv=path.resolve(), val=0, test=0, folds=1))
+    if data.time is not None:
+        state.check_frequency(data.time.freq, data.time.step, path)
+    return data
+
+
+@dataclass(frozen=True)
+class Exported:
+    """An export opened for forecasting: its fixed spec and values, the model file, and
+    its state (None for an export written before seqtune 0.4.0)."""
+
+    path: Path
+    spec: Spec
+    values: dict[str, Any]
+    model: Path
+    state: ForecastState | None
+
+    def files_read(self) -> list[Path]:
+        """The files a forecast reads (an output may be none of them)."""
+        out = [self.path, self.model]
+        if self.state is not None:
+            out.append(state_file(self.path))
+        else:
+            out.append(self.spec.data.csv)
+        return out
+
+
+def open_export(path: Path) -> Exported:
+    """The export at ``path`` (a best.yaml or its study folder), every file checked."""
+    spec, values, model = resolve_export(path)
+    spec_file = Path(path) / "best.yaml" if Path(path).is_dir() else Path(path)
+    return Exported(spec_file, spec, values, model, load_state(spec_file, spec))
+
+
+def rows_for(exported: Exported, newer: Path | None) -> tuple[Table | None, Table]:
+    """The study's table (an old export's scalers come from it; None for a self-contained
+    export) and the rows to forecast from (``newer``, else the study's data), checked."""
+    if exported.state is not None:
+        return None, recent_rows(exported.spec, exported.state, newer)
+    return check_predict(exported.spec, newer)
 
 
 def check_predict(spec: Spec, newer: Path | None) -> tuple[Table, Table]:
@@ -185,18 +291,41 @@ def check_same_frequency(table: Table, other: Table) -> None:
 
 
 def forecast(
-    spec: Spec, values: dict[str, Any], model_path: Path, table: Table, data: Table
+    spec: Spec,
+    values: dict[str, Any],
+    model_path: Path,
+    table: Table | None,
+    data: Table,
+    *,
+    state: ForecastState | None = None,
+    levels: tuple[float, ...] = (),
 ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the forecast past the last row of ``data``."""
+    """Header and rows of the forecast past the last row of ``data``: ``time`` (or
+    ``step``), ``h``, ``prediction``, then ``lower_<a>``, ``upper_<a>`` per level.
+
+    With ``state`` (a self-contained export) the inputs are made by it; without (an export
+    written before seqtune 0.4.0), by the study's ``table``, as the export fitted them."""
     import keras
 
     from seqtune.models.builders import reshape_x
     from seqtune.models.training import predictor
-    from seqtune.search.runner import Runner
 
-    runner = Runner(spec, table)
-    windows = runner.windows(values)
-    lost = windows.look_back + lost_rows(windows.transform, windows.period)
+    if state is not None:
+        windows = state.windows()
+        residuals = state.residuals
+    else:
+        from seqtune.search.runner import Runner
+
+        assert table is not None
+        windows = model_windows(Runner(spec, table), values)
+        residuals = None
+    if levels and residuals is None:
+        raise UserError(
+            "this export keeps no validation errors to calibrate intervals (it was written "
+            "before seqtune 0.4.0): run `seqtune export` again",
+            "--level",
+        )
+    lost = rows_needed(windows)
     if data.n_rows < lost:
         raise UserError(
             f"has {data.n_rows} rows; the model needs the last {lost} (look_back "
@@ -207,6 +336,9 @@ def forecast(
         raise UserError(
             f"'{windows.transform}' needs a positive target '{data.target}'", str(data.spec.csv)
         )
+    widths = (
+        {a: intervals.half_widths(residuals, a) for a in levels} if residuals is not None else {}
+    )
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as exc:  # Keras says "File not found" of a damaged zip
@@ -216,6 +348,12 @@ def forecast(
             str(model_path),
         ) from None
     x = windows.input_after(data.feature_values(calendar_of(values)), data.y)
+    if x.shape[-1] != windows.n_features:
+        raise UserError(
+            f"gives {x.shape[-1]} input columns, the model reads {windows.n_features}: "
+            "it is from another export; run `seqtune export` again",
+            str(model_path),
+        )
     try:
         raw = predictor(model)(reshape_x(x, spec.layout))
     except ValueError:  # a model of another export: its input shape differs
@@ -229,4 +367,10 @@ def forecast(
     y = windows.forecast_after(raw, data.y)
     label = "time" if data.time is not None else "step"
     at = data.labels_after(windows.horizon)
-    return [label, "h", "prediction"], [[at[h], h + 1, float(y[h])] for h in range(windows.horizon)]
+    rows: list[list[Any]] = []
+    for h in range(windows.horizon):
+        row: list[Any] = [at[h], h + 1, float(y[h])]
+        for a in levels:
+            row += [float(y[h] - widths[a][h]), float(y[h] + widths[a][h])]
+        rows.append(row)
+    return [label, "h", "prediction", *intervals.columns(levels)], rows

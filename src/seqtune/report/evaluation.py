@@ -4,12 +4,14 @@ The study's data is loaded and checked against the launch's checksum, windows ar
 seqtune's own runner for the exported parameters, ``best.keras`` predicts the test windows
 through the same predictor, and predictions are mapped back to original units by the
 windows (from the true past values): the model's RMSE and MAE here are the numbers in
-``best.yaml``'s ``result.test``. Two baselines are scored on the same test rows: persistence
-(the value one row earlier) and, when ``data.period`` is set, the seasonal naive forecast
-(the value one period earlier). Over a horizon of H > 1 steps every array is (windows, H):
-persistence repeats the last value before each origin, the seasonal naive forecast the last
-observed season (:mod:`seqtune.models.baselines`), and each step's errors are kept too,
-beside the exported trial's own validation errors per step (its ``val_rmse_h1`` … metrics).
+``best.yaml``'s ``result.test`` (for a model refitted on every row before the test part,
+the refit's windows and scalers, as export built them). Two baselines are scored on the
+same test rows: persistence (the value one row earlier) and, when ``data.period`` is set,
+the seasonal naive forecast (the value one period earlier). Over a horizon of H > 1 steps
+every array is (windows, H): persistence repeats the last value before each origin, the
+seasonal naive forecast the last observed season (:mod:`seqtune.models.baselines`), and
+each step's errors are kept too, beside the exported trial's own validation errors per step
+(its ``val_rmse_h1`` … metrics).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         )
     if not best_keras.is_file():
         raise Unavailable(f"{best_keras.name} is missing beside {best_yaml.name}: export again.")
-    from seqtune.exported.predict import check_export_files
+    from seqtune.exported.predict import check_export_files, model_windows
     from seqtune.spec import Spec, fixed_values
     from seqtune.store.digest import check_digest
     from seqtune.study.lifecycle import locate_data, prepare
@@ -87,7 +89,7 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         raise Unavailable(f"The test-set evaluation is left out: {err}.") from None
     result = exported.result or {}
     trial = result.get("trial")
-    windows = runner.windows(values)
+    windows = model_windows(runner, values)  # the refit's, for a refit: as export read it
     model = _load(best_keras)
 
     y_pred = runner.predict(model, windows, "test")  # export's own mapping

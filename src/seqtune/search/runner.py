@@ -56,6 +56,11 @@ class Outcome:
     model: keras.Model | None = None
     windows: Windows | None = None
     pruned_at: int | None = None  # the epoch after which the backend stopped it (0-based)
+    #: forecast trials over folds or repeats: the validation errors (actual - forecast, in
+    #: original units) of every fold's repeat-mean forecast at the best epoch, the folds'
+    #: rows one after the other, shape (n,) or (n, horizon); what prediction intervals
+    #: are calibrated on (seqtune.exported.intervals). None elsewhere.
+    residuals: np.ndarray | None = None
 
 
 class TrialFailed(RuntimeError):
@@ -393,16 +398,19 @@ class Runner:
             variables = wide.variables
             best = BestEpoch(self.spec.objective, self.spec.search.patience)
             pruned_at, epochs_run = None, 0
+            residuals: np.ndarray | None = None
             total = epochs if epochs is not None else self.spec.search.max_epochs
             for epoch in wide.run(total):
                 epochs_run += 1
-                per = []
+                per, errors = [], []
                 for f, (y_true, to_units) in enumerate(truths):
                     preds = [p for p in epoch.validation[f * r : (f + 1) * r] if p is not None]
                     if not preds:  # every repeat of this fold diverged
                         raise wide.diverged[min(k for k in wide.diverged if k // r == f)]
                     mean = np.mean([to_units(p) for p in preds], axis=0)
                     per.append(score(y_true, mean, metrics))
+                    if self.task.forecasts:
+                        errors.append(np.asarray(y_true, np.float64) - mean)
                 scores = {k: float(combine([p[k] for p in per])) for k in per[0]}
                 scores["loss"] = float(np.nanmean(epoch.loss))
                 values_f = [p[name] for p in per]
@@ -410,6 +418,8 @@ class Runner:
                     scores[f"{name}_sd"] = float(np.std(values_f))
                     scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
                 end = self._epoch_end(best, epoch.epoch, scores, variables, report)
+                if errors and best.epoch == epoch.epoch:
+                    residuals = np.concatenate(errors, axis=0)
                 if end == "pruned":
                     pruned_at = epoch.epoch
                 if end is not None:
@@ -417,7 +427,9 @@ class Runner:
             best.restore(variables)
             last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
             model = wide.export(last)
-        return self._outcome(best, epochs_run, start, model, folds[-1], pruned_at)
+        outcome = self._outcome(best, epochs_run, start, model, folds[-1], pruned_at)
+        outcome.residuals = residuals
+        return outcome
 
     def _epoch_end(
         self,

@@ -1,0 +1,114 @@
+"""What an export writes besides best.yaml and best.keras, and which files make it up.
+
+- :func:`validation_errors`: the errors prediction intervals are calibrated on, from the
+  trial the export chose (its folds' repeat-mean forecasts at the best epoch, or the holdout
+  model on its validation part).
+- :func:`forecast_state`: the :class:`~seqtune.exported.state.ForecastState` of the
+  exported model (``best.state.json``).
+- :func:`interval_summary`: ``result.intervals`` of best.yaml (the method, the half-widths
+  per level and step, and what the intervals covered on the test part).
+- :func:`export_files`: every file a copy of the export needs (best.yaml first), for
+  moving it to another machine or logging it as an MLflow model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtune.data import Windows
+from seqtune.data.table import read_frame
+from seqtune.exported import intervals
+from seqtune.exported.state import ForecastState, column_kinds
+
+#: How result.intervals names the method (see seqtune.exported.intervals).
+METHOD = "split conformal: absolute validation errors per step"
+
+
+def _errors(runner: Any, model: Any, windows: Windows) -> np.ndarray:
+    """Actual − forecast on the validation part of ``windows``, (n, horizon)."""
+    pred = np.asarray(runner.predict(model, windows, "val"), np.float64)
+    true = np.asarray(windows.true_original("val"), np.float64)
+    return (true - pred).reshape(len(pred), -1)
+
+
+def validation_errors(runner: Any, outcome: Any) -> np.ndarray | None:
+    """The validation errors of a trial's ``outcome`` (a :class:`~seqtune.search.runner.
+    Outcome`): its folds' own (kept by the runner at the best epoch), else its model's on
+    its windows' validation part; None when the trial left neither."""
+    if outcome.residuals is not None:
+        r = np.asarray(outcome.residuals, np.float64)
+        return r.reshape(len(r), -1)
+    if outcome.model is None or outcome.windows is None:
+        return None
+    return _errors(runner, outcome.model, outcome.windows)
+
+
+def holdout_errors(runner: Any, model: Any, windows: Windows) -> np.ndarray:
+    """The exported holdout model's errors on its validation part."""
+    return _errors(runner, model, windows)
+
+
+def forecast_state(
+    runner: Any, windows: Windows, residuals: np.ndarray | None, calibrated_on: str
+) -> ForecastState:
+    """The state of the model trained on ``windows`` (see :mod:`seqtune.exported.state`)."""
+    table = runner.table
+    time = None
+    if table.time is not None:
+        time = {"column": table.spec.time, "freq": table.time.freq, "step": table.time.step}
+    columns = column_kinds(read_frame(table.spec.csv))
+    return ForecastState.of(windows, columns, time, residuals, calibrated_on)
+
+
+def interval_summary(
+    runner: Any, model: Any, windows: Windows, state: ForecastState
+) -> dict[str, Any] | None:
+    """``result.intervals``: the method, where the errors come from and how many, each
+    default level's half-width per step, and the share of the test part each covered."""
+    if state.residuals is None or len(intervals.as_steps(state.residuals)) == 0:
+        return None
+    r = intervals.as_steps(state.residuals)
+    n = len(r)
+    levels = [a for a in intervals.DEFAULT_LEVELS if (n + 1) * a / 100.0 <= n]
+    pred = np.asarray(runner.predict(model, windows, "test"), np.float64)
+    true = np.asarray(windows.true_original("test"), np.float64)
+    pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
+    return {
+        "method": METHOD,
+        "calibrated_on": state.calibrated_on,
+        "errors": n,
+        "half_width": {
+            intervals.level_name(a): [round(float(q), 6) for q in intervals.half_widths(r, a)]
+            for a in levels
+        },
+        "coverage": {
+            k: round(v, 4) for k, v in intervals.coverage(true, pred, r, levels).items()
+        },
+    }
+
+
+def export_files(spec_file: Path) -> list[Path]:
+    """The files of the export whose spec is ``spec_file``: best.yaml, then every file its
+    ``result.files`` lists (best.keras, predictions.csv, best.state.json). An export that
+    lists none (before seqtune 0.3.3) gives best.yaml and its model.
+
+    Examples
+    --------
+    >>> [p.name for p in export_files(Path("results/airline/best.yaml"))]  # doctest: +SKIP
+    ['best.yaml', 'best.keras', 'predictions.csv', 'best.state.json']
+    """
+    import yaml
+
+    spec_file = Path(spec_file)
+    raw = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
+    result = raw.get("result") if isinstance(raw, dict) else None
+    result = result if isinstance(result, dict) else {}
+    files = result.get("files")
+    if isinstance(files, dict):
+        names = [str(n) for n in files]
+    else:
+        names = [str(result.get("model") or spec_file.with_suffix(".keras").name)]
+    return [spec_file, *(spec_file.parent / n for n in names)]

@@ -49,7 +49,7 @@ from seqtune.errors import UserError
 if TYPE_CHECKING:
     from seqtune.api import Forecaster, Study
 
-__all__ = ["log_forecaster", "log_study"]
+__all__ = ["check_tracking_uri", "log_forecaster", "log_study"]
 
 INSTALL = "MLflow is not installed: pip install 'seqtune[mlflow]'"
 TAG = "seqtune."  # every tag seqtune sets starts with this
@@ -66,6 +66,19 @@ def require_mlflow() -> None:
         import mlflow  # noqa: F401
     except ImportError:
         raise UserError(INSTALL) from None
+
+
+def check_tracking_uri(tracking_uri: str | None) -> None:
+    """UserError (one line) when MLflow is missing or refuses the store ``tracking_uri``
+    (a SQLite store is made here when missing).
+
+    Examples
+    --------
+    >>> check_tracking_uri("sqlite:///mlflow.db")  # doctest: +SKIP
+    """
+    require_mlflow()
+    with _quiet():
+        _client(tracking_uri)
 
 
 def log_study(
@@ -473,10 +486,16 @@ def _client(tracking_uri: str | None) -> Any:
         client = MlflowClient(tracking_uri=tracking_uri)
         client.search_experiments(max_results=1)  # opens the store now
     except MlflowException as exc:
-        first = (str(exc.message).strip().splitlines() or [""])[0]
-        raise UserError(
-            f"MLflow refused it: {first[:300]}", tracking_uri or "tracking URI"
-        ) from None
+        text = str(exc.message)
+        if "MLFLOW_ALLOW_FILE_STORE" in text:
+            text = (
+                "MLflow refuses a file store: use a database (sqlite:///mlflow.db) or set "
+                "MLFLOW_ALLOW_FILE_STORE=true"
+            )
+        else:
+            first = (text.strip().splitlines() or [""])[0].split(". ")[0]
+            text = "MLflow refused it: " + first[:300]
+        raise UserError(text, tracking_uri or "tracking URI") from None
     return client
 
 

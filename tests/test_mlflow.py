@@ -177,7 +177,7 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
     recent = pd.read_csv(copy / "data" / "airline.csv").tail(30).reset_index(drop=True)
     want = seqtune.load(study / "best.yaml").predict(recent)
     uri = log_forecaster(study / "best.yaml", tracking_uri=tracking, experiment="models")
-    assert uri.startswith("models:/")
+    assert uri.startswith("runs:/") and uri.endswith("/forecaster")
     assert log_forecaster(study, tracking_uri=tracking, experiment="models") == uri  # once
     (run,) = _runs(tracking, "models", "tags.`seqtune.role` = 'forecaster'")
     test = seqtune.load(study).test
@@ -214,7 +214,7 @@ def test_export_with_mlflow_logs_the_trials_and_the_model_once(made: Path, tmp_p
     )
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip().splitlines()[-1]
-    assert line.startswith("mlflow: study run ") and ", model models:/" in line
+    assert line.startswith("mlflow: study run ") and ", model runs:/" in line
     parent = line.split()[3].rstrip(",")
     assert sorted(_trial_runs(tracking, "cli", parent)) == [0, 1]
     (model_run,) = _runs(tracking, "cli", "tags.`seqtune.role` = 'forecaster'")

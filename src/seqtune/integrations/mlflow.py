@@ -167,7 +167,7 @@ def log_forecaster(
     Returns
     -------
     str
-        The model's URI (``models:/…``), for ``mlflow.pyfunc.load_model`` and
+        The model's URI (``runs:/<run id>/<name>``), for ``mlflow.pyfunc.load_model`` and
         ``mlflow models serve -m``.
 
     Examples
@@ -254,9 +254,11 @@ def _stage_export(best_yaml: Path, into: Path) -> Path:
         shutil.copy2(path, into / relative)
         moved[path] = relative
     raw = yaml.safe_load(best_yaml.read_text(encoding="utf-8"))
-    csv = (best_yaml.parent / str(raw["data"]["csv"])).resolve()
-    if csv in moved:
-        raw["data"]["csv"] = moved[csv]
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("csv"), str):
+        csv = (best_yaml.parent / data["csv"]).resolve()
+        if csv in moved:
+            data["csv"] = moved[csv]
     objective = raw.get("objective")
     if isinstance(objective, dict) and "path" in objective:
         objective["path"] = "."
@@ -265,7 +267,8 @@ def _stage_export(best_yaml: Path, into: Path) -> Path:
 
 
 def _example(forecaster: Forecaster) -> tuple[Any, Any]:
-    """The study data's last rows the model needs and the forecast made from them."""
+    """The study data's last rows the model needs and the forecast made from them; (None,
+    None) for an export that travels without its study's data."""
     import pandas as pd
 
     from seqtune.data.transforms import lost_rows
@@ -274,6 +277,8 @@ def _example(forecaster: Forecaster) -> tuple[Any, Any]:
     values = fixed_values(forecaster.spec)
     need = int(values.get("look_back", 1))
     need += lost_rows(str(values.get("transform", "none")), forecaster.spec.data.period)
+    if not Path(forecaster.spec.data.csv).is_file():
+        return None, None
     frame = pd.read_csv(forecaster.spec.data.csv)
     recent = frame.tail(max(need, 1)).reset_index(drop=True)
     return recent, forecaster.predict(recent)
@@ -290,21 +295,18 @@ def _log_model(client: Any, run_id: str, best_yaml: Path, name: str, example: An
     # no input schema: MLflow would refuse an integer column where the example had floats
     # (or the reverse); seqtune's own checks name a missing column, too few rows or
     # another frequency in one line
-    signature = infer_signature(example, out)
     signature = ModelSignature(
         inputs=None,
-        outputs=signature.outputs,
+        outputs=None if out is None else infer_signature(example, out).outputs,
         params=ParamSchema([ParamSpec("level", "double", [], (-1,))]),
     )
     code = Path(__file__).with_name("_mlflow_model.py")
-    with (
-        tempfile.TemporaryDirectory(prefix="seqtune-mlflow-") as tmp,
-        _tracking(client.tracking_uri),
-        mlflow.start_run(run_id=run_id),
-    ):
+    # saved, then logged to the run by the client: MLflow's fluent run (start_run) would
+    # clash with a run or experiment a notebook has open, and its tracking URI is global
+    with tempfile.TemporaryDirectory(prefix="seqtune-mlflow-") as tmp:
         staged = _stage_export(best_yaml, Path(tmp) / EXPORT_ARTIFACT)
-        info = mlflow.pyfunc.log_model(
-            name=name,
+        mlflow.pyfunc.save_model(
+            Path(tmp) / name,
             python_model=str(code),
             artifacts={EXPORT_ARTIFACT: str(staged.parent)},
             signature=signature,
@@ -312,7 +314,8 @@ def _log_model(client: Any, run_id: str, best_yaml: Path, name: str, example: An
             # an export predicts with its own seqtune version or a later one
             pip_requirements=[f"seqtune>={__version__}", f"mlflow-skinny=={mlflow.__version__}"],
         )
-    return str(info.model_uri)
+        client.log_artifacts(run_id, str(Path(tmp) / name), artifact_path=name)
+    return f"runs:/{run_id}/{name}"
 
 
 def _log_export_run(client: Any, run_id: str, forecaster: Forecaster) -> None:
@@ -508,19 +511,6 @@ def _experiment(client: Any, name: str) -> str:
             )
         return str(found.experiment_id)
     return str(client.create_experiment(name))
-
-
-@contextlib.contextmanager
-def _tracking(uri: str) -> Iterator[None]:
-    """MLflow's global tracking URI set to ``uri`` for the fluent calls, then restored."""
-    import mlflow
-
-    before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before)
 
 
 @contextlib.contextmanager

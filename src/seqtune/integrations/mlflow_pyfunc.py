@@ -4,7 +4,7 @@ an MLflow model is logged or loaded).
 Examples
 --------
 >>> import mlflow  # doctest: +SKIP
->>> model = mlflow.pyfunc.load_model("models:/m-0123")  # doctest: +SKIP
+>>> model = mlflow.pyfunc.load_model("runs:/5f0c…/forecaster")  # doctest: +SKIP
 >>> model.predict(recent_rows)  # the DataFrame seqtune.load(export).predict gives  # doctest: +SKIP
 """
 

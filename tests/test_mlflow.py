@@ -168,7 +168,7 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
 ) -> None:
     import mlflow
 
-    from seqtune.integrations.mlflow import log_forecaster
+    from seqtune.integrations.mlflow import _export_files, log_forecaster
 
     monkeypatch.chdir(tmp_path)
     copy = tmp_path / "copy"
@@ -176,6 +176,9 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
     tracking = f"sqlite:///{tmp_path}/mlflow.db"
     recent = pd.read_csv(copy / "data" / "airline.csv").tail(30).reset_index(drop=True)
     want = seqtune.load(study / "best.yaml").predict(recent)
+    assert _export_files(study / "best.yaml") == [
+        (study / name).resolve() for name in ("best.yaml", "best.keras", "predictions.csv")
+    ] + [(copy / "data" / "airline.csv").resolve()]
     uri = log_forecaster(study / "best.yaml", tracking_uri=tracking, experiment="models")
     assert uri.startswith("runs:/") and uri.endswith("/forecaster")
     assert log_forecaster(study, tracking_uri=tracking, experiment="models") == uri  # once

@@ -144,6 +144,49 @@ def _add_export(sub: Any) -> None:
     )
     _force_option(export)
     _remote_options(export)
+    _mlflow_options(export)
+
+
+def _mlflow_options(p: argparse.ArgumentParser) -> None:
+    """``export --mlflow URI``: the study's trials and the exported model logged to MLflow
+    (seqtune.integrations.mlflow; needs ``pip install 'seqtune[mlflow]'``)."""
+    p.add_argument(
+        "--mlflow",
+        metavar="URI",
+        help="also log the study's trials and the exported model to this MLflow tracking "
+        "URI (sqlite:///mlflow.db, http://host:5000; trials already logged are skipped)",
+    )
+    p.add_argument(
+        "--mlflow-experiment", metavar="NAME", help="MLflow experiment (default: the study's name)"
+    )
+
+
+def _check_mlflow(args: argparse.Namespace) -> None:
+    """``--mlflow`` refused before anything is written: MLflow missing, or no study folder."""
+    if not getattr(args, "mlflow", None):
+        return
+    from seqtune.integrations.mlflow import check_tracking_uri, require_mlflow
+
+    require_mlflow()
+    if args.study_dir is None:
+        raise UserError("logs a study folder's trials: give STUDY_DIR", "--mlflow")
+    check_tracking_uri(args.mlflow)
+
+
+def _log_mlflow(args: argparse.Namespace, study_dir: Path, out_yaml: Path) -> None:
+    """After ``export --mlflow``: the trials and the model logged; the run and model URI."""
+    if not getattr(args, "mlflow", None):
+        return
+    from seqtune.api import load_study
+    from seqtune.integrations.mlflow import log_forecaster, log_study
+
+    where = {"tracking_uri": args.mlflow, "experiment": args.mlflow_experiment}
+    try:
+        run = log_study(load_study(study_dir, storage=args.storage), **where)
+        uri = log_forecaster(out_yaml, **where)
+    except UserError as err:
+        raise UserError(f"{err} (the export is written; `export --mlflow` again logs it)") from None
+    print(f"mlflow: study run {run}, model {uri}")
 
 
 def _add_check(sub: Any) -> None:
@@ -801,6 +844,7 @@ def _by_step(status: dict[str, Any], number: int) -> list[str]:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _check_mlflow(args)
     _probe_remote(args)
     _load_tensorflow()
     from seqtune.exported.export import check_exportable, export
@@ -835,6 +879,7 @@ def _export(args: argparse.Namespace) -> int:
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
     if warning:
         print(f"seqtune: warning: {warning}", file=sys.stderr)
+    _log_mlflow(args, study.path, out_yaml)
     return 0
 
 

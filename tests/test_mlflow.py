@@ -5,7 +5,6 @@ gone, and ``export --mlflow``. Without MLflow: one line saying what to install."
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -176,9 +175,11 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
     tracking = f"sqlite:///{tmp_path}/mlflow.db"
     recent = pd.read_csv(copy / "data" / "airline.csv").tail(30).reset_index(drop=True)
     want = seqtune.load(study / "best.yaml").predict(recent)
+    # a self-contained export: its own files, not the study's data CSV
     assert _export_files(study / "best.yaml") == [
-        (study / name).resolve() for name in ("best.yaml", "best.keras", "predictions.csv")
-    ] + [(copy / "data" / "airline.csv").resolve()]
+        (study / name).resolve()
+        for name in ("best.yaml", "best.keras", "predictions.csv", "best.state.json")
+    ]
     uri = log_forecaster(study / "best.yaml", tracking_uri=tracking, experiment="models")
     assert uri.startswith("runs:/") and uri.endswith("/forecaster")
     assert log_forecaster(study, tracking_uri=tracking, experiment="models") == uri  # once
@@ -199,13 +200,10 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
     pd.testing.assert_frame_equal(
         model.predict(older), seqtune.load(made / "results" / "tiny").predict(older)
     )
-    if "level" in inspect.signature(seqtune.Forecaster.predict).parameters:
-        ranged = model.predict(recent, params={"level": [80]})
-        assert len(ranged.columns) > len(want.columns)
-        pd.testing.assert_series_equal(ranged["prediction"], want["prediction"])
-    else:  # a seqtune without prediction intervals says so
-        with pytest.raises(Exception, match="params.level: this seqtune's forecaster gives no"):
-            model.predict(recent, params={"level": [80]})
+    ranged = model.predict(recent, params={"level": [80]})
+    assert list(ranged.columns) == [*want.columns, "lower_80", "upper_80"]
+    pd.testing.assert_series_equal(ranged["prediction"], want["prediction"])
+    assert (ranged["lower_80"] < ranged["prediction"]).all()
 
 
 @pytest.mark.slow

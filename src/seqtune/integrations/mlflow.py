@@ -216,20 +216,17 @@ def log_forecaster(
 
 
 def _export_files(best_yaml: Path) -> list[Path]:
-    """Every file the export ``best_yaml`` needs to predict: itself, its model, the files
-    its ``result.files`` names, and the study's data CSV (its scalers are fitted on that
-    file's training rows)."""
+    """Every file the export ``best_yaml`` needs to predict: its own files
+    (:func:`seqtune.exported.bundle.export_files`), and for an export written before
+    seqtune 0.4.0, which has no ``best.state.json``, the study's data CSV (its scalers are
+    refitted on that file's training rows)."""
+    from seqtune.exported.bundle import export_files
+    from seqtune.exported.state import state_file
     from seqtune.spec import Spec
 
-    spec = Spec.from_file(best_yaml)
-    result = spec.result or {}
-    model = result.get("model")
-    found = [
-        best_yaml,
-        best_yaml.parent / model if isinstance(model, str) else best_yaml.with_suffix(".keras"),
-        *(best_yaml.parent / str(name) for name in result.get("files") or {}),
-        spec.data.csv,
-    ]
+    found = export_files(best_yaml)
+    if state_file(best_yaml) not in found:
+        found.append(Spec.from_file(best_yaml).data.csv)
     return list(dict.fromkeys(path.resolve() for path in found))
 
 

@@ -44,6 +44,12 @@ class ForecastEval:
     by_step: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     #: H > 1: the exported trial's validation errors per step ({"rmse", "mae"}), when kept
     val_by_step: dict[str, list[float]] = field(default_factory=dict)
+    #: the model's prediction intervals on the test part, level name → (lower, upper), each
+    #: the shape of the model's predictions (seqtune.exported.intervals); empty for an
+    #: export before seqtune 0.4.0
+    bands: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: what each level's interval covered of the test part (result.intervals.coverage)
+    covered: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,8 +104,36 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     if runner.task.forecasts:
         ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
         ev.val_by_step = _val_by_step(data, trial)
+        ev.bands, ev.covered = _bands(best_yaml, exported, ev.predictions["model"], y_true)
         return ev
     return _classify(windows, y_true, y_pred, trial, exported_test)
+
+
+def _bands(
+    best_yaml: Path, exported: Any, prediction: np.ndarray, actual: np.ndarray
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, float]]:
+    """The default levels' intervals around the model's test predictions, from the
+    validation errors the export kept, and what they covered; empty for an older export."""
+    from seqtune.exported import intervals
+    from seqtune.exported.predict import load_state
+
+    try:
+        state = load_state(best_yaml, exported)
+    except UserError:
+        return {}, {}
+    if state is None or state.residuals is None:
+        return {}, {}
+    n = len(intervals.as_steps(state.residuals))
+    levels = [a for a in intervals.DEFAULT_LEVELS if (n + 1) * a / 100.0 <= n]
+    found = intervals.bounds(prediction, state.residuals, levels)
+    bands = {
+        intervals.level_name(a): (
+            found[f"lower_{intervals.level_name(a)}"],
+            found[f"upper_{intervals.level_name(a)}"],
+        )
+        for a in levels
+    }
+    return bands, intervals.coverage(actual, prediction, state.residuals, levels)
 
 
 def _val_by_step(data: StudyData, trial: Any) -> dict[str, list[float]]:

@@ -249,6 +249,7 @@ def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
         return _forecast_paths(ev)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax = fig.add_subplot()
+    _bands(ax, ev, ev.rows, slice(None))
     ax.plot(ev.rows, ev.actual, color="black", lw=2, label="actual")
     for name, values in ev.predictions.items():
         colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
@@ -267,6 +268,27 @@ def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return fig
+
+
+def _bands(ax: Any, ev: ForecastEval, x: np.ndarray, at: Any, legend: bool = True) -> None:
+    """The model's prediction intervals (widest first, lightest), each labelled with what it
+    covered of the test part; nothing for an export that keeps none."""
+    for i, (level, (lower, upper)) in enumerate(
+        sorted(ev.bands.items(), key=lambda kv: -float(kv[0]))
+    ):
+        covered = ev.covered.get(level)
+        label = f"model, {level} % interval"
+        if covered is not None:
+            label += f" (covers {100 * covered:.0f} % of the test part)"
+        ax.fill_between(
+            x,
+            lower[at],
+            upper[at],
+            color="tab:blue",
+            alpha=0.12 + 0.12 * i,
+            lw=0,
+            label=label if legend else "_nolegend_",
+        )
 
 
 def path_origins(n: int, shown: int = PATHS_SHOWN) -> list[int]:
@@ -295,6 +317,8 @@ def _forecast_paths(ev: ForecastEval) -> Figure:
             label = "_nolegend_"
         if name == "model":
             ax.plot(ev.rows[chosen], values[chosen, 0], "o", color=colour, ms=4)
+            for i, k in enumerate(chosen):
+                _bands(ax, ev, ev.rows[k] + steps, k, legend=i == 0)
     ax.set_xlabel("row of the data file (test part)")
     ax.set_ylabel("target, original units")
     paths = f"from {len(chosen)} of {n} origins" if len(chosen) < n else f"from {n} origin(s)"

@@ -164,6 +164,18 @@ def _test_section(page: Page, data: StudyData) -> None:
             + esc(", ".join(f"{k} {v:.6g}" for k, v in stated.items()))
             + " (the model row above is recomputed from best.keras the same way).</p>"
         )
+    if isinstance(ev, ForecastEval) and ev.covered:
+        page.add(
+            '<p class="muted">Prediction intervals (split conformal, from the validation '
+            "errors the export kept; <code>seqtune predict --level</code>): "
+            + esc(
+                ", ".join(
+                    f"the {k} % interval covers {100 * v:.0f} % of the test part"
+                    for k, v in ev.covered.items()
+                )
+            )
+            + ".</p>"
+        )
 
 
 def _steps_section(page: Page, ev: ForecastEval) -> None:

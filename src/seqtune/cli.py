@@ -873,7 +873,10 @@ def _export(args: argparse.Namespace) -> int:
         + ", ".join(f"{k} {v:.6g}" for k, v in result["test"].items() if isinstance(v, float))
     )
     _print_baselines(result.get("baselines") or {})
-    print(f"wrote {out_yaml} and {out_model}")
+    _print_intervals(result.get("intervals"))
+    others = [n for n in (result.get("files") or {}) if n != out_model.name]
+    beside = f" (beside them: {', '.join(others)})" if others else ""
+    print(f"wrote {out_yaml} and {out_model}{beside}")
     from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
@@ -881,6 +884,18 @@ def _export(args: argparse.Namespace) -> int:
         print(f"seqtune: warning: {warning}", file=sys.stderr)
     _log_mlflow(args, study.path, out_yaml)
     return 0
+
+
+def _print_intervals(found: Any) -> None:
+    """One line: what each default level's prediction interval covered of the test part."""
+    if not isinstance(found, dict) or not found.get("coverage"):
+        return
+    cells = [f"{k} % covers {100 * v:.1f} %" for k, v in found["coverage"].items()]
+    source = "fold validation" if found.get("calibrated_on") == "folds" else "validation"
+    print(
+        f"intervals (split conformal on {found.get('errors')} {source} errors), on the test "
+        "part: " + ", ".join(cells)
+    )
 
 
 def _print_baselines(found: dict[str, Any]) -> None:

@@ -68,9 +68,7 @@ def rmse(rows: list[dict[str, str]]) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_one_model_one_test_figure_and_a_forecaster_that_travels(
-    tmp_path: Path, name: str
-) -> None:
+def test_one_model_one_test_figure_and_a_forecaster_that_travels(tmp_path: Path, name: str) -> None:
     data = tmp_path / "airline.csv"
     shutil.copy(AIRLINE, data)
     study = seqtune.launch(spec_of(name, data), results=tmp_path / "results")
@@ -111,6 +109,7 @@ def test_one_model_one_test_figure_and_a_forecaster_that_travels(
     data.unlink()
 
     intervals = result["intervals"]
+    assert intervals["scale"] == "log"
     assert intervals["calibrated_on"] == ("validation" if name == "holdout" else "folds")
     width = intervals["half_width"]["80"][0]
     assert 0.0 <= intervals["coverage"]["80"] <= 1.0
@@ -124,7 +123,9 @@ def test_one_model_one_test_figure_and_a_forecaster_that_travels(
         assert got["time"] == row["time"]
         assert float(got["prediction"]) == pytest.approx(float(row["prediction"]), rel=1e-5)
         assert float(got["lower_80"]) == pytest.approx(float(row["lower_80"]), rel=1e-5)
-        assert float(got["upper_80"]) - float(got["prediction"]) == pytest.approx(width, rel=1e-5)
+        # log_diff: multiplicative intervals, prediction × exp(± q)
+        ratio = float(got["upper_80"]) / float(got["prediction"])
+        assert np.log(ratio) == pytest.approx(width, rel=1e-4)
         api = seqtune.load(away / "best.yaml").predict(recent, level=[80])
         assert float(api["prediction"][0]) == pytest.approx(float(row["prediction"]), rel=1e-5)
 

@@ -29,12 +29,13 @@ from __future__ import annotations
 import io
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from seqtune.errors import UserError
 from seqtune.quiet import load_tensorflow, quiet_libraries
 from seqtune.spec import Overrides, Spec
 
@@ -91,9 +92,11 @@ def launch(
     trials: int | None = None,
     max_epochs: int | None = None,
     storage: str | None = None,
+    workers: int = 1,
     progress: bool = False,
 ) -> Study:
-    """Create a study and run it to its budget; the CLI's ``seqtune launch``.
+    """Create a study and run it to its budget; the CLI's ``seqtune launch`` (the same
+    code: :mod:`seqtune.study.running`).
 
     Parameters
     ----------
@@ -105,32 +108,53 @@ def launch(
         Override the spec's study name, ``search.backend``, ``search.trials`` and
         ``search.max_epochs`` (as the CLI's flags do; recorded for ``resume``).
     storage
-        An Optuna storage URL (default: SQLite in the study folder).
+        An Optuna storage URL (default: SQLite in the study folder; with ``workers``,
+        Optuna's journal file there).
+    workers
+        Processes running trials at once, this one included (tpe and random backends).
     progress
-        Print the trial table's progress lines on stderr.
+        Print the trial table's progress lines and the study's messages on stderr.
 
     Returns
     -------
     Study
         The finished (or budget-reached) study, open for reading.
+
+    Raises
+    ------
+    UserError
+        Bad input, in the CLI's one line (nothing is written).
+    RuntimeError
+        A worker process failed (what finished is kept; :func:`resume` continues).
+
+    Examples
+    --------
+    >>> study = seqtune.launch("examples/airline.yaml", trials=10, workers=2)  # doctest: +SKIP
     """
     from seqtune.checks import refuse_data_problems
     from seqtune.spec import validate_with_data
     from seqtune.store.server import normalize_storage
+    from seqtune.study import running
 
     overrides = Overrides(backend, trials, max_epochs, study)
     parsed = overrides.apply(load_spec(spec))
     refuse_data_problems(parsed, validate_with_data(parsed))
     storage = normalize_storage(storage, "storage") if storage else None
+    workers = _workers(workers)
+    chosen = running.check_launch(parsed, Path(results), storage, workers)
     _ready()
-    from seqtune.study.lifecycle import Study as Lifecycle
-
-    made, runner = Lifecycle.launch(parsed, Path(results), storage, overrides)
-    try:
-        made.run(runner, out=sys.stderr if progress else io.StringIO())
-    finally:
-        made.close()
-    return load_study(made.path, storage=storage)  # type: ignore[arg-type]
+    code, path = running.launch(
+        parsed,
+        overrides,
+        Path(results),
+        chosen,
+        workers=workers,
+        worker_storage=storage,
+        say=_say(progress),
+        out=sys.stderr if progress else io.StringIO(),
+    )
+    _finished(code)
+    return load_study(path, storage=storage)
 
 
 def resume(
@@ -138,22 +162,55 @@ def resume(
     *,
     trials: int | None = None,
     storage: str | None = None,
+    workers: int = 1,
     progress: bool = False,
 ) -> Study:
-    """Continue a stopped study to its budget (``trials`` raises it); ``seqtune resume``.
-    Refuses, naming what changed, a study whose spec or data changed since its launch."""
+    """Continue a stopped study to its budget (``trials`` raises it); ``seqtune resume``,
+    with ``workers`` processes in all. Refuses, naming what changed, a study whose spec or
+    data changed since its launch.
+
+    Examples
+    --------
+    >>> study = seqtune.resume("results/airline", trials=40)  # doctest: +SKIP
+    """
     from seqtune.store.server import normalize_storage
+    from seqtune.study import running
 
     storage = normalize_storage(storage, "storage") if storage else None
+    workers = _workers(workers)
     _ready()
-    from seqtune.study.lifecycle import resume as resume_study
-
-    opened, runner, _ = resume_study(Path(path), storage, trials)
-    try:
-        opened.run(runner, out=sys.stderr if progress else io.StringIO())
-    finally:
-        opened.close()
+    code = running.resume(
+        Path(path),
+        storage,
+        trials,
+        workers=workers,
+        say=_say(progress),
+        out=sys.stderr if progress else io.StringIO(),
+    )
+    _finished(code)
     return load_study(path, storage=storage)
+
+
+def _workers(workers: int) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserError(f"expected a whole number of processes >= 1, got {workers!r}", "workers")
+    return workers
+
+
+def _say(progress: bool) -> Callable[[str], None]:
+    if not progress:
+        return lambda _: None
+    return lambda text: print(text, file=sys.stderr)
+
+
+def _finished(code: int) -> None:
+    """A run's exit code as Python sees it: a stop request is KeyboardInterrupt, a failed
+    worker RuntimeError."""
+    if code == 0:
+        return
+    if code >= 128:
+        raise KeyboardInterrupt(f"stopped by signal {code - 128}; continue with seqtune.resume")
+    raise RuntimeError("a worker process failed; what finished is kept (seqtune.resume)")
 
 
 def load_study(path: str | Path, *, storage: str | None = None) -> Study:

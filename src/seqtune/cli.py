@@ -371,6 +371,10 @@ def _spec(path: Path) -> Any:
     return Spec.from_file(path)
 
 
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 def _launch(args: argparse.Namespace) -> int:
     from seqtune.spec import Overrides, validate_with_data
 
@@ -380,191 +384,38 @@ def _launch(args: argparse.Namespace) -> int:
     from seqtune.checks import refuse_data_problems
 
     refuse_data_problems(spec, table)  # e.g. a class no training window holds: before any folder
-    if args.results.exists() and not args.results.is_dir():
-        raise UserError("is a file, not a folder for study results", str(args.results))
-    from seqtune.search.backends.registry import backend_class
+    from seqtune.study import running
 
-    if args.storage and not backend_class(spec.search.backend).server_storage:
-        raise UserError(
-            "keras-tuner's Hyperband runs in one study folder; for many workers or machines "
-            "use `backend: tpe` with `pruner: hyperband` (Optuna's Hyperband pruner)",
-            "--storage",
-        )
-    storage = args.storage
-    if storage:
-        from seqtune.store.server import is_server, probe_server
-
-        if is_server(storage):  # a wrong URL, password or database: refused here, at once
-            probe_server(storage)
-    if args.workers > 1:
-        # SQLite does not take concurrent writers well; Optuna's journal file does
-        storage = storage or "journal:optuna.journal"
-        _check_workers(spec.search.backend, storage)
-    from seqtune.models.runtime import threads_from_env
-
-    threads_from_env()  # a bad SEQTUNE_THREADS is refused before anything is written
-    early: list[Any] = []
-    study_dir = args.results.resolve() / spec.study
-    from seqtune.store.files import refuse_existing_study
-
-    refuse_existing_study(study_dir)  # refused at once, without holding its lock
+    storage = running.check_launch(spec, args.results, args.storage, args.workers)
     from seqtune.search.signals import signals_as_interrupt
 
     with signals_as_interrupt():  # a stop request from here on ends in exit 143, cleanly
-        return _launch_locked(args, spec, overrides, storage, study_dir, early)
-
-
-def _launch_locked(
-    args: argparse.Namespace,
-    spec: Any,
-    overrides: Any,
-    storage: str | None,
-    study_dir: Path,
-    early: list[Any],
-) -> int:
-    from seqtune.search.signals import check_stop
-    from seqtune.store.lock import StudyLock
-
-    # the study's owner from here on: a second launch (or a resume) of it is refused
-    lock = StudyLock.acquire(study_dir, "seqtune launch", create=True)
-    try:
-        if args.workers > 1 and not (study_dir / META_FILE).exists():
-            # the workers load TensorFlow while this process does, so that all start together
-            early = _spawn_workers(study_dir, args.workers - 1, args.storage, os.getpid(), lock)
-        _load_tensorflow()
-        from seqtune.study.lifecycle import Study
-
-        check_stop()  # stopped while TensorFlow loaded: nothing created yet
-        study, runner = Study.launch(spec, args.results, storage, overrides, lock=lock)
-    except BaseException:
-        _stop_workers(early)
-        if not (study_dir / META_FILE).exists():
-            lock.remove_created()  # nothing of a study that was never created is left
-        lock.release()
-        raise
-    try:
-        print(
-            f"study {spec.study} ({spec.search.backend}, {spec.objective.name} "
-            f"{spec.objective.direction}) in {study.path}",
-            file=sys.stderr,
+        code, _ = running.launch(
+            spec,
+            overrides,
+            args.results,
+            storage,
+            workers=args.workers,
+            worker_storage=args.storage,
+            say=_say,
+            done=lambda study: _print_best(study.status()),
         )
-        return _run(study, runner, args.workers, args.storage, early or None)
-    finally:
-        study.close()
+    return code
 
 
 def _resume(args: argparse.Namespace) -> int:
     from seqtune.search.signals import signals_as_interrupt
+    from seqtune.study import running
 
     with signals_as_interrupt():  # a stop request from here on ends in exit 143, cleanly
-        return _resume_here(args)
-
-
-def _resume_here(args: argparse.Namespace) -> int:
-    _load_tensorflow()
-    from seqtune.study.lifecycle import resume
-
-    study, runner, recovered = resume(args.study_dir, args.storage, args.trials)
-    try:
-        if args.workers > 1:
-            _check_workers(study.spec.search.backend, study.backend.storage)
-        return _resumed(study, runner, recovered, args)
-    finally:
-        study.close()
-
-
-def _resumed(study: Any, runner: Any, recovered: list[int], args: argparse.Namespace) -> int:
-    if recovered:
-        print(
-            f"trials {', '.join(map(str, recovered))} were left running by a stopped process: "
-            "recorded as interrupted, replacements will run",
-            file=sys.stderr,
+        return running.resume(
+            args.study_dir,
+            args.storage,
+            args.trials,
+            workers=args.workers,
+            say=_say,
+            done=lambda study: _print_best(study.status()),
         )
-    done = study.backend.finished()
-    print(
-        f"resuming {study.spec.study}: {done}/{study.backend.budget()} trials finished",
-        file=sys.stderr,
-    )
-    return _run(study, runner, args.workers, args.storage)
-
-
-def _check_workers(backend: str, storage: str | None) -> None:
-    from seqtune.search.backends.registry import backend_class
-
-    if not backend_class(backend).parallel_workers:
-        raise UserError("parallel workers need an Optuna backend (tpe or random)", "--workers")
-    if storage is None or storage.startswith("sqlite"):
-        raise UserError(
-            "SQLite does not take concurrent writers: launch with --workers (a journal file "
-            "is used then) or give a server database with --storage",
-            "--workers",
-        )
-
-
-def _spawn_workers(
-    study_dir: Path,
-    count: int,
-    storage: str | None,
-    launched_by: int | None = None,
-    lock: Any = None,
-) -> list[Any]:
-    """Worker processes; each inherits the study's locked descriptor, so the study stays
-    owned (a launch or resume of it refused) while any of them runs."""
-    import subprocess
-
-    cmd = [sys.executable, "-m", "seqtune.cli", "worker", str(study_dir)]
-    env = dict(os.environ)
-    env.pop("SEQTUNE_STORAGE", None)  # the study folder's own storage unless given
-    if storage:  # in the environment, not the command line: a password stays out of `ps`
-        env["SEQTUNE_STORAGE"] = storage
-    if launched_by is not None:
-        cmd += ["--launched-by", str(launched_by)]
-    fds = (lock.inheritable(),) if lock is not None else ()
-    env.pop(INHERITED_LOCK, None)
-    if fds:  # the worker knows it runs under this lock (a worker started by hand takes it)
-        env[INHERITED_LOCK] = str(fds[0])
-    # SEQTUNE_THREADS is inherited
-    return [subprocess.Popen(cmd, pass_fds=fds, env=env) for _ in range(count)]
-
-
-def _stop_workers(children: list[Any]) -> None:
-    import signal
-
-    for child in children:
-        child.send_signal(signal.SIGTERM)
-    for child in children:
-        child.wait()
-
-
-def _run(
-    study: Any,
-    runner: Any,
-    workers: int = 1,
-    storage: str | None = None,
-    children: list[Any] | None = None,
-) -> int:
-    from seqtune.search.signals import Interrupted
-
-    if children is None:
-        children = (
-            _spawn_workers(study.path, workers - 1, storage, lock=study.lock) if workers > 1 else []
-        )
-    try:
-        study.run(runner)
-    except Interrupted as stop:
-        _stop_workers(children)
-        print(
-            f"stopped by {stop}: the running trial is recorded as interrupted; "
-            f"continue with `seqtune resume {study.path}`",
-            file=sys.stderr,
-        )
-        return 128 + stop.signum
-    codes = [child.wait() for child in children]
-    if any(codes):
-        print(f"a worker ended with exit code {max(codes)}", file=sys.stderr)
-        return 1
-    _print_best(study.status())
-    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -609,14 +460,11 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The environment variable naming the study lock's descriptor a worker inherited.
-INHERITED_LOCK = "SEQTUNE_LOCK_FD"
-
-
 def _holds_inherited_lock(study_dir: Path) -> bool:
     """Whether this process inherited the study's locked descriptor from the launch or
     resume that started it (the descriptor is the study folder's own lock file)."""
     from seqtune.store.files import LOCK_FILE
+    from seqtune.study.running import INHERITED_LOCK
 
     try:
         fd = int(os.environ.get(INHERITED_LOCK, ""))

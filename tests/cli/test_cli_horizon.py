@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,12 @@ def test_launch_export_predict_train_over_a_horizon(tmp_path: Path) -> None:
     proc = cli_here("predict", str(study / "best.yaml"), "--level", "80")
     assert proc.returncode == 0, proc.stderr
     banded = list(csv.DictReader(proc.stdout.splitlines()))
-    widths = best["result"]["intervals"]["half_width"]["80"]
-    for r, w in zip(banded, widths, strict=True):
-        assert float(r["upper_80"]) - float(r["prediction"]) == pytest.approx(w, rel=1e-5)
+    found = best["result"]["intervals"]
+    assert found["scale"] == "log"  # a log transform: multiplicative intervals
+    for r, w in zip(banded, found["half_width"]["80"], strict=True):
+        ratio = float(r["upper_80"]) / float(r["prediction"])
+        assert math.log(ratio) == pytest.approx(w, rel=1e-4)
+        assert float(r["prediction"]) / float(r["lower_80"]) == pytest.approx(ratio, rel=1e-9)
     proc = cli_here("predict", str(study / "best.yaml"), "--level", "95")
     assert proc.returncode == 2
     assert "calibrate levels up to 90.9 %" in proc.stderr and "Traceback" not in proc.stderr

@@ -140,3 +140,16 @@ def test_recent_rows_must_have_the_model_data_columns_and_frequency(tmp_path: Pa
     with pytest.raises(UserError, match="frequency D, the model's data frequency MS"):
         state.check_frequency("D", None, where)
     state.check_frequency("MS", None, where)
+
+
+def test_log_scale_intervals_are_multiplicative_and_follow_the_level() -> None:
+    actual = np.array([110.0, 90.0, 105.0, 95.0])
+    forecast = np.array([100.0, 100.0, 100.0, 100.0])
+    s = intervals.scores(actual, forecast, "log")
+    assert s[:, 0] == pytest.approx(np.log(actual / forecast))
+    b = intervals.bounds(np.array([1000.0]), s, [50.0], "log")
+    q = intervals.half_widths(s, 50.0)[0]
+    assert b["upper_50"][0] == pytest.approx(1000.0 * np.exp(q))
+    assert b["lower_50"][0] == pytest.approx(1000.0 * np.exp(-q))
+    assert intervals.scale_for("log_diff") == "log" and intervals.scale_for("diff") == "absolute"
+    assert intervals.calibrates(s, [50.0, 90.0]) == (50.0,)

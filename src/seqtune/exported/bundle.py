@@ -1,8 +1,8 @@
 """What an export writes besides best.yaml and best.keras, and which files make it up.
 
-- :func:`validation_errors`: the errors prediction intervals are calibrated on, from the
-  trial the export chose (its folds' repeat-mean forecasts at the best epoch, or the holdout
-  model on its validation part).
+- :func:`validation_forecasts`: the forecasts and actual values prediction intervals are
+  calibrated on, from the trial the export chose (its folds' repeat-mean forecasts at the
+  best epoch, or the holdout model on its validation part).
 - :func:`forecast_state`: the :class:`~seqtune.exported.state.ForecastState` of the
   exported model (``best.state.json``).
 - :func:`interval_summary`: ``result.intervals`` of best.yaml (the method, the half-widths
@@ -24,68 +24,78 @@ from seqtune.exported import intervals
 from seqtune.exported.state import ForecastState, column_kinds
 
 #: How result.intervals names the method (see seqtune.exported.intervals).
-METHOD = "split conformal: absolute validation errors per step"
+METHOD = "split conformal on validation errors, per step"
 
 
-def _errors(runner: Any, model: Any, windows: Windows) -> np.ndarray:
-    """Actual − forecast on the validation part of ``windows``, (n, horizon)."""
+def _forecasts(runner: Any, model: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+    """``(actual, forecast)`` on the validation part of ``windows``, (n, horizon) each."""
     pred = np.asarray(runner.predict(model, windows, "val"), np.float64)
     true = np.asarray(windows.true_original("val"), np.float64)
-    return (true - pred).reshape(len(pred), -1)
+    return true.reshape(len(true), -1), pred.reshape(len(pred), -1)
 
 
-def validation_errors(runner: Any, outcome: Any) -> np.ndarray | None:
-    """The validation errors of a trial's ``outcome`` (a :class:`~seqtune.search.runner.
-    Outcome`): its folds' own (kept by the runner at the best epoch), else its model's on
-    its windows' validation part; None when the trial left neither."""
-    if outcome.residuals is not None:
-        r = np.asarray(outcome.residuals, np.float64)
-        return r.reshape(len(r), -1)
+def validation_forecasts(runner: Any, outcome: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(actual, forecast)`` of a trial's ``outcome`` (a :class:`~seqtune.search.runner.
+    Outcome`) on data it did not train on: its folds' own (kept by the runner at the best
+    epoch), else its model's on its windows' validation part; None when it left neither."""
+    if outcome.validation is not None:
+        actual, forecast = (np.asarray(a, np.float64) for a in outcome.validation)
+        return actual.reshape(len(actual), -1), forecast.reshape(len(forecast), -1)
     if outcome.model is None or outcome.windows is None:
         return None
-    return _errors(runner, outcome.model, outcome.windows)
+    return _forecasts(runner, outcome.model, outcome.windows)
 
 
-def holdout_errors(runner: Any, model: Any, windows: Windows) -> np.ndarray:
-    """The exported holdout model's errors on its validation part."""
-    return _errors(runner, model, windows)
+def holdout_forecasts(runner: Any, model: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+    """The exported holdout model's ``(actual, forecast)`` on its validation part."""
+    return _forecasts(runner, model, windows)
 
 
 def forecast_state(
-    runner: Any, windows: Windows, residuals: np.ndarray | None, calibrated_on: str
+    runner: Any,
+    windows: Windows,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    calibrated_on: str,
 ) -> ForecastState:
-    """The state of the model trained on ``windows`` (see :mod:`seqtune.exported.state`)."""
+    """The state of the model trained on ``windows`` (see :mod:`seqtune.exported.state`),
+    its intervals' error scores made from ``validation`` (``(actual, forecast)``)."""
     table = runner.table
     time = None
     if table.time is not None:
         time = {"column": table.spec.time, "freq": table.time.freq, "step": table.time.step}
     columns = column_kinds(read_frame(table.spec.csv))
-    return ForecastState.of(windows, columns, time, residuals, calibrated_on)
+    scale = intervals.scale_for(str(windows.transform))
+    errors = None
+    if validation is not None:
+        errors = intervals.as_steps(intervals.scores(*validation, scale))
+    return ForecastState.of(windows, columns, time, errors, calibrated_on, scale)
 
 
 def interval_summary(
     runner: Any, model: Any, windows: Windows, state: ForecastState
 ) -> dict[str, Any] | None:
-    """``result.intervals``: the method, where the errors come from and how many, each
-    default level's half-width per step, and the share of the test part each covered."""
-    if state.residuals is None or len(intervals.as_steps(state.residuals)) == 0:
+    """``result.intervals``: the method, its error scale, where the errors come from and
+    how many, each default level's half-width per step (in the scale's units: a log
+    score's ``q`` means × exp(±q)), and the share of the test part each level covered."""
+    if state.residuals is None or len(state.residuals) == 0:
         return None
-    r = intervals.as_steps(state.residuals)
-    n = len(r)
-    levels = [a for a in intervals.DEFAULT_LEVELS if (n + 1) * a / 100.0 <= n]
+    r = state.residuals
+    levels = intervals.calibrates(r, intervals.DEFAULT_LEVELS)
     pred = np.asarray(runner.predict(model, windows, "test"), np.float64)
     true = np.asarray(windows.true_original("test"), np.float64)
     pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
     return {
         "method": METHOD,
+        "scale": state.scale,
         "calibrated_on": state.calibrated_on,
-        "errors": n,
+        "errors": len(r),
         "half_width": {
             intervals.level_name(a): [round(float(q), 6) for q in intervals.half_widths(r, a)]
             for a in levels
         },
         "coverage": {
-            k: round(v, 4) for k, v in intervals.coverage(true, pred, r, levels).items()
+            k: round(v, 4)
+            for k, v in intervals.coverage(true, pred, r, levels, state.scale).items()
         },
     }
 

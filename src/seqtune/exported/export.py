@@ -57,9 +57,9 @@ import numpy as np
 from seqtune.errors import UserError
 from seqtune.exported.bundle import (
     forecast_state,
-    holdout_errors,
+    holdout_forecasts,
     interval_summary,
-    validation_errors,
+    validation_forecasts,
 )
 from seqtune.exported.intervals import DEFAULT_LEVELS
 from seqtune.exported.predict import model_windows, prediction_rows
@@ -156,10 +156,10 @@ def export(
     seed = best.seed if best.seed is not None else spec.seed
     lineage = hyperband_lineage(study, best, records)
     forecasts = task_of(spec.data.task).forecasts
-    residuals: np.ndarray | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None
     if runner.refits:
-        if forecasts:  # the trial again, for its folds' validation errors (the intervals)
-            residuals = validation_errors(runner, _refit(runner, best.params, seed, lineage))
+        if forecasts:  # the trial again, for its folds' validation forecasts (the intervals)
+            validation = validation_forecasts(runner, _refit(runner, best.params, seed, lineage))
         # chosen on rolling-origin folds or repeats: refit on every row before the test
         # part for the epochs the trial chose (its best mean epoch), with the ensemble's
         # seeds, as one model; the test part is read here, once
@@ -177,7 +177,7 @@ def export(
         assert model is not None and windows is not None
         val = runner.evaluate(model, windows, "val")
         if forecasts:
-            residuals = holdout_errors(runner, model, windows)
+            validation = holdout_forecasts(runner, model, windows)
     assert model is not None and windows is not None
     test = runner.evaluate(model, windows, "test")
     result: dict[str, Any] = {
@@ -222,13 +222,15 @@ def export(
     )
     files: list[tuple[Path, Any]] = [(out_model, model.save)]
     if forecasts:
-        # the validation and test forecasts, step by step, with their intervals
-        header, rows = prediction_rows(runner, model, windows, residuals, DEFAULT_LEVELS)
+        # what predict needs besides the network (scalers, transform, window, columns,
+        # the intervals' validation errors), and the validation and test forecasts
+        source = "folds" if runner.refits else "validation"
+        state = forecast_state(runner, windows, validation, source)
+        header, rows = prediction_rows(
+            runner, model, windows, state.residuals, DEFAULT_LEVELS, state.scale
+        )
         text = csv_text(header, rows)
         files.append((out_yaml.parent / PREDICTIONS_FILE, lambda p: _write(p, text)))
-        # what predict needs besides the network: scalers, transform, window, columns
-        source = "folds" if runner.refits else "validation"
-        state = forecast_state(runner, windows, residuals, source)
         result["intervals"] = interval_summary(runner, model, windows, state)
         state_text = state.to_json()
         files.append((state_file(out_yaml), lambda p: _write(p, state_text)))

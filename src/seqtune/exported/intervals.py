@@ -1,22 +1,27 @@
 """Prediction intervals: split-conformal, per horizon step, from validation errors.
 
-An exported forecaster keeps the errors (actual − forecast, original units) its
-configuration made on data it did not train on: every rolling-origin fold's validation
-part (the repeats' mean forecast at the trial's best epoch, as the search scored it) when
-the configuration was chosen on folds or repeats, else the holdout model's own validation
-part. For a level of ``a`` %, the interval of step ``h`` is the point forecast ± ``q_h``,
-``q_h`` the ``ceil((n + 1) a / 100)``-th smallest absolute error of step ``h`` over the
-``n`` validation windows (split conformal prediction: with exchangeable errors it covers a
-new value with probability at least ``a`` %, whatever the model).
+An exported forecaster keeps the forecasts its configuration made on data it did not train
+on, with the actual values: every rolling-origin fold's validation part (the repeats' mean
+forecast at the trial's best epoch, as the search scored it) when the configuration was
+chosen on folds or repeats, else the holdout model's own validation part. Each gives an
+error score per step: ``actual − forecast`` (``absolute``), or, when the exported transform
+takes logs (``log``, ``log_diff``, ``log_seasonal_diff``: the search found the series
+multiplicative), ``log(actual) − log(forecast)`` (``log``). For a level of ``a`` %, ``q_h``
+is the ``ceil((n + 1) a / 100)``-th smallest absolute score of step ``h`` over the ``n``
+validation windows, and the interval is the forecast ± ``q_h`` (absolute) or the forecast
+× exp(± ``q_h``) (log) — split conformal prediction: with exchangeable scores it covers a
+new value with probability at least ``a`` %, whatever the model.
 
 Why this one: it needs no distributional assumption and no extra training (the errors are
 the ones the search already measured), it is exact in finite samples under
-exchangeability, and it widens with the step ``h``, as errors do. What it does not
-promise: time-series errors are not exchangeable — the intervals are calibrated on the
-validation months, and a regime change after them (a trend the folds did not see) makes
-them too narrow; the folds' models trained on fewer rows than the exported refit, which
-makes the intervals a little conservative. ``seqtune export`` prints and records what
-they covered on the test part (``result.intervals.coverage``), so a user sees both.
+exchangeability, and it widens with the step ``h``, as errors do. The log score makes a
+multiplicative series' intervals grow with its level: on the airline quick start the
+validation folds (1953–1956) are lower than the test years (1957–1960), and absolute
+errors calibrated there covered 65 % of the test part at 80 % and 85 % at 95 %; log scores
+covered 81 % and 100 %. What it does not promise: time-series errors are not exchangeable —
+a regime change after the validation months makes the intervals too narrow; the folds'
+models trained on fewer rows than the exported refit. ``seqtune export`` prints and
+records what they covered on the test part (``result.intervals.coverage``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,45 @@ from seqtune.errors import UserError
 
 #: The levels written to predictions.csv and drawn in the report.
 DEFAULT_LEVELS: tuple[float, ...] = (80.0, 95.0)
+#: How an error is scored: ``actual − forecast``, or the difference of their logs.
+SCALES = ("absolute", "log")
+
+
+def scale_for(transform: str) -> str:
+    """``log`` for a transform that takes logs (the target is positive and multiplicative),
+    else ``absolute``.
+
+    Examples
+    --------
+    >>> scale_for("log_seasonal_diff"), scale_for("seasonal_diff")
+    ('log', 'absolute')
+    """
+    return "log" if "log" in transform else "absolute"
+
+
+def scores(actual: np.ndarray, forecast: np.ndarray, scale: str) -> np.ndarray:
+    """Error scores of ``forecast`` against ``actual`` (same shapes), (windows, horizon).
+
+    Examples
+    --------
+    >>> scores(np.array([110.0]), np.array([100.0]), "absolute")
+    array([[10.]])
+    """
+    a = np.asarray(actual, np.float64)
+    f = np.asarray(forecast, np.float64)
+    a, f = a.reshape(len(a), -1), f.reshape(len(f), -1)
+    if scale == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a) - np.log(f)
+    return a - f
+
+
+def calibrates(residuals: np.ndarray | None, levels: Sequence[float]) -> tuple[float, ...]:
+    """The ``levels`` that ``residuals`` (scores) have enough windows to calibrate."""
+    if residuals is None:
+        return ()
+    n = len(as_steps(residuals))
+    return tuple(a for a in levels if n > 0 and math.ceil((n + 1) * a / 100.0) <= n)
 
 
 def check_levels(levels: Iterable[float], field: str = "--level") -> tuple[float, ...]:
@@ -113,10 +157,14 @@ def half_widths(residuals: np.ndarray, level: float) -> np.ndarray:
 
 
 def bounds(
-    prediction: np.ndarray, residuals: np.ndarray, levels: Sequence[float]
+    prediction: np.ndarray,
+    residuals: np.ndarray,
+    levels: Sequence[float],
+    scale: str = "absolute",
 ) -> dict[str, np.ndarray]:
     """``{lower_<a>: ..., upper_<a>: ...}`` around ``prediction`` of shape (n, horizon) (or
-    (n,) for one step), each of the prediction's shape.
+    (n,) for one step), each of the prediction's shape; ``residuals`` are error scores on
+    ``scale`` (:func:`scores`).
 
     Examples
     --------
@@ -132,13 +180,21 @@ def bounds(
         if q.shape[0] != steps.shape[1]:
             raise ValueError(f"errors of {q.shape[0]} steps for a forecast of {steps.shape[1]}")
         name = level_name(a)
-        out[f"lower_{name}"] = (steps - q).reshape(p.shape)
-        out[f"upper_{name}"] = (steps + q).reshape(p.shape)
+        if scale == "log":
+            low, high = steps * np.exp(-q), steps * np.exp(q)
+        else:
+            low, high = steps - q, steps + q
+        out[f"lower_{name}"] = low.reshape(p.shape)
+        out[f"upper_{name}"] = high.reshape(p.shape)
     return out
 
 
 def coverage(
-    actual: np.ndarray, prediction: np.ndarray, residuals: np.ndarray, levels: Sequence[float]
+    actual: np.ndarray,
+    prediction: np.ndarray,
+    residuals: np.ndarray,
+    levels: Sequence[float],
+    scale: str = "absolute",
 ) -> dict[str, float]:
     """The share of ``actual`` values (every window and step) inside each level's
     interval: ``{"80": 0.79, ...}``. Levels too high for the errors kept are left out.
@@ -150,11 +206,8 @@ def coverage(
     """
     y = np.asarray(actual, np.float64)
     out: dict[str, float] = {}
-    for a in levels:
-        try:
-            b = bounds(prediction, residuals, [a])
-        except UserError:
-            continue
+    for a in calibrates(residuals, levels):
+        b = bounds(prediction, residuals, [a], scale)
         name = level_name(a)
         inside = (y >= b[f"lower_{name}"]) & (y <= b[f"upper_{name}"])
         out[name] = float(np.mean(inside)) if inside.size else float("nan")

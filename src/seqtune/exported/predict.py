@@ -57,17 +57,14 @@ def prediction_rows(
     windows: Any,
     residuals: np.ndarray | None = None,
     levels: tuple[float, ...] = (),
+    scale: str = "absolute",
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of predictions.csv for the validation and test parts; with
-    ``residuals`` (validation errors, :mod:`seqtune.exported.intervals`) a lower and upper
-    column per level in ``levels`` that they calibrate."""
+    ``residuals`` (validation error scores on ``scale``, :mod:`seqtune.exported.intervals`)
+    a lower and upper column per level in ``levels`` that they calibrate."""
     table: Table = runner.table
     label = "time" if table.time is not None else "step"
-    if residuals is not None:
-        n = len(intervals.as_steps(residuals))
-        levels = tuple(a for a in levels if (n + 1) * a / 100.0 <= n)
-    else:
-        levels = ()
+    levels = intervals.calibrates(residuals, levels)
     out: list[list[Any]] = []
     for part in ("val", "test"):
         if len(windows.part(part)[0]) == 0:  # a refit has no validation part
@@ -75,9 +72,7 @@ def prediction_rows(
         pred = np.asarray(runner.predict(model, windows, part), np.float64)
         true = np.asarray(windows.true_original(part), np.float64)
         pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
-        extra = (
-            intervals.bounds(pred, residuals, levels) if residuals is not None and levels else {}
-        )
+        extra = intervals.bounds(pred, residuals, levels, scale) if residuals is not None else {}
         first = windows.target_rows(part)
         origins = table.labels_of(first - 1)
         for h in range(pred.shape[1]):
@@ -336,9 +331,10 @@ def forecast(
         raise UserError(
             f"'{windows.transform}' needs a positive target '{data.target}'", str(data.spec.csv)
         )
-    widths = (
-        {a: intervals.half_widths(residuals, a) for a in levels} if residuals is not None else {}
-    )
+    scale = state.scale if state is not None else "absolute"
+    if residuals is not None:
+        for a in levels:  # a level its errors cannot calibrate: refused before loading
+            intervals.half_widths(residuals, a)
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as exc:  # Keras says "File not found" of a damaged zip
@@ -367,10 +363,10 @@ def forecast(
     y = windows.forecast_after(raw, data.y)
     label = "time" if data.time is not None else "step"
     at = data.labels_after(windows.horizon)
-    rows: list[list[Any]] = []
-    for h in range(windows.horizon):
-        row: list[Any] = [at[h], h + 1, float(y[h])]
-        for a in levels:
-            row += [float(y[h] - widths[a][h]), float(y[h] + widths[a][h])]
-        rows.append(row)
+    path = np.asarray(y, np.float64).reshape(1, windows.horizon)
+    extra = intervals.bounds(path, residuals, levels, scale) if residuals is not None else {}
+    rows = [
+        [at[h], h + 1, float(path[0, h]), *(float(b[0, h]) for b in extra.values())]
+        for h in range(windows.horizon)
+    ]
     return [label, "h", "prediction", *intervals.columns(levels)], rows

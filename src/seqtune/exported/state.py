@@ -103,10 +103,12 @@ class ForecastState:
     time : dict or None
         ``{"column", "freq", "step"}`` of the time index (None without ``data.time``).
     residuals : ndarray or None
-        Validation errors (actual − forecast), shape (windows, horizon): what the
-        intervals are calibrated on.
+        Validation error scores on ``scale``, shape (windows, horizon): what the
+        intervals are calibrated on (:mod:`seqtune.exported.intervals`).
     calibrated_on : str
         Where the errors come from (``folds`` or ``validation``).
+    scale : str
+        ``absolute`` (actual − forecast) or ``log`` (log actual − log forecast).
     """
 
     look_back: int
@@ -121,6 +123,7 @@ class ForecastState:
     time: dict[str, Any] | None
     residuals: np.ndarray | None = None
     calibrated_on: str = ""
+    scale: str = "absolute"
 
     @classmethod
     def of(
@@ -130,6 +133,7 @@ class ForecastState:
         time: dict[str, Any] | None,
         residuals: np.ndarray | None,
         calibrated_on: str,
+        scale: str = "absolute",
     ) -> ForecastState:
         """The state of a model trained on ``windows`` (a forecast's)."""
         assert windows.feature_scaler is not None and windows.target_scaler is not None
@@ -149,6 +153,7 @@ class ForecastState:
             time=time,
             residuals=errors,
             calibrated_on=calibrated_on,
+            scale=scale,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +175,7 @@ class ForecastState:
             if self.residuals is None
             else [[float(v) for v in row] for row in self.residuals],
             "calibrated_on": self.calibrated_on,
+            "scale": self.scale,
         }
 
     def to_json(self) -> str:
@@ -199,6 +205,9 @@ class ForecastState:
         if time is not None and not isinstance(time, dict):
             raise ValueError("time: expected a mapping or null")
         period, target_col = raw.get("period"), raw.get("target_col")
+        scale = raw.get("scale", "absolute")
+        if scale not in ("absolute", "log"):
+            raise ValueError(f"scale: {scale!r} is not absolute or log")
         return cls(
             look_back=int(raw["look_back"]),
             transform=str(raw["transform"]),
@@ -212,6 +221,7 @@ class ForecastState:
             time=time,
             residuals=errors,
             calibrated_on=str(raw.get("calibrated_on", "")),
+            scale=str(scale),
         )
 
     @classmethod
@@ -221,8 +231,7 @@ class ForecastState:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UserError(
-                f"cannot be read as a seqtune forecaster state ({exc}): run `seqtune export` "
-                "again",
+                f"cannot be read as a seqtune forecaster state ({exc}): run `seqtune export` again",
                 str(path),
             ) from None
 

@@ -123,9 +123,8 @@ def _bands(
         return {}, {}
     if state is None or state.residuals is None:
         return {}, {}
-    n = len(intervals.as_steps(state.residuals))
-    levels = [a for a in intervals.DEFAULT_LEVELS if (n + 1) * a / 100.0 <= n]
-    found = intervals.bounds(prediction, state.residuals, levels)
+    levels = intervals.calibrates(state.residuals, intervals.DEFAULT_LEVELS)
+    found = intervals.bounds(prediction, state.residuals, levels, state.scale)
     bands = {
         intervals.level_name(a): (
             found[f"lower_{intervals.level_name(a)}"],
@@ -133,7 +132,7 @@ def _bands(
         )
         for a in levels
     }
-    return bands, intervals.coverage(actual, prediction, state.residuals, levels)
+    return bands, intervals.coverage(actual, prediction, state.residuals, levels, state.scale)
 
 
 def _val_by_step(data: StudyData, trial: Any) -> dict[str, list[float]]:

@@ -56,11 +56,11 @@ class Outcome:
     model: keras.Model | None = None
     windows: Windows | None = None
     pruned_at: int | None = None  # the epoch after which the backend stopped it (0-based)
-    #: forecast trials over folds or repeats: the validation errors (actual - forecast, in
-    #: original units) of every fold's repeat-mean forecast at the best epoch, the folds'
-    #: rows one after the other, shape (n,) or (n, horizon); what prediction intervals
-    #: are calibrated on (seqtune.exported.intervals). None elsewhere.
-    residuals: np.ndarray | None = None
+    #: forecast trials over folds or repeats: ``(actual, forecast)`` in original units of
+    #: every fold's validation part, the repeats' mean forecast at the best epoch, the
+    #: folds' rows one after the other, each (n,) or (n, horizon); what prediction
+    #: intervals are calibrated on (seqtune.exported.intervals). None elsewhere.
+    validation: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class TrialFailed(RuntimeError):
@@ -398,7 +398,7 @@ class Runner:
             variables = wide.variables
             best = BestEpoch(self.spec.objective, self.spec.search.patience)
             pruned_at, epochs_run = None, 0
-            residuals: np.ndarray | None = None
+            validation: tuple[np.ndarray, np.ndarray] | None = None
             total = epochs if epochs is not None else self.spec.search.max_epochs
             for epoch in wide.run(total):
                 epochs_run += 1
@@ -410,7 +410,7 @@ class Runner:
                     mean = np.mean([to_units(p) for p in preds], axis=0)
                     per.append(score(y_true, mean, metrics))
                     if self.task.forecasts:
-                        errors.append(np.asarray(y_true, np.float64) - mean)
+                        errors.append((np.asarray(y_true, np.float64), mean))
                 scores = {k: float(combine([p[k] for p in per])) for k in per[0]}
                 scores["loss"] = float(np.nanmean(epoch.loss))
                 values_f = [p[name] for p in per]
@@ -419,7 +419,10 @@ class Runner:
                     scores.update({f"{name}_fold{i}": v for i, v in enumerate(values_f)})
                 end = self._epoch_end(best, epoch.epoch, scores, variables, report)
                 if errors and best.epoch == epoch.epoch:
-                    residuals = np.concatenate(errors, axis=0)
+                    validation = (
+                        np.concatenate([a for a, _ in errors], axis=0),
+                        np.concatenate([f for _, f in errors], axis=0),
+                    )
                 if end == "pruned":
                     pruned_at = epoch.epoch
                 if end is not None:
@@ -428,7 +431,7 @@ class Runner:
             last = (len(folds) - 1) * r  # the fold trained on the most rows, first seed
             model = wide.export(last)
         outcome = self._outcome(best, epochs_run, start, model, folds[-1], pruned_at)
-        outcome.residuals = residuals
+        outcome.validation = validation
         return outcome
 
     def _epoch_end(

@@ -42,10 +42,10 @@ model is first fitted.
 Examples
 --------
 >>> import numpy as np
->>> y = 10 + np.tile([1.0, 3.0, 2.0, 5.0], 12)
->>> fitted = fit("auto_ets", y[:32], period=4)
->>> np.round(fitted.forecasts(y, np.array([32, 33]), 1), 2).tolist()
-[11.0, 13.0]
+>>> y = 10 + np.tile([1.0, 3.0, 2.0, 5.0, 4.0, 2.5], 12)  # a pure season of period 6
+>>> fitted = fit("auto_ets", y[:48], period=6, seconds=10)
+>>> np.round(fitted.forecasts(y, np.array([48, 49, 50]), 1), 2).tolist()
+[11.0, 13.0, 12.0]
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ ENV = "SEQTUNE_BASELINE_SECONDS"
 ETS_MAX_PERIOD = 24
 #: Largest season a seasonal ARIMA is searched with (larger: non-seasonal ARIMA).
 ARIMA_MAX_PERIOD = 24
+#: Largest ``p`` and ``q`` the stepwise ARIMA search tries (``P``, ``Q``: at most 2).
+ARIMA_MAX_ORDER = 5
 
 
 def time_limit() -> float:
@@ -127,8 +129,9 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     Examples
     --------
     >>> import numpy as np
-    >>> fit("auto_theta", np.arange(1.0, 30.0), None).forecasts(np.arange(1.0, 40.0), [29])
-    array([30.])
+    >>> y = np.arange(1.0, 40.0)  # theta: the SES level plus half the training trend
+    >>> fit("auto_theta", y[:29], None).forecasts(y, [29, 30]).round(2).tolist()
+    [29.5, 30.5]
     """
     start = time.perf_counter()
     y = np.asarray(y_train, np.float64)
@@ -136,6 +139,10 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     fitters = {"auto_ets": _fit_ets, "auto_theta": _fit_theta, "auto_arima": _fit_arima}
     if name not in fitters:
         raise ValueError(f"unknown statistical model {name!r}")
+    # imported first: statsmodels adds an "always" filter for its ConvergenceWarning when
+    # imported, which would win over the "ignore" below if it were imported inside it
+    import statsmodels.tools.sm_exceptions  # noqa: F401
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels' convergence chatter, per candidate
         limit = time_limit() if seconds is None else seconds
@@ -219,8 +226,8 @@ def _fit_ets(y: np.ndarray, m: int, deadline: float) -> Fitted:
             )
         except (ValueError, np.linalg.LinAlgError):
             continue
-        score = float(res.aicc)
-        if np.isfinite(score) and (best is None or score < best[0]):
+        score = float(res.aicc)  # -inf: a perfect fit
+        if not np.isnan(score) and score < np.inf and (best is None or score < best[0]):
             best = (score, config, res)
     if best is None:
         raise ValueError("no ETS model could be fitted")
@@ -237,6 +244,7 @@ def _fit_ets(y: np.ndarray, m: int, deadline: float) -> Fitted:
         name,
         _filtered(lambda s: ETSModel(s, **config).smooth(params)),
         cut=cut,
+        extra={"tried": len(configs) if not cut else i, "results": res},
     )
 
 
@@ -355,7 +363,7 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
             return np.inf
         cfg = config(key)
         try:
-            res = SARIMAX(y, **cfg).fit(disp=False, maxiter=100)
+            res = SARIMAX(y, **cfg).fit(disp=False, maxiter=50)
             score = float(res.aicc)
         except (ValueError, np.linalg.LinAlgError):
             score, res = np.inf, None
@@ -370,7 +378,8 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
         starts = [(p, q, 0, 0, c) for p, q, _, _, c in starts]
         starts = list(dict.fromkeys(starts))
     for key in starts:
-        attempt(key)
+        if max(key[:2]) <= ARIMA_MAX_ORDER:
+            attempt(key)
     best = min(tried, key=lambda k: tried[k])
     improved = True
     while improved and not cut:
@@ -385,7 +394,7 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
             moves.append((p, q, sp, sq, 1 - c))
         for key in moves:
             kp, kq, ksp, ksq, _ = key
-            if min(key) < 0 or kp > 5 or kq > 5 or ksp > 2 or ksq > 2:
+            if min(key) < 0 or max(kp, kq) > ARIMA_MAX_ORDER or max(ksp, ksq) > 2:
                 continue
             if attempt(key) < tried[best]:
                 best, improved = key, True
@@ -404,4 +413,10 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
     def results_on(series: np.ndarray) -> Any:
         return SARIMAX(series, **cfg).filter(params)
 
-    return Fitted("auto_arima", name, _filtered(results_on), cut=cut, extra={"tried": len(tried)})
+    return Fitted(
+        "auto_arima",
+        name,
+        _filtered(results_on),
+        cut=cut,
+        extra={"tried": len(tried), "results": res},
+    )

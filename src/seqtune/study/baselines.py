@@ -252,7 +252,11 @@ def cached_statistical(
                 spec.objective.to_spec(),
                 rows,
                 statistical.time_limit(),
-                [statistical.ETS_MAX_PERIOD, statistical.ARIMA_MAX_PERIOD],
+                [
+                    statistical.ETS_MAX_PERIOD,
+                    statistical.ARIMA_MAX_PERIOD,
+                    statistical.ARIMA_MAX_ORDER,
+                ],
             ],
             sort_keys=True,
             default=str,
@@ -272,7 +276,7 @@ def cached_statistical(
             pass  # absent, stale or damaged: computed again
     got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
     _STAT_CACHE[key] = got
-    if path is not None and path.parent.is_dir():
+    if path is not None and path.parent.is_dir() and not got.off:
         from seqtune.store.files import write_text
 
         with contextlib.suppress(OSError):  # a read-only study folder: this process only
@@ -361,6 +365,8 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         # AutoETS, AutoTheta, AutoARIMA: once per study (the folder's cache file)
         try:
             stat = cached_statistical(runner, values, study.path, study.meta.get("data_sha256"))
+        except UserError as err:  # e.g. a bad SEQTUNE_BASELINE_SECONDS
+            stat = StatisticalScores(note=f"statistical baselines not computed: {err}")
         except Exception as exc:  # the naive baselines are shown whatever happens here
             if os.environ.get("SEQTUNE_DEBUG"):
                 raise

@@ -193,3 +193,11 @@ def test_export_writes_them_with_their_test_scores(tmp_path: Path) -> None:
         assert found["test"] > 0 and found["seconds"] > 0
         # the validation column is status's (the fits are deterministic)
         assert found["val"] == pytest.approx(status["scores"][name]["val"], rel=1e-9)
+    # the report's baseline table: best.yaml's result.baselines with seconds and models
+    assert cli_here("report", str(results / "tiny")).returncode == 0
+    page = (results / "tiny" / "report.html").read_text()
+    assert "<th>seconds</th><th>model</th>" in page
+    for name in NAMES:
+        row = page.split(f"<tr><td>{name.replace('_', ' ')}</td>")[1].split("</tr>")[0]
+        assert f"{best['baselines'][name]['test']:.4f}" in row
+        assert best["baselines"][name]["model"].split("(")[0] in row

@@ -42,6 +42,8 @@ class ForecastEval:
     by_step: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     #: H > 1: the exported trial's validation errors per step ({"rmse", "mae"}), when kept
     val_by_step: dict[str, list[float]] = field(default_factory=dict)
+    #: best.yaml's ``result.baselines``: {name: {"val", "test", ...}} in the objective
+    baselines: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +98,8 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     if runner.task.forecasts:
         ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
         ev.val_by_step = _val_by_step(data, trial)
+        found = result.get("baselines")
+        ev.baselines = dict(found) if isinstance(found, dict) else {}
         return ev
     return _classify(windows, y_true, y_pred, trial, exported_test)
 

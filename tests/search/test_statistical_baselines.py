@@ -65,6 +65,39 @@ def test_the_test_rows_do_not_change_them(split: dict[str, Any], tmp_path: Path)
     assert wild.models == clean.models
 
 
+def test_over_a_horizon_each_origin_forecasts_its_steps(tmp_path: Path) -> None:
+    """data.horizon 3: the score is the objective of (n, 3) forecasts from each validation
+    origin, the same as scoring the filtered forecasts by hand; the test rows still unread."""
+    spec = spec_on(AIRLINE, FOLDS, Path("."))
+    raw = spec.to_dict()
+    raw["data"]["horizon"] = 3
+    horizon_spec = type(spec).from_dict(raw, Path("."), Path("spec.yaml"))
+    _, runner = prepare(horizon_spec)
+    got = statistical_validation(runner, VALUES)
+    assert set(got.scores) == NAMES
+    from seqtune.study.baselines import objective_metric, validation_windows
+
+    metric = objective_metric(runner, VALUES)
+    by_hand = []
+    for w in validation_windows(runner, VALUES):
+        rows = w.target_rows("val")
+        stop = int(w.target_rows("train")[-1]) + 3
+        fitted = statistical.fit("auto_theta", w.target_values[:stop], 12)
+        pred = fitted.forecasts(w.target_values, rows, 3)
+        assert pred.shape == (rows.size, 3) == w.truth("val").shape
+        by_hand.append(metric(w.truth("val"), pred))
+    assert got.scores["auto_theta"]["val"] == pytest.approx(float(np.mean(by_hand)))
+    frame = pd.read_csv(AIRLINE)
+    frame.loc[runner.table.bounds["test"][0] :, "Passengers"] = 1e6
+    frame.to_csv(tmp_path / "poisoned.csv", index=False)
+    raw["data"]["csv"] = str(tmp_path / "poisoned.csv")
+    _, poisoned = prepare(type(spec).from_dict(raw, Path("."), Path("spec.yaml")))
+    wild = statistical_validation(poisoned, VALUES)
+    assert {n: p["val"] for n, p in wild.scores.items()} == {
+        n: p["val"] for n, p in got.scores.items()
+    }
+
+
 def test_they_do_not_depend_on_the_trials_framing() -> None:
     """Fitted on the target in original units, not on the trial's windows."""
     _, runner = prepare(spec_on(AIRLINE, FOLDS, Path(".")))

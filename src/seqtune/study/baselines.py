@@ -256,6 +256,7 @@ def cached_statistical(
                     statistical.ETS_MAX_PERIOD,
                     statistical.ARIMA_MAX_PERIOD,
                     statistical.ARIMA_MAX_ORDER,
+                    statistical.ARIMA_MAX_FITS,
                 ],
             ],
             sort_keys=True,

@@ -271,18 +271,24 @@ def cached_statistical(
             raw = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(raw, dict) and raw.get("key") == key:
                 got = StatisticalScores.from_dict(raw["scores"])
-                _STAT_CACHE[key] = got
+                _remember(key, got)
                 return got
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # absent, stale or damaged: computed again
     got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
-    _STAT_CACHE[key] = got
+    _remember(key, got)
     if path is not None and path.parent.is_dir() and not got.off:
         from seqtune.store.files import write_text
 
         with contextlib.suppress(OSError):  # a read-only study folder: this process only
             write_text(path, json.dumps({"key": key, "scores": got.to_dict()}, indent=1) + "\n")
     return got
+
+
+def _remember(key: str, scores: StatisticalScores) -> None:
+    if len(_STAT_CACHE) >= _CACHE_SIZE:
+        _STAT_CACHE.pop(next(iter(_STAT_CACHE)))
+    _STAT_CACHE[key] = scores
 
 
 def not_beaten(

@@ -4,6 +4,7 @@ with their seconds, and on the test part in ``best.yaml``'s ``result.baselines``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -113,8 +114,7 @@ def test_status_fits_them_once_and_keeps_them_in_the_study_folder(
     study = Study.open(path)
     try:
         _, runner = study.prepare()
-        digest = study.meta.get("data_sha256")
-        first = cached_statistical(runner, VALUES, path, digest)
+        first = cached_statistical(runner, VALUES, path)
         cache = path / CACHE_FILE
         assert cache.is_file() and not list(path.glob(f".{CACHE_FILE}.*"))  # no stage left
         assert json.loads(cache.read_text())["scores"]["scores"].keys() == NAMES
@@ -124,18 +124,34 @@ def test_status_fits_them_once_and_keeps_them_in_the_study_folder(
 
         monkeypatch.setattr(study_baselines, "statistical_scores", refit)
         monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})  # a new process: the file
-        again = cached_statistical(runner, VALUES, path, digest)
+        again = cached_statistical(runner, VALUES, path)
         assert again.scores == study_baselines.rounded(first.scores)
         assert again.models == first.models
-        # another time limit (or data, split, objective, seqtune version) is another key
+        # other target values (a fold's rows changed), another time limit, split,
+        # objective or seqtune version: another key
+        changed = study_baselines.validation_windows(runner, VALUES)
+        other = changed[0].target_values.copy()  # a view of the table's own series
+        other[5] += 1.0
+        changed[0] = dataclasses.replace(changed[0], target_values=other)
+        monkeypatch.setattr(study_baselines, "validation_windows", lambda *_: changed)
+        with pytest.raises(AssertionError, match="refitted"):
+            cached_statistical(runner, VALUES, path)
+        monkeypatch.undo()
+        monkeypatch.setenv(statistical.ENV, "120")
+        monkeypatch.setattr(statistical, "ETS_MAX_PERIOD", 0)
+        monkeypatch.setattr(statistical, "ARIMA_MAX_PERIOD", 0)
+        monkeypatch.setattr(statistical, "ARIMA_MAX_ORDER", 1)
+        monkeypatch.setattr(study_baselines, "statistical_scores", refit)
+        monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})
+        assert cached_statistical(runner, VALUES, path).scores == again.scores
         monkeypatch.setenv(statistical.ENV, "100")
         with pytest.raises(AssertionError, match="refitted"):
-            cached_statistical(runner, VALUES, path, digest)
+            cached_statistical(runner, VALUES, path)
         monkeypatch.setenv(statistical.ENV, "120")
         monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})
         cache.write_text("{not json")  # damaged: computed again, never an error
         with pytest.raises(AssertionError, match="refitted"):
-            cached_statistical(runner, VALUES, path, digest)
+            cached_statistical(runner, VALUES, path)
     finally:
         study.close()
 
@@ -207,7 +223,9 @@ def test_the_export_warning_compares_with_them(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_export_writes_them_with_their_test_scores(tmp_path: Path) -> None:
+def test_export_writes_them_with_their_test_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     raw = tiny_spec(search={"backend": "tpe", "trials": 1, "max_epochs": 2, "patience": 2})
     raw["data"]["split"] = dict(FOLDS)
     shutil.copy(AIRLINE, tmp_path / "airline.csv")
@@ -216,8 +234,18 @@ def test_export_writes_them_with_their_test_scores(tmp_path: Path) -> None:
     results = tmp_path / "r"
     assert cli_here("launch", str(spec), "--results", str(results)).returncode == 0
     status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)["baselines"]
+    fits: list[str] = []
+    original = statistical.fit
+    monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})  # the folder's file, not memory
+
+    def counted(name: str, *args: Any, **kw: Any) -> Any:
+        fits.append(name)
+        return original(name, *args, **kw)
+
+    monkeypatch.setattr(statistical, "fit", counted)
     out = cli_here("export", str(results / "tiny"))
     assert out.returncode == 0, out.stderr
+    assert sorted(fits) == sorted(NAMES)  # the test part's fits: the folds' came from status
     assert "auto arima " in next(x for x in out.stdout.splitlines() if x.startswith("baselines"))
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())["result"]
     for name in NAMES:

@@ -368,15 +368,17 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     objective function on the same rows as the model: ``val`` on the validation part
     (the mean over the folds, on rolling-origin folds: the same function as ``status``),
     ``test`` on the test part of ``windows``. Forecasts add AutoETS, AutoTheta and
-    AutoARIMA (seqtune.models.statistical): ``val`` as ``status`` scores them, ``test``
-    fitted on every row before the test part and filtered through it; their ``seconds``
-    (both parts' fits) and the ``model`` the test fit chose beside."""
+    AutoARIMA (seqtune.models.statistical): ``val`` as ``status`` scores them (read from
+    the study folder's cache when status computed them), ``test`` fitted on every row before
+    the test part and filtered through it; their ``seconds`` (both parts' fits) and the
+    ``model`` the test fit chose beside."""
     from seqtune.models.baselines import score_baselines
     from seqtune.study.baselines import (
+        cached_statistical,
         objective_metric,
         rounded,
         statistical_scores,
-        statistical_validation,
+        study_folder_of,
         validation_baselines,
     )
 
@@ -384,7 +386,7 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
     for name, parts in validation_baselines(runner, values).items():
         out.setdefault(name, {}).update(parts)
-    stat_val = statistical_validation(runner, values)
+    stat_val = cached_statistical(runner, values, study_folder_of(runner.spec))  # status's
     stat_test = statistical_scores([(windows, "test")], metric, "test")
     for name, parts in stat_test.scores.items():
         seconds = parts["seconds"] + stat_val.scores.get(name, {}).get("seconds", 0.0)

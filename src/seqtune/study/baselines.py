@@ -229,12 +229,26 @@ def statistical_validation(runner: Runner, values: dict[str, Any]) -> Statistica
     )
 
 
+def study_folder_of(spec: Any) -> Path | None:
+    """The study folder a spec was read from (its ``spec.yaml``, or an export's
+    ``best.yaml`` beside the study's files), where :data:`CACHE_FILE` lives; else None."""
+    from seqtune.store.files import META_FILE
+
+    source = getattr(spec, "source", None)
+    if source is None:
+        return None
+    folder = Path(source).parent
+    return folder if (folder / META_FILE).is_file() else None
+
+
 def cached_statistical(
-    runner: Runner, values: dict[str, Any], folder: Path | None, data_sha256: Any
+    runner: Runner, values: dict[str, Any], folder: Path | None
 ) -> StatisticalScores:
     """:func:`statistical_validation`, read from the study folder's :data:`CACHE_FILE`
-    (or this process's memory) when computed before for the same data, split, validation
-    rows, objective and seqtune version; written there (atomically) when computed."""
+    (or this process's memory) when computed before for the same series (a checksum of the
+    target values each fold may read), split, validation rows, objective, limits and seqtune
+    version; written there (atomically) when computed. ``export`` and ``train`` read it
+    too, so an export does not fit again what ``status`` fitted."""
     from seqtune import __version__
     from seqtune.models import statistical
 
@@ -243,11 +257,15 @@ def cached_statistical(
         return StatisticalScores()
     found = validation_windows(runner, values)
     rows = [w.target_rows("val").tolist() for w in found]
+    series = hashlib.sha256()
+    for w in found:
+        assert w.target_values is not None
+        series.update(np.ascontiguousarray(w.target_values, np.float64).tobytes())
     key = hashlib.sha256(
         json.dumps(
             [
                 __version__,
-                data_sha256,
+                series.hexdigest(),
                 spec.fingerprint()["data"],
                 spec.objective.to_spec(),
                 rows,
@@ -371,7 +389,7 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
             _CACHE[key] = scores
         # AutoETS, AutoTheta, AutoARIMA: once per study (the folder's cache file)
         try:
-            stat = cached_statistical(runner, values, study.path, study.meta.get("data_sha256"))
+            stat = cached_statistical(runner, values, study.path)
         except UserError as err:  # e.g. a bad SEQTUNE_BASELINE_SECONDS
             stat = StatisticalScores(note=f"statistical baselines not computed: {err}")
         except Exception as exc:  # the naive baselines are shown whatever happens here

@@ -23,6 +23,10 @@ AIRLINE = ROOT / "data" / "airline.csv"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# AutoETS / AutoTheta / AutoARIMA cost seconds per fold: off in the suite (every forecast
+# export and status would fit them); tests/models/test_statistical.py and
+# tests/search/test_statistical_baselines.py turn them on with a time limit of their own
+os.environ.setdefault("SEQTUNE_BASELINE_SECONDS", "0")
 
 
 def tiny_spec(**changes: Any) -> dict[str, Any]:

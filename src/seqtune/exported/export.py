@@ -394,15 +394,35 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     """The naive and linear baselines (seqtune.models.baselines) scored with the study's
     objective function on the same rows as the model: ``val`` on the validation part
     (the mean over the folds, on rolling-origin folds: the same function as ``status``),
-    ``test`` on the test part of ``windows``."""
+    ``test`` on the test part of ``windows``. Forecasts add AutoETS, AutoTheta and
+    AutoARIMA (seqtune.models.statistical): ``val`` as ``status`` scores them (read from
+    the study folder's cache when status computed them), ``test`` fitted on every row before
+    the test part and filtered through it; their ``seconds`` (both parts' fits) and the
+    ``model`` the test fit chose beside."""
     from seqtune.models.baselines import score_baselines
-    from seqtune.study.baselines import objective_metric, rounded, validation_baselines
+    from seqtune.study.baselines import (
+        cached_statistical,
+        objective_metric,
+        rounded,
+        statistical_scores,
+        study_folder_of,
+        validation_baselines,
+    )
 
     metric = objective_metric(runner, values)
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
     for name, parts in validation_baselines(runner, values).items():
         out.setdefault(name, {}).update(parts)
-    return rounded(out)
+    stat_val = cached_statistical(runner, values, study_folder_of(runner.spec))  # status's
+    stat_test = statistical_scores([(windows, "test")], metric, "test")
+    for name, parts in stat_test.scores.items():
+        seconds = parts["seconds"] + stat_val.scores.get(name, {}).get("seconds", 0.0)
+        out[name] = {**stat_val.scores.get(name, {}), **parts, "seconds": seconds}
+    scored = rounded(out)
+    for name, models in stat_test.models.items():
+        if name in scored and models:
+            scored[name]["model"] = models[0]  # type: ignore[assignment]
+    return scored
 
 
 def baseline_warning(spec: Spec, test: dict[str, Any], found: dict[str, Any]) -> str | None:

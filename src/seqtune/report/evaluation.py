@@ -50,6 +50,8 @@ class ForecastEval:
     bands: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: what each level's interval covered of the test part (result.intervals.coverage)
     covered: dict[str, float] = field(default_factory=dict)
+    #: best.yaml's ``result.baselines``: {name: {"val", "test", ...}} in the objective
+    baselines: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +107,8 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
         ev.val_by_step = _val_by_step(data, trial)
         ev.bands, ev.covered = _bands(best_yaml, exported, ev.predictions["model"], y_true)
+        found = result.get("baselines")
+        ev.baselines = dict(found) if isinstance(found, dict) else {}
         return ev
     return _classify(windows, y_true, y_pred, trial, exported_test)
 

@@ -147,6 +147,8 @@ def _test_section(page: Page, data: StudyData) -> None:
                 '<p class="muted">Seasonal naive is left out: the spec sets no '
                 "<code>data.period</code>.</p>"
             )
+        if ev.baselines:
+            _baselines_table(page, data, ev.baselines)
         if ev.horizon > 1:
             _steps_section(page, ev)
     elif isinstance(ev, ClassifyEval):
@@ -176,6 +178,31 @@ def _test_section(page: Page, data: StudyData) -> None:
             )
             + ".</p>"
         )
+
+
+def _baselines_table(page: Page, data: StudyData, found: dict[str, Any]) -> None:
+    """best.yaml's ``result.baselines``: each baseline's objective on the validation part
+    (the folds' mean) and the test part, the seconds the statistical ones took to fit and
+    filter, and the model each chose on the rows before the test part."""
+
+    def cell(value: Any, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, int | float) else ""
+
+    rows = "".join(
+        f"<tr><td>{esc(name.replace('_', ' '))}</td>"
+        f"<td class=num>{cell(parts.get('val'), '.4f')}</td>"
+        f"<td class=num>{cell(parts.get('test'), '.4f')}</td>"
+        f"<td class=num>{cell(parts.get('seconds'), '.1f')}</td>"
+        f"<td>{esc(parts.get('model', ''))}</td></tr>"
+        for name, parts in found.items()
+        if isinstance(parts, dict)
+    )
+    objective = esc(data.spec.objective.name)
+    page.add(
+        f"<table><thead><tr><th>baseline</th><th>{objective} (validation)</th>"
+        "<th>test</th><th>seconds</th><th>model</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _steps_section(page: Page, ev: ForecastEval) -> None:

@@ -7,6 +7,15 @@ best trial's framing (``look_back`` and ``transform``: the baselines read the wi
 read). ``export`` and ``train`` take the validation column of their baselines from
 :func:`validation_baselines` too, so ``status`` shows what ``best.yaml`` will.
 
+Forecasts also get the automatic statistical models of :mod:`seqtune.models.statistical`
+(AutoETS, AutoTheta, AutoARIMA): fitted on each fold's training rows of the target in
+original units (not on a trial's windows), filtered with fixed parameters through the same
+validation target rows, scored with the same objective; their entries carry ``seconds``
+beside ``val`` (the fits and filters over all folds). They do not depend on the trial's
+framing, so ``status`` keeps their scores in the study folder (:data:`CACHE_FILE`, keyed by
+the data checksum, the split, the validation rows, the objective and the seqtune version)
+and fits them once per study, not on every ``status --watch`` tick.
+
 The test part is never read here: every set of windows goes through :func:`validation_view`,
 which drops the test windows and, for a forecast, cuts the series after the last validation
 target, so that a baseline indexing a later row fails instead of seeing it; only ``val`` is
@@ -15,10 +24,14 @@ scored.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +47,10 @@ if TYPE_CHECKING:
 #: ``{baseline: {part: value}}``, as in ``best.yaml``'s ``result.baselines``
 Scores = dict[str, dict[str, float]]
 
+#: The statistical baselines' validation scores, beside the study's own files; a dot file
+#: that no script reads (rewritten atomically, ignored when unreadable or stale)
+CACHE_FILE = ".statistical_baselines.json"
+
 PART_NAMES = {"val": "validation part", "test": "test part"}
 
 # status --watch asks every few seconds: the scores of one framing on one data file are kept
@@ -41,6 +58,7 @@ PART_NAMES = {"val": "validation part", "test": "test part"}
 # baseline on the 22,000-row drone stream ~5 s)
 _CACHE: dict[str, Scores] = {}
 _CACHE_SIZE = 8
+_STAT_CACHE: dict[str, StatisticalScores] = {}
 
 
 def validation_view(windows: Windows) -> Windows:
@@ -104,6 +122,193 @@ def validation_baselines(runner: Runner, values: dict[str, Any]) -> Scores:
     return out
 
 
+@dataclasses.dataclass
+class StatisticalScores:
+    """The statistical baselines on one part: ``scores`` ({name: {part: value, "seconds":
+    s}}), the model each fit chose (``models``: {name: [one per fold]}), the ``cut`` ones
+    (a search stopped at its time limit) and a ``note`` when none could run."""
+
+    scores: Scores = dataclasses.field(default_factory=dict)
+    models: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    cut: list[str] = dataclasses.field(default_factory=list)
+    note: str | None = None
+    off: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scores": rounded(self.scores),
+            "models": self.models,
+            "cut": self.cut,
+            "note": self.note,
+            "off": self.off,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> StatisticalScores:
+        return cls(
+            {
+                str(k): {str(p): float(v) for p, v in parts.items()}
+                for k, parts in raw["scores"].items()
+            },
+            {str(k): [str(x) for x in v] for k, v in raw["models"].items()},
+            [str(x) for x in raw["cut"]],
+            raw.get("note"),
+            bool(raw.get("off", False)),
+        )
+
+
+def statistical_scores(
+    parts: list[tuple[Windows, str]], metric: Callable[..., float], fit_before: str
+) -> StatisticalScores:
+    """The statistical baselines of :mod:`seqtune.models.statistical` on each
+    ``(windows, part)`` (forecast only), then the mean over them of each model's value.
+
+    Each is fitted on the rows of ``windows.target_values`` before the first target row of
+    ``fit_before`` (``"val"``: a fold's training rows, the gap excluded: the rows up to its
+    last training target; ``"test"``: every row before the test part), and filtered with
+    those parameters through the targets of ``part``. A model that fails on one fold is left
+    out of that fold; statsmodels missing gives an empty result and a ``note``."""
+    out = StatisticalScores()
+    if not parts or parts[0][0].task != "forecast":
+        return out
+    from seqtune.models import statistical
+
+    if statistical.time_limit() == 0:
+        out.off = True
+        return out
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:  # a core dependency; an environment may still lack it
+        out.note = "statistical baselines skipped: statsmodels is not installed"
+        return out
+    values: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
+    for windows, part in parts:
+        assert windows.target_values is not None
+        rows = windows.target_rows(part)
+        if not rows.size:
+            continue
+        y = windows.target_values
+        stop = _fit_stop(windows, fit_before)
+        for name in statistical.STATISTICAL:
+            start = time.perf_counter()
+            try:
+                fitted = statistical.fit(name, y[:stop], windows.period)
+                pred = fitted.forecasts(y, rows, windows.horizon)
+                value = float(metric(windows.truth(part), pred))
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+                out.models.setdefault(name, []).append(f"failed: {type(exc).__name__}")
+                continue
+            finally:
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+            out.models.setdefault(name, []).append(fitted.describe)
+            if fitted.cut and name not in out.cut:
+                out.cut.append(name)
+            if np.isfinite(value):
+                values.setdefault(name, []).append(value)
+    for name, found in values.items():
+        out.scores[name] = {parts[0][1]: float(np.mean(found)), "seconds": round(seconds[name], 3)}
+    return out
+
+
+def _fit_stop(windows: Windows, before: str) -> int:
+    """Rows ``[0, stop)`` a statistical model is fitted on: through the training part's
+    last target (``before="val"``), or up to the first test target (``"test"``)."""
+    if before == "test":
+        return int(windows.target_rows("test").min())
+    rows = windows.target_rows("train")
+    return int(rows[-1]) + windows.horizon if rows.size else 0
+
+
+def statistical_validation(runner: Runner, values: dict[str, Any]) -> StatisticalScores:
+    """The statistical baselines on the validation rows a trial of ``values`` is scored
+    on (the mean over the folds), never reading the test part."""
+    metric = objective_metric(runner, values)
+    return statistical_scores(
+        [(w, "val") for w in validation_windows(runner, values)], metric, "val"
+    )
+
+
+def study_folder_of(spec: Any) -> Path | None:
+    """The study folder a spec was read from (its ``spec.yaml``, or an export's
+    ``best.yaml`` beside the study's files), where :data:`CACHE_FILE` lives; else None."""
+    from seqtune.store.files import META_FILE
+
+    source = getattr(spec, "source", None)
+    if source is None:
+        return None
+    folder = Path(source).parent
+    return folder if (folder / META_FILE).is_file() else None
+
+
+def cached_statistical(
+    runner: Runner, values: dict[str, Any], folder: Path | None
+) -> StatisticalScores:
+    """:func:`statistical_validation`, read from the study folder's :data:`CACHE_FILE`
+    (or this process's memory) when computed before for the same series (a checksum of the
+    target values each fold may read), split, validation rows, objective, limits and seqtune
+    version; written there (atomically) when computed. ``export`` and ``train`` read it
+    too, so an export does not fit again what ``status`` fitted."""
+    from seqtune import __version__
+    from seqtune.models import statistical
+
+    spec = runner.spec
+    if spec.data.task != "forecast":
+        return StatisticalScores()
+    found = validation_windows(runner, values)
+    rows = [w.target_rows("val").tolist() for w in found]
+    series = hashlib.sha256()
+    for w in found:
+        assert w.target_values is not None
+        series.update(np.ascontiguousarray(w.target_values, np.float64).tobytes())
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                __version__,
+                series.hexdigest(),
+                spec.fingerprint()["data"],
+                spec.objective.to_spec(),
+                rows,
+                statistical.time_limit(),
+                [
+                    statistical.ETS_MAX_PERIOD,
+                    statistical.ARIMA_MAX_PERIOD,
+                    statistical.ARIMA_MAX_ORDER,
+                    statistical.ARIMA_MAX_FITS,
+                ],
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+    if key in _STAT_CACHE:
+        return _STAT_CACHE[key]
+    path = folder / CACHE_FILE if folder is not None else None
+    if path is not None:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and raw.get("key") == key:
+                got = StatisticalScores.from_dict(raw["scores"])
+                _remember(key, got)
+                return got
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # absent, stale or damaged: computed again
+    got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
+    _remember(key, got)
+    if path is not None and path.parent.is_dir() and not got.off:
+        from seqtune.store.files import write_text
+
+        with contextlib.suppress(OSError):  # a read-only study folder: this process only
+            write_text(path, json.dumps({"key": key, "scores": got.to_dict()}, indent=1) + "\n")
+    return got
+
+
+def _remember(key: str, scores: StatisticalScores) -> None:
+    if len(_STAT_CACHE) >= _CACHE_SIZE:
+        _STAT_CACHE.pop(next(iter(_STAT_CACHE)))
+    _STAT_CACHE[key] = scores
+
+
 def not_beaten(
     objective: Objective,
     key: str,
@@ -164,6 +369,7 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         "best": None,
         "warning": None,
         "reason": None,
+        "statistical": None,
     }
     try:
         _, runner = study.prepare()  # refuses data that changed since the launch
@@ -181,14 +387,29 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = scores
+        # AutoETS, AutoTheta, AutoARIMA: once per study (the folder's cache file)
+        try:
+            stat = cached_statistical(runner, values, study.path)
+        except UserError as err:  # e.g. a bad SEQTUNE_BASELINE_SECONDS
+            stat = StatisticalScores(note=f"statistical baselines not computed: {err}")
+        except Exception as exc:  # the naive baselines are shown whatever happens here
+            if os.environ.get("SEQTUNE_DEBUG"):
+                raise
+            stat = StatisticalScores(note=f"statistical baselines failed: {_first_line(exc)}")
+        scores = {**scores, **stat.scores}
+        info["statistical"] = {
+            "models": stat.models,
+            "cut": stat.cut,
+            "note": stat.note,
+            "off": stat.off,
+        }
     except UserError as err:
         info["reason"] = str(err)
         return info
     except Exception as exc:  # status shows the trials whatever happens to the baselines
         if os.environ.get("SEQTUNE_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        info["reason"] = f"{type(exc).__name__}: {first}"
+        info["reason"] = _first_line(exc)
         return info
     info["scores"] = scores
     info["best"] = best_baseline(spec.objective, scores, "val")
@@ -215,7 +436,7 @@ def format_baselines(info: dict[str, Any] | None) -> list[str]:
     folds = info.get("folds") or 1
     over = f", mean over {folds} folds" if folds > 1 else ""
     cells = ", ".join(
-        f"{name.replace('_', ' ')} {parts['val']:.4g}"
+        f"{name.replace('_', ' ')} {parts['val']:.4g}" + _took(parts)
         for name, parts in info["scores"].items()
         if "val" in parts
     )
@@ -223,6 +444,23 @@ def format_baselines(info: dict[str, Any] | None) -> list[str]:
         f"baselines on the validation part (trial {info['trial']}'s framing: {where}{over}): "
         + (cells or "none apply")
     ]
+    stat = info.get("statistical") or {}
+    if stat.get("note"):
+        lines.append(f"note: {stat['note']}")
+    if stat.get("cut"):
+        names = ", ".join(n.replace("_", " ") for n in stat["cut"])
+        lines.append(f"note: {names}: search stopped at its time limit (best model so far)")
     if info.get("warning"):
         lines.append(f"warning: {info['warning']}")
     return lines
+
+
+def _took(parts: dict[str, float]) -> str:
+    """`` (12.3 s)`` for a baseline that records its seconds (the statistical ones)."""
+    seconds = parts.get("seconds")
+    return f" ({seconds:.1f} s)" if isinstance(seconds, int | float) else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first}"

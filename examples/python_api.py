@@ -56,17 +56,22 @@ print("best:", study.best_trial)
 forecaster = seqtune.load(study.export())
 print("test:", forecaster.test)
 
-# %% forecast after the data's last row, and from newer rows given as a DataFrame
+# %% forecast after the data's last row, and from recent rows given as a DataFrame, with
+# 80 % and 95 % prediction intervals (split conformal on the folds' validation errors)
 history = pd.read_csv(ROOT / "data" / "airline.csv")
-ahead = forecaster.predict()  # after 1960-12
-again = forecaster.predict(history.iloc[:-12])  # as if it were 1959-12
+ahead = forecaster.predict(level=[80, 95])  # after 1960-12
+recent = history.iloc[-12 - forecaster.rows_needed : -12]  # the fewest rows it takes
+again = forecaster.predict(recent)  # as if it were 1959-12
 print(ahead)
+print("interval coverage on the test part:", forecaster.intervals.get("coverage"))
 
 # %% plot
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.plot(pd.to_datetime(history["Date"]), history["Passengers"], label="history")
 ax.plot(pd.to_datetime(again["time"]), again["prediction"], "o", label="from 1959-12")
-ax.plot(pd.to_datetime(ahead["time"]), ahead["prediction"], "o", label="from 1960-12")
+when = pd.to_datetime(ahead["time"])
+ax.fill_between(when, ahead["lower_95"], ahead["upper_95"], alpha=0.2, label="95 % interval")
+ax.plot(when, ahead["prediction"], "o", label="from 1960-12")
 ax.legend()
 out = study.path / "python_api.png"
 fig.savefig(out, dpi=80)

@@ -23,6 +23,13 @@ def test_import_seqtune_names_the_api_and_stays_light() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_a_bad_number_of_workers_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(UserError, match="workers: expected a whole number"):
+            seqtune.launch(tiny_spec(), results=tmp_path / "results", workers=bad)  # type: ignore[arg-type]
+    assert not (tmp_path / "results").exists()
+
+
 def test_a_bad_spec_raises_the_clis_one_line() -> None:
     raw = tiny_spec()
     raw["space"]["look_back"] = {"int": [0, 3]}
@@ -74,3 +81,9 @@ def test_the_notebook_example_runs_and_its_study_is_the_clis(tmp_path: Path) -> 
     assert ours["prediction"].iloc[-1] == pytest.approx(float(last[2]), rel=1e-9)
     with pytest.raises(UserError, match="rows"):
         forecaster.predict(pd.read_csv(AIRLINE).iloc[:3])  # fewer rows than look_back
+    banded = forecaster.predict(level=[80])
+    assert list(banded.columns) == [*ours.columns, "lower_80", "upper_80"]
+    assert (banded["lower_80"] < banded["prediction"]).all()
+    with pytest.raises(UserError, match="level: 120"):
+        forecaster.predict(level=[120])
+    assert forecaster.self_contained and set(forecaster.intervals["coverage"]) == {"80", "95"}

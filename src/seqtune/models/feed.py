@@ -86,15 +86,15 @@ class WindowFeed:
 
 def _consecutive_view(x: np.ndarray) -> tuple[np.ndarray, int] | None:
     """(matrix, steps) when ``x`` (n, steps, F) is a strided view of consecutive windows of
-    one C-ordered float32 matrix (window k+1 starts one row after window k), else None."""
-    if x.ndim != 3 or x.dtype != np.float32 or x.shape[0] == 0:
+    one float32 matrix (window k+1 starts one row after window k; the matrix in C or
+    Fortran order), else None."""
+    if x.ndim != 3 or x.dtype != np.float32 or x.shape[0] < 2 or x.shape[1] < 2:
         return None
     n, steps, f = x.shape
-    item = x.itemsize
     row, step, col = x.strides
-    if col != item or step != f * item or (n > 1 and row != step):
+    if row != step or row == 0:
         return None
-    matrix = as_strided(x, shape=(n + steps - 1, f), strides=(f * item, item), writeable=False)
+    matrix = as_strided(x, shape=(n + steps - 1, f), strides=(step, col), writeable=False)
     return matrix, steps
 
 

@@ -7,6 +7,7 @@ A ``Table`` holds the used columns as float64, already checked (numeric, finite 
 from __future__ import annotations
 
 import csv
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,11 @@ FIELD = "data.csv"
 MAX_LINE_BYTES = 1 << 20  # 1 MiB: no line of a table of numbers comes close
 MAX_COLUMNS = 10_000
 CHUNK_BYTES = 1 << 20
+#: Windows kept per table (look_back x transform x view), least recently used dropped first;
+#: and at most this many bytes of their scaled matrices (the newest is always kept): a
+#: small series keeps every look_back's windows, a stream of millions of rows a few.
+WINDOWS_KEPT = 64
+WINDOWS_KEPT_BYTES = 256 << 20
 
 
 def _shown(text: str, limit: int = 60) -> str:
@@ -265,12 +271,35 @@ class Table:
             self.labels = labels.astype(np.int64)
         # key: (look_back, transform, seed, view, calendar); view "holdout", "fold<i>" or
         # "refit"; calendar the items of the inputs (a searched parameter changes them)
-        self._cache: dict[tuple[int, str, int, str, tuple[str, ...]], Windows] = {}
+        self._cache: OrderedDict[tuple[int, str, int, str, tuple[str, ...]], Windows]
+        self._cache = OrderedDict()
         self._plan: FoldPlan | None = None
 
     @property
     def task(self) -> str:
         return self.spec.task
+
+    def _cached(self, key: tuple[int, str, int, str, tuple[str, ...]]) -> Windows | None:
+        """The windows of ``key`` if kept (now the most recently used)."""
+        found = self._cache.get(key)
+        if found is not None:
+            self._cache.move_to_end(key)
+        return found
+
+    def _keep(self, key: tuple[int, str, int, str, tuple[str, ...]], built: Windows) -> None:
+        """Keep ``built``, dropping the least recently used beyond :data:`WINDOWS_KEPT`
+        entries or :data:`WINDOWS_KEPT_BYTES`: each holds a scaled copy of the series (rows
+        x features), so a search over many look_backs would otherwise hold one per value
+        (issue 28)."""
+        self._cache[key] = built
+
+        def held() -> int:
+            return sum(0 if w.matrix is None else w.matrix.nbytes for w in self._cache.values())
+
+        while len(self._cache) > 1 and (
+            len(self._cache) > WINDOWS_KEPT or held() > WINDOWS_KEPT_BYTES
+        ):
+            self._cache.popitem(last=False)
 
     @property
     def n_features(self) -> int:
@@ -446,12 +475,12 @@ class Table:
             seed = 0
         items = self._calendar(calendar)
         key = (look_back, transform, int(seed), "holdout", items)
-        cached = self._cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             return cached
         self.check_capacity(look_back, [transform])
         built = self._build(self.bounds, look_back, transform, int(seed), items)
-        self._cache[key] = built
+        self._keep(key, built)
         return built
 
     # -- rolling origins (seqtune.data.folds) -------------------------------------------------
@@ -499,12 +528,12 @@ class Table:
             raise IndexError(f"fold {fold} out of range: the plan has {len(plan)} fold(s)")
         items = self._calendar(calendar)
         key = (look_back, transform, 0, f"fold{int(fold)}", items)
-        cached = self._cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             return cached
         self.check_folds(look_back, [transform])
         built = self._build(plan[int(fold)].bounds(), look_back, transform, 0, items)
-        self._cache[key] = built
+        self._keep(key, built)
         return built
 
     def refit_windows(
@@ -516,12 +545,12 @@ class Table:
         look_back = self._look_back(look_back)
         items = self._calendar(calendar)
         key = (look_back, transform, 0, "refit", items)
-        cached = self._cache.get(key)
+        cached = self._cached(key)
         if cached is not None:
             return cached
         self.check_capacity(look_back, [transform])
         built = self._build(self.fold_plan.refit_bounds(), look_back, transform, 0, items)
-        self._cache[key] = built
+        self._keep(key, built)
         return built
 
     def fold_counts(self, look_back: int, transform: str = "none") -> list[dict[str, int]]:

@@ -109,16 +109,43 @@ def _check_header(path: Path) -> None:
         seen.add(name)
 
 
+#: Extensions read as Parquet (``data.csv: capture.parquet``); anything else is CSV.
+PARQUET_SUFFIXES = (".parquet", ".pq")
+#: CSV files of at least this many bytes go through pandas' pyarrow engine when pyarrow is
+#: installed (several times faster on millions of rows); smaller ones, and any file the
+#: pyarrow engine refuses, through pandas' own C parser, whose messages the checks rely on.
+FAST_CSV_BYTES = 16 << 20
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is read as Parquet (by its extension, any case)."""
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
 def read_frame(path: Path) -> pd.DataFrame:
-    """The CSV as a DataFrame, or a UserError saying why it cannot be read."""
+    """The CSV (or Parquet, by extension) as a DataFrame, or a UserError saying why it
+    cannot be read."""
     if not path.exists():
         raise UserError(f"file not found: {path}", FIELD)
     if not path.is_file():
         raise UserError(f"not a file: {path}", FIELD)
-    _scan(path)
-    _check_header(path)
+    if is_parquet(path):
+        frame = _read_parquet(path)
+    else:
+        _scan(path)
+        _check_header(path)
+        frame = _read_csv(path)
+    if frame.shape[0] == 0:
+        raise UserError(f"{path} has a header but no data rows", FIELD)
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    fast = _pyarrow_csv(path)
+    if fast is not None:
+        return fast
     try:
-        frame = pd.read_csv(path)
+        return pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise UserError(f"file is empty: {path}", FIELD) from None
     except UnicodeDecodeError as err:
@@ -126,9 +153,58 @@ def read_frame(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, OSError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"cannot read {path}: {reason}", FIELD) from None
-    if frame.shape[0] == 0:
-        raise UserError(f"{path} has a header but no data rows", FIELD)
-    return frame
+
+
+def _pyarrow_csv(path: Path) -> pd.DataFrame | None:
+    """A large CSV through pandas' pyarrow engine; None (read it the usual way) when the
+    file is small, pyarrow is missing, or the engine refuses the file."""
+    try:
+        if path.stat().st_size < FAST_CSV_BYTES:
+            return None
+        import pyarrow  # noqa: F401
+    except (OSError, ImportError):
+        return None
+    try:
+        return pd.read_csv(path, engine="pyarrow")
+    except Exception:  # the C parser reads it again and says what is wrong, as always
+        return None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file, with the checks a CSV header gets (column count, repeated names)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError(
+            f"reading Parquet needs pyarrow (pip install pyarrow): {path}", FIELD
+        ) from None
+
+    def unreadable(err: Exception) -> UserError:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return UserError(f"cannot read {path} as Parquet: {_shown(reason, 200)}", FIELD)
+
+    try:
+        names = [str(name) for name in pq.read_schema(path).names]
+    except Exception as err:  # pyarrow's errors have no common base worth naming
+        raise unreadable(err) from None
+    if len(names) > MAX_COLUMNS:
+        raise UserError(
+            f"{path} has {len(names):,} columns, more than the {MAX_COLUMNS:,} seqtune reads",
+            FIELD,
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise UserError(f"column '{_shown(name)}' appears more than once in {path}", FIELD)
+        seen.add(name)
+    try:
+        table = pq.read_table(path)
+    except Exception as err:
+        raise unreadable(err) from None
+    try:
+        return table.to_pandas()
+    except Exception as err:
+        raise unreadable(err) from None
 
 
 def _missing_column(name: str, frame: pd.DataFrame, path: Path, field: str) -> UserError:

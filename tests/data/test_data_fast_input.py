@@ -1,6 +1,5 @@
 """Issue 28, input at the speed of the disk: Parquet by extension (``data.csv:
-x.parquet``) and large CSVs through pandas' pyarrow engine, with the same checks and the
-same checksum rule as a CSV."""
+x.parquet``), with the same checks and the same checksum rule as a CSV."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import pandas as pd
 import pytest
 
 from seqtune.data import DataSpec, Table, load_table
-from seqtune.data import table as table_module
 from seqtune.errors import UserError
 from seqtune.store.digest import check_digest, file_digest
 
@@ -100,39 +98,6 @@ def test_the_checksum_rule_is_the_files_bytes(tmp_path: Path) -> None:
     stream(301).to_parquet(path, index=False)
     with pytest.raises(UserError, match="changed since the study was launched"):
         check_digest(path, digest)
-
-
-def test_a_large_csv_through_the_pyarrow_engine_equals_the_c_parser(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    frame = stream(2000)
-    frame.to_csv(tmp_path / "s.csv", index=False)
-    raw = {"csv": "s.csv", "target": "class", "task": "classify", "missing": "drop"}
-    slow = load_table(DataSpec.from_dict(raw, tmp_path))
-    calls: list[str] = []
-    real = pd.read_csv
-
-    def spy(*args: Any, **kwargs: Any) -> pd.DataFrame:
-        calls.append(kwargs.get("engine", "c"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(table_module, "FAST_CSV_BYTES", 0)
-    monkeypatch.setattr(table_module.pd, "read_csv", spy)
-    fast = load_table(DataSpec.from_dict(raw, tmp_path))
-    assert calls == ["pyarrow"]
-    np.testing.assert_array_equal(fast.windows(5).x_train, slow.windows(5).x_train)
-    np.testing.assert_array_equal(fast.row_numbers, slow.row_numbers)
-
-
-def test_what_the_pyarrow_engine_refuses_gets_the_usual_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(table_module, "FAST_CSV_BYTES", 0)
-    path = tmp_path / "d.csv"
-    path.write_text("Passengers,x\n1,2\n3,4,5\n")
-    with pytest.raises(UserError) as info:
-        load(path)
-    assert "cannot read" in info.value.message and "\n" not in str(info.value)
 
 
 @pytest.mark.slow

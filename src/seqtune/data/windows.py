@@ -166,6 +166,22 @@ class Windows:
         return transforms.inverse(self.transform, z, y, np.array([len(y)]), self.period)[0]
 
 
+#: Rows scaled at a time into the float32 matrix (bounds the float64 temporaries).
+SCALE_CHUNK_ROWS = 1 << 16
+
+
+def scaled_matrix(scaler: Scaler, matrix: np.ndarray) -> np.ndarray:
+    """``scaler.transform(matrix)`` as a C-ordered float32 array, computed a block of rows
+    at a time: the same values (the transform is element-wise) without a float64 copy of the
+    whole series, and C order so that each window's rows are contiguous (what the
+    training loops gather, :mod:`seqtune.models.feed`)."""
+    out = np.empty(matrix.shape, np.float32, order="C")
+    for start in range(0, matrix.shape[0], SCALE_CHUNK_ROWS):
+        block = slice(start, start + SCALE_CHUNK_ROWS)
+        out[block] = scaler.transform(matrix[block])
+    return out
+
+
 def _views(matrix: np.ndarray, look_back: int) -> np.ndarray:
     """All windows of ``matrix`` (rows, features): shape (rows - look_back + 1, look_back, F)."""
     return sliding_window_view(matrix, look_back, axis=0).transpose(0, 2, 1)
@@ -205,7 +221,7 @@ def build_forecast(
         offset[target_col] = target_scaler.offset[0]
         scale[target_col] = target_scaler.scale[0]
         feature_scaler = Scaler(scaler, offset, scale)
-    scaled = feature_scaler.transform(matrix).astype(np.float32)
+    scaled = scaled_matrix(feature_scaler, matrix)
     z_scaled = target_scaler.transform(z).astype(np.float32)
     views = _views(scaled, look_back)
 
@@ -293,7 +309,7 @@ def build_classify(
         fit_rows[bounds["train"][0] : bounds["train"][1]] = True
 
     feature_scaler = Scaler.fit(scaler, matrix[fit_rows])
-    scaled = feature_scaler.transform(matrix).astype(np.float32)
+    scaled = scaled_matrix(feature_scaler, matrix)
     views = _views(scaled, look_back)
     parts: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}

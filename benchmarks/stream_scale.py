@@ -187,7 +187,7 @@ def main() -> int:
                 if step in ("trial", "keras"):
                     out = json.loads(got["out"])
                     epoch = float(out["epoch"])
-                    note = out.get("trainer", "fit")
+                    note = out.get("trainer", "keras fit")
                 row = [f"{n:,}", step, got["wall"], got["cpu"], got["rss"], epoch, note]
                 rows.append(row)
                 print(table(HEADERS, [row]).splitlines()[-1], flush=True)

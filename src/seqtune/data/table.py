@@ -111,6 +111,8 @@ def _check_header(path: Path) -> None:
 
 #: Extensions read as Parquet (``data.csv: capture.parquet``); anything else is CSV.
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
 def is_parquet(path: Path) -> bool:
     """Whether ``path`` is read as Parquet (by its extension, any case)."""
     return path.suffix.lower() in PARQUET_SUFFIXES

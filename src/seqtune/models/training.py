@@ -229,8 +229,9 @@ def train_epochs(
 
     ``x`` and ``validation_x``: arrays of samples or feeds
     (:class:`~seqtune.models.feed.WindowFeed`); either way the compiled call holds one
-    matrix and the windows' start rows, and gathers each batch (and the validation windows, :data:`~seqtune.models.feed.PREDICT_CHUNK` at a
-    time) by index, so a study's windows are never materialised.
+    matrix and the windows' start rows, and gathers each batch (and the validation
+    windows, :data:`~seqtune.models.feed.PREDICT_CHUNK` at a time) by index, so a study's
+    windows are never materialised.
     ``validation_x``: inputs predicted (inference mode) in the same compiled call as each
     epoch, handed out as :attr:`Epoch.predictions`.
     ``unroll``: unroll recurrent layers while training — ``None`` (default) when their

@@ -354,8 +354,10 @@ def test_members_from_initial_states_train_as_their_built_models() -> None:
 def test_close_lets_go_of_the_members_data() -> None:
     clear_engines()
     w, _ = wide("mlp", MLP, members([30, 30], [1, 2]), 5)
-    assert w._engine.x.numpy().shape[1] == 30
+    assert w._engine.starts.numpy().shape[1] == 30  # 30 training windows a member
+    assert w._engine.x.numpy().shape[1] > 0  # their matrix (and the validation windows')
     w.close()
+    assert w._engine.starts.numpy().shape[1] == 0
     assert w._engine.x.numpy().shape[1] == 0
 
 

@@ -52,6 +52,8 @@ class Windows:
     period: int | None = None
     horizon: int = 1
     target_col: int | None = None
+    matrix: np.ndarray | None = field(default=None, repr=False)
+    starts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_classes(self) -> int | None:
@@ -63,6 +65,17 @@ class Windows:
         if name not in PARTS:
             raise ValueError(f"unknown part {name!r}; expected one of {PARTS}")
         return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
+    def window_starts(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(matrix, starts)``: the scaled float32 matrix (rows, features) the windows of
+        part ``name`` are read from and the row each of its windows starts at, so that
+        ``x_name[k]`` equals ``matrix[starts[k] : starts[k] + look_back]``. What the
+        training loops gather batches from (:mod:`seqtune.models.feed`), so no part is
+        ever materialised."""
+        self.part(name)
+        if self.matrix is None or name not in self.starts:
+            raise ValueError("these windows do not record their matrix and start rows")
+        return self.matrix, self.starts[name]
 
     def target_rows(self, name: str) -> np.ndarray:
         """0-based table row of each window's target (forecast) or label (classify)."""
@@ -153,6 +166,22 @@ class Windows:
         return transforms.inverse(self.transform, z, y, np.array([len(y)]), self.period)[0]
 
 
+#: Rows scaled at a time into the float32 matrix (bounds the float64 temporaries).
+SCALE_CHUNK_ROWS = 1 << 16
+
+
+def scaled_matrix(scaler: Scaler, matrix: np.ndarray) -> np.ndarray:
+    """``scaler.transform(matrix)`` as a C-ordered float32 array, computed a block of rows
+    at a time: the same values (the transform is element-wise) without a float64 copy of the
+    whole series, and C order so that each window's rows are contiguous (what the
+    training loops gather, :mod:`seqtune.models.feed`)."""
+    out = np.empty(matrix.shape, np.float32, order="C")
+    for start in range(0, matrix.shape[0], SCALE_CHUNK_ROWS):
+        block = slice(start, start + SCALE_CHUNK_ROWS)
+        out[block] = scaler.transform(matrix[block])
+    return out
+
+
 def _views(matrix: np.ndarray, look_back: int) -> np.ndarray:
     """All windows of ``matrix`` (rows, features): shape (rows - look_back + 1, look_back, F)."""
     return sliding_window_view(matrix, look_back, axis=0).transpose(0, 2, 1)
@@ -192,13 +221,14 @@ def build_forecast(
         offset[target_col] = target_scaler.offset[0]
         scale[target_col] = target_scaler.scale[0]
         feature_scaler = Scaler(scaler, offset, scale)
-    scaled = feature_scaler.transform(matrix).astype(np.float32)
+    scaled = scaled_matrix(feature_scaler, matrix)
     z_scaled = target_scaler.transform(z).astype(np.float32)
     views = _views(scaled, look_back)
 
     first = d + look_back
     parts: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
+    starts: dict[str, np.ndarray] = {}
     # targets of origin t: z_scaled[t : t + H] (a strided view, like the inputs)
     targets = sliding_window_view(z_scaled, horizon) if horizon > 1 else z_scaled
     for name, (start, stop) in bounds.items():
@@ -208,6 +238,7 @@ def build_forecast(
         parts[f"x_{name}"] = views[t0 - look_back : end - look_back]
         parts[f"y_{name}"] = targets[t0:end]
         rows[name] = np.arange(t0, end)
+        starts[name] = rows[name] - look_back
     return Windows(
         task="forecast",
         look_back=look_back,
@@ -223,6 +254,8 @@ def build_forecast(
         period=period,
         horizon=horizon,
         target_col=target_col,
+        matrix=scaled,
+        starts=starts,
     )
 
 
@@ -276,11 +309,14 @@ def build_classify(
         fit_rows[bounds["train"][0] : bounds["train"][1]] = True
 
     feature_scaler = Scaler.fit(scaler, matrix[fit_rows])
-    views = _views(feature_scaler.transform(matrix).astype(np.float32), look_back)
+    scaled = scaled_matrix(feature_scaler, matrix)
+    views = _views(scaled, look_back)
     parts: dict[str, np.ndarray] = {}
     rows: dict[str, np.ndarray] = {}
+    begins: dict[str, np.ndarray] = {}
     for name in PARTS:
         s = index[name]
+        begins[name] = np.asarray(s, np.int64)
         if method == "stratified":
             parts[f"x_{name}"] = views[s]
         else:  # a contiguous range: keep the strided view
@@ -309,4 +345,6 @@ def build_classify(
         feature_names=names,
         feature_scaler=feature_scaler,
         rows=rows,
+        matrix=scaled,
+        starts=begins,
     )

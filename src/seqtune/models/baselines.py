@@ -27,6 +27,16 @@ tested (the ridge's leave-one-out choice of the penalty, a multinomial logistic 
 sample weights), which a few lines of numpy would not be for the logistic case; keeping both
 linear baselines on one library keeps their behaviour documented in one place.
 
+Cost (issue 28): the linear baselines are fitted on at most :data:`FIT_MAX_WINDOWS`
+training windows (:func:`fit_sample`: every window when there are no more, else that many
+spread evenly over the training part, first and last included, the same for every run)
+and predict :data:`PREDICT_CHUNK` windows at a time, so their memory is at most that many
+flattened windows (float64) whatever the length of the series, and their time grows with
+the rows only through prediction (linear). On the drone stream (look_back 19, 29
+features) a fit on 20,000 windows is one L-BFGS run over 551 inputs: 10-30 s on this
+machine, as at 22,000 rows; series of up to about 30,000 rows (every shipped example) fit
+on every training window, as before.
+
 This module never imports ``seqtune.search`` nor TensorFlow.
 """
 
@@ -44,6 +54,10 @@ FORECAST = ("persistence", "seasonal_naive", "mean", "ridge")
 CLASSIFY = ("majority", "always_positive", "logistic")
 #: Penalties the ridge chooses from by efficient leave-one-out (inputs are scaled).
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-4, 2, 13))
+#: The linear baselines are fitted on at most this many training windows (:func:`fit_sample`).
+FIT_MAX_WINDOWS = 20_000
+#: Windows flattened at a time when the linear baselines predict a part.
+PREDICT_CHUNK = 8192
 
 
 # -- forecast: naive -------------------------------------------------------------------------
@@ -91,6 +105,31 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], -1)
 
 
+def fit_sample(n: int, limit: int | None = None) -> np.ndarray:
+    """Indices of the training windows a linear baseline is fitted on: all ``n`` when
+    ``n <= limit``, else ``limit`` of them spread evenly from the first to the last
+    (deterministic: the same windows on every run). ``limit`` None:
+    :data:`FIT_MAX_WINDOWS`.
+
+    Examples
+    --------
+    >>> fit_sample(5).tolist()
+    [0, 1, 2, 3, 4]
+    >>> fit_sample(10, limit=4).tolist()
+    [0, 3, 6, 9]
+    """
+    limit = FIT_MAX_WINDOWS if limit is None else limit
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, limit)).astype(np.int64))
+
+
+def _in_chunks(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``predict`` on ``x`` :data:`PREDICT_CHUNK` windows at a time, concatenated."""
+    parts = [predict(x[i : i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
 def _standardise(x_train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """Flatten windows and standardise each input with the training windows' mean and sd,
     so that the penalty means the same whatever ``data.scaler`` is (constant inputs: sd 1)."""
@@ -110,10 +149,13 @@ def ridge(
     """Ridge regression from flattened windows (n, look_back, F), each input standardised on
     the training windows, to ``y_train`` ((n,) or (n, H)), with an intercept; predictions
     for each array of ``x_parts`` (same shape as ``y_train`` per row). ``alpha`` None:
-    chosen among :data:`RIDGE_ALPHAS` by efficient leave-one-out on the training windows."""
+    chosen among :data:`RIDGE_ALPHAS` by efficient leave-one-out on the training windows.
+    Fitted on the windows :func:`fit_sample` picks."""
     from sklearn.linear_model import Ridge, RidgeCV
 
-    y = np.asarray(y_train, np.float64)
+    pick = fit_sample(len(x_train))
+    x_train = np.asarray(x_train)[pick] if pick.size < len(x_train) else x_train
+    y = np.asarray(y_train, np.float64)[pick]
     scale = _standardise(x_train)
     model = Ridge(alpha=alpha) if alpha is not None else RidgeCV(alphas=RIDGE_ALPHAS)
     model.fit(scale(x_train), y)
@@ -122,7 +164,8 @@ def ridge(
         if len(x) == 0:
             out.append(np.zeros((0, *y.shape[1:])))
         else:
-            out.append(np.asarray(model.predict(scale(x)), np.float64).reshape(-1, *y.shape[1:]))
+            raw = _in_chunks(lambda chunk: model.predict(scale(chunk)), x)
+            out.append(np.asarray(raw, np.float64).reshape(-1, *y.shape[1:]))
     return out
 
 
@@ -153,10 +196,15 @@ def logistic(
 ) -> list[np.ndarray]:
     """L2 logistic regression (inverse penalty ``c``) on flattened windows, each input
     standardised on the training windows; class probabilities of each array of
-    ``x_parts`` in the metrics' shape. Classes absent from training get probability 0."""
+    ``x_parts`` in the metrics' shape. Classes absent from training get probability 0.
+    Fitted on the windows :func:`fit_sample` picks (with their sample weights)."""
     from sklearn.linear_model import LogisticRegression
 
-    y = np.asarray(y_train, np.int64)
+    pick = fit_sample(len(x_train))
+    if pick.size < len(x_train):
+        x_train = np.asarray(x_train)[pick]
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[pick]
+    y = np.asarray(y_train, np.int64)[pick]
     scale = _standardise(x_train)
     model = LogisticRegression(C=c, max_iter=2000)
     model.fit(scale(x_train), y, sample_weight=sample_weight)
@@ -164,7 +212,7 @@ def logistic(
     for x in x_parts:
         proba = np.zeros((len(x), n_classes))
         if len(x):
-            proba[:, model.classes_] = model.predict_proba(scale(x))
+            proba[:, model.classes_] = _in_chunks(lambda c: model.predict_proba(scale(c)), x)
         out.append(proba[:, 1] if n_classes == 2 else proba)
     return out
 

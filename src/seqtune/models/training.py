@@ -36,6 +36,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from seqtune.models.feed import PREDICT_CHUNK, WindowFeed, as_feed, compact, gather, joined
+
 #: ``fit(unroll=None)`` always unrolls recurrent layers over windows of at most this many
 #: steps: unrolled, they trace as fast as the symbolic loop and run 1.4–2.5x faster.
 UNROLL_ALWAYS_STEPS = 6
@@ -205,7 +207,7 @@ class Epoch:
 
 def train_epochs(
     model: keras.Model,
-    x: np.ndarray,
+    x: np.ndarray | WindowFeed,
     y: np.ndarray,
     *,
     head: str,
@@ -215,7 +217,7 @@ def train_epochs(
     seed: int,
     sample_weight: np.ndarray | None = None,
     initial_epoch: int = 0,
-    validation_x: np.ndarray | None = None,
+    validation_x: np.ndarray | WindowFeed | None = None,
     unroll: bool | None = None,
 ) -> Iterator[Epoch]:
     """Train ``model`` with Adam for epochs ``initial_epoch .. epochs-1``, yielding one
@@ -225,21 +227,36 @@ def train_epochs(
     same seed gives the same run. The epoch's ``loss`` is the mean over samples of the batch
     losses (as Keras reports it). Raises :class:`Diverged` when the loss stops being finite.
 
+    ``x`` and ``validation_x``: arrays of samples or feeds
+    (:class:`~seqtune.models.feed.WindowFeed`); either way the compiled call holds one
+    matrix and the windows' start rows, and gathers each batch (and the validation
+    windows, :data:`~seqtune.models.feed.PREDICT_CHUNK` at a time) by index, so a study's
+    windows are never materialised.
     ``validation_x``: inputs predicted (inference mode) in the same compiled call as each
     epoch, handed out as :attr:`Epoch.predictions`.
     ``unroll``: unroll recurrent layers while training — ``None`` (default) when their
     windows are short, see :func:`should_unroll`. The model's own setting is restored when
     the iteration ends, however it ends.
     """
-    n = int(x.shape[0])
+    feed = as_feed(x)
+    n = len(feed)
     bs = max(1, min(int(batch_size), n))
     n_batches = math.ceil(n / bs)
-    xt = tf.constant(x, dtype=tf.float32)
-    yt = tf.constant(y.reshape(n, -1) if head != "softmax" else y.reshape(n), dtype=tf.float32)
-    wt = None if sample_weight is None else tf.constant(sample_weight, dtype=tf.float32)
     if validation_x is not None and len(validation_x) == 0:
         validation_x = None
-    xv = None if validation_x is None else tf.constant(validation_x, dtype=tf.float32)
+    # the windows stay one matrix (rows x features) and start rows: every batch (and the
+    # validation part, in chunks) is gathered inside the compiled call, never the whole part
+    if validation_x is None:
+        matrix, train_starts, _ = compact(feed.matrix, feed.starts, feed.starts[:0], feed.steps)
+        val_starts = None
+    else:
+        matrix, train_starts, val_starts = compact(*joined(feed, as_feed(validation_x)), feed.steps)
+    steps, sample = feed.steps, feed.sample
+    mt = tf.constant(matrix, dtype=tf.float32)
+    st = tf.constant(train_starts, dtype=tf.int32)
+    yt = tf.constant(y.reshape(n, -1) if head != "softmax" else y.reshape(n), dtype=tf.float32)
+    wt = None if sample_weight is None else tf.constant(sample_weight, dtype=tf.float32)
+    vt = None if val_starts is None else tf.constant(val_starts, dtype=tf.int32)
     variables = model.trainable_variables
     optimizer: _Adam | _KerasAdam = (
         _Adam(variables, float(learning_rate))
@@ -259,12 +276,13 @@ def train_epochs(
         stop = tf.minimum(start + bs, n)
         idx = order[start:stop]
         wb = None if wt is None else tf.gather(wt, idx)
-        loss = step(tf.gather(xt, idx), tf.gather(yt, idx), wb)
+        xb = gather(mt, tf.gather(st, idx), steps, sample)
+        loss = step(xb, tf.gather(yt, idx), wb)
         return b + 1, total + loss * tf.cast(stop - start, tf.float32), order
 
     def train(order: tf.Tensor) -> tf.Tensor:
         if n_batches == 1:  # the order of a full batch changes nothing but round-off
-            return step(xt, yt, wt)
+            return step(gather(mt, st, steps, sample), yt, wt)
         _, total, _ = tf.while_loop(
             lambda b, total, order: b < n_batches,
             batch,
@@ -276,10 +294,10 @@ def train_epochs(
     @tf.function(autograph=False)
     def run_epoch(order: tf.Tensor) -> Any:
         loss = train(order)
-        if xv is None:
+        if vt is None:
             return loss, tf.zeros((0,))
         with tf.control_dependencies([loss]):
-            return loss, model(xv, training=False)
+            return loss, predict_chunked(model, mt, vt, steps, sample)
 
     # One trace per fit is the design; short fits (Hyperband's first rounds) would make
     # TensorFlow warn about "frequent retracing" of this code.
@@ -293,7 +311,7 @@ def train_epochs(
             loss = float(loss_t)
             if not math.isfinite(loss):
                 raise Diverged(epoch, loss)
-            yield Epoch(epoch, loss, None if xv is None else pred_t.numpy())
+            yield Epoch(epoch, loss, None if vt is None else pred_t.numpy())
 
 
 def fit(
@@ -333,14 +351,40 @@ def fit(
     return log
 
 
-def predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled forward pass (inference mode) returning numpy."""
+def predict_chunked(
+    model: Any, matrix: Any, starts: Any, steps: int, sample: tuple[int, ...]
+) -> Any:
+    """In graph: ``model`` (inference mode) on the windows starting at ``starts`` of
+    ``matrix``, gathered :data:`~seqtune.models.feed.PREDICT_CHUNK` windows at a time (one
+    call when they are fewer), so a forward pass never holds a whole large part."""
+    n = int(starts.shape[0])
+    if n <= PREDICT_CHUNK:
+        return model(gather(matrix, starts, steps, sample), training=False)
+    count = math.ceil(n / PREDICT_CHUNK)
+
+    def body(c: Any, out: Any) -> tuple[Any, Any]:
+        part = starts[c * PREDICT_CHUNK : (c + 1) * PREDICT_CHUNK]
+        return c + 1, out.write(c, model(gather(matrix, part, steps, sample), training=False))
+
+    array = tf.TensorArray(tf.float32, size=count, infer_shape=False)
+    _, array = tf.while_loop(
+        lambda c, out: c < count, body, (tf.constant(0), array), maximum_iterations=count
+    )
+    return array.concat()
+
+
+def predictor(model: keras.Model) -> Callable[[np.ndarray | WindowFeed], np.ndarray]:
+    """A compiled forward pass (inference mode) returning numpy. Its input: an array of
+    samples or a :class:`~seqtune.models.feed.WindowFeed`, predicted
+    :data:`~seqtune.models.feed.PREDICT_CHUNK` windows at a time (one call when fewer)."""
 
     @tf.function(reduce_retracing=True)
     def forward(x: tf.Tensor) -> tf.Tensor:
         return model(x, training=False)
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return forward(tf.constant(x, dtype=tf.float32)).numpy()
+    def predict(x: np.ndarray | WindowFeed) -> np.ndarray:
+        feed = as_feed(x)
+        out = [forward(tf.constant(chunk.take(np.arange(len(chunk))))) for chunk in feed.chunks()]
+        return np.concatenate([o.numpy() for o in out]) if len(out) > 1 else out[0].numpy()
 
     return predict

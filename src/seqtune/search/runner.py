@@ -25,10 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 from seqtune.data import Table, Windows
-from seqtune.models.builders import build_model, reshape_x
+from seqtune.models.builders import build_model
 from seqtune.models.engine import Member, Wide, padded_steps, seed_keras
 from seqtune.models.engine.assemble import seeded_wide
 from seqtune.models.ensemble import mean_model
+from seqtune.models.feed import window_of
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
 from seqtune.objectives import load_user_function, task_metrics
@@ -341,14 +342,14 @@ class Runner:
         build would get (:func:`~seqtune.models.engine.assemble.seeded_wide`). ``models``:
         the members' models as given (e.g. holding loaded weights)."""
         members = []
+        layout = self.spec.layout
         for windows, seed in parts:
-            x_train, y_train = windows.part("train")
-            x_val = reshape_x(windows.part("val")[0], self.spec.layout) if validation else None
+            x_val = window_of(windows, "val", layout) if validation else None
             members.append(
                 Member(
                     seed,
-                    reshape_x(x_train, self.spec.layout),
-                    y_train,
+                    window_of(windows, "train", layout),
+                    windows.part("train")[1],
                     windows.sample_weight_train,
                     x_val,
                 )
@@ -488,12 +489,10 @@ class Runner:
         """The compiled fit of ``model`` on ``windows``' training part, yielding one record
         per epoch with the validation part predicted in the epoch's own call."""
         layout = self.spec.layout
-        x_train, y_train = windows.part("train")
-        x_val, _ = windows.part("val")
         return train_epochs(
             model,
-            reshape_x(x_train, layout),
-            y_train,
+            window_of(windows, "train", layout),
+            windows.part("train")[1],
             head=self.task.head(windows)[0],
             learning_rate=float(resolved["learning_rate"]),
             batch_size=int(resolved["batch_size"]),
@@ -501,7 +500,7 @@ class Runner:
             seed=seed,
             sample_weight=windows.sample_weight_train,
             initial_epoch=initial_epoch,
-            validation_x=reshape_x(x_val, layout),
+            validation_x=window_of(windows, "val", layout),
         )
 
     def refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
@@ -535,8 +534,7 @@ class Runner:
     def predict(self, model: keras.Model, windows: Windows, part: str) -> np.ndarray:
         """Predictions of ``part`` in metric units: original units for a forecast, shape
         (n,) or (n, horizon); class probabilities for classify."""
-        x, _ = windows.part(part)
-        raw = predictor(model)(reshape_x(x, self.spec.layout))
+        raw = predictor(model)(window_of(windows, part, self.spec.layout))
         return self.task.to_units(windows, part)(raw)
 
     def evaluate(self, model: keras.Model, windows: Windows, part: str) -> dict[str, Any]:

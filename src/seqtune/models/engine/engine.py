@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from seqtune.models.engine.nets import LoopNet, StackedNet, per_sample_loss
 from seqtune.models.engine.plan import Member, Op
+from seqtune.models.feed import PREDICT_CHUNK, as_feed, compact, gather, joined
 from seqtune.models.initial import Initial
 from seqtune.models.training import adam_powers, adam_update
 
@@ -74,10 +75,19 @@ class Engine:
             zeros = tf.zeros((k, 0, *(d or 1 for d in dims)), dtype)
             return tf.Variable(zeros, shape=tf.TensorShape([k, None, *dims]), trainable=False)
 
-        self.x = data(shape.x_dims)
+        # windows as one matrix per member (K, rows, features) and each window's start row
+        # (training and validation), gathered per batch inside the call (models.feed)
+        self.x = data([None])
+        self.starts = data([], tf.int32)
+        self.vstarts = data([], tf.int32)
+        self.span = tf.Variable(1, dtype=tf.int32, trainable=False)  # matrix rows a window
+        self.lead = tf.Variable(0, dtype=tf.int32, trainable=False)  # zero steps in front
+        self.sample = tf.Variable(
+            tf.ones((len(shape.x_dims),), tf.int32), trainable=False
+        )  # one window's shape as the model reads it (before the lead)
+        self.x_dims = shape.x_dims
         self.y = data([None] * (shape.y_rank - 1))
         self.w = data([])
-        self.xv = data(shape.x_dims)
         self.n = tf.Variable(tf.zeros((k,), tf.int32), trainable=False)
         self.bs = tf.Variable(1, dtype=tf.int32, trainable=False)
         self.alive = tf.Variable(tf.zeros((k,), tf.bool), trainable=False)
@@ -152,12 +162,37 @@ class Engine:
     def _gather(self, idx: Any, positions: Any) -> tuple[Any, Any, Any, Any, Any]:
         """Rows ``idx`` (K, B) of each member's data; ``positions`` (B,) their places in
         the epoch's order, real where below the member's row count."""
-        xb = tf.gather(self.x, idx, batch_dims=1)
+        xb = self._windows(tf.gather(self.starts, idx, batch_dims=1))
         yb = tf.gather(self.y, idx, batch_dims=1)
         valid = tf.cast(positions[None, :] < self.n[:, None], tf.float32)
         wb = tf.gather(self.w, idx, batch_dims=1) * valid
         count = tf.reduce_sum(valid, axis=1)
         return xb, yb, wb, count, tf.logical_and(self.alive, count > 0)
+
+    def _windows(self, rows: Any) -> Any:
+        """The windows starting at ``rows`` (K, B) of each member's matrix, (K, B, *sample),
+        with ``lead`` zero steps in front (a padded LSTM's)."""
+        xb = gather(self.x, rows, self.span, self.sample)
+        rank = len(self.x_dims)
+        pad = tf.stack([tf.one_hot(2, 2 + rank, dtype=tf.int32), tf.zeros((2 + rank,), tf.int32)])
+        xb = tf.pad(xb, tf.transpose(pad) * self.lead)
+        return tf.ensure_shape(xb, [self.k, None, *self.x_dims])
+
+    def _validation(self) -> Any:
+        """Each member's predictions of its validation windows (inference mode), forward
+        passes of :data:`~seqtune.models.feed.PREDICT_CHUNK` windows at a time."""
+        chunk = PREDICT_CHUNK
+        starts = self.vstarts.read_value()
+        count = (tf.shape(starts)[1] + chunk - 1) // chunk
+
+        def body(c: Any, out: Any) -> tuple[Any, Any]:
+            rows = starts[:, c * chunk : (c + 1) * chunk]
+            pred = self.net.forward(self._windows(rows), False, self.alive)  # (K, B, ..)
+            return c + 1, out.write(c, tf.experimental.numpy.swapaxes(pred, 0, 1))
+
+        array = tf.TensorArray(tf.float32, size=count, infer_shape=False)
+        _, array = tf.while_loop(lambda c, out: c < count, body, (tf.constant(0), array))
+        return tf.experimental.numpy.swapaxes(array.concat(), 0, 1)
 
     def _train(self, order: Any, full_batch: bool) -> Any:
         """Every batch of one epoch (``order``: each member's rows in its epoch order);
@@ -165,7 +200,7 @@ class Engine:
         k = self.k
         one = tf.constant(1.0, tf.float32)
         if full_batch:  # every member one full batch, in its natural order
-            rows = tf.range(tf.shape(self.x)[1])
+            rows = tf.range(tf.shape(self.starts)[1])
             idx = tf.tile(rows[None, :], [k, 1])
             return self._step(*self._gather(idx, rows))
         bs = self.bs.read_value()
@@ -190,7 +225,7 @@ class Engine:
     def _epoch_function(self, shape: Shape, jit: bool) -> Any:
         """The compiled epoch: every batch, then (with validation) the members'
         predictions of their validation inputs."""
-        k, net = self.k, self.net
+        k = self.k
 
         # the order's length (rows padded to whole batches) changes from trial to trial
         @tf.function(
@@ -203,7 +238,7 @@ class Engine:
             if not shape.validation:
                 return loss, tf.zeros((k, 0))
             with tf.control_dependencies([loss]):
-                return loss, net.forward(self.xv.read_value(), False, self.alive)
+                return loss, self._validation()
 
         run_epoch._omit_frequent_tracing_warning = True
         return run_epoch
@@ -228,24 +263,32 @@ class Engine:
         self.learning_rate.assign(learning_rate)
         n_max = max(len(mb.x) for mb in members)
         nv_max = max(0 if mb.validation_x is None else len(mb.validation_x) for mb in members)
-        sample = members[0].x.shape[1:]
-        sample = (sample[0] + lead, *sample[1:])
+        feeds = [member_feed(mb) for mb in members]
+        first = feeds[0][0]
         y_dims = targets(members[0].y, self.head).shape[1:]
-        x = np.zeros((self.k, n_max, *sample), np.float32)
+        r_max = max(matrix.shape[0] for matrix, _, _ in feeds)
+        x = np.zeros((self.k, r_max, first.shape[1]), np.float32)
+        starts = np.zeros((self.k, n_max), np.int32)
+        vstarts = np.zeros((self.k, nv_max), np.int32)
         y = np.zeros((self.k, n_max, *y_dims), np.float32)
         w = np.zeros((self.k, n_max), np.float32)
-        xv = np.zeros((self.k, nv_max, *sample), np.float32)
-        for k, mb in enumerate(members):
+        for k, (mb, (matrix, train, val)) in enumerate(zip(members, feeds, strict=True)):
             n = len(mb.x)
-            x[k, :n, lead:] = mb.x
+            x[k, : matrix.shape[0]] = matrix
+            starts[k, :n] = train
+            vstarts[k, : len(val)] = val
             y[k, :n] = targets(mb.y, self.head).reshape(y[k, :n].shape)
             w[k, :n] = 1.0 if mb.sample_weight is None else mb.sample_weight
-            if mb.validation_x is not None and len(mb.validation_x):
-                xv[k, : len(mb.validation_x), lead:] = mb.validation_x
         self.x.assign(x)
+        del x
+        self.starts.assign(starts)
+        self.vstarts.assign(vstarts)
         self.y.assign(y)
         self.w.assign(w)
-        self.xv.assign(xv)
+        feed = as_feed(members[0].x)
+        self.span.assign(feed.steps)
+        self.sample.assign(np.array(feed.sample, np.int32))
+        self.lead.assign(lead)
         self.n.assign(np.array([len(mb.x) for mb in members], np.int32))
         self.alive.assign(np.ones(self.k, bool))
         bs = max(1, min(batch_size, n_max))
@@ -254,8 +297,19 @@ class Engine:
 
     def release(self) -> None:
         """Drop the members' data (kept engines would otherwise hold the last trial's)."""
-        for var in (self.x, self.y, self.w, self.xv):
+        for var in (self.x, self.starts, self.vstarts, self.y, self.w):
             var.assign(tf.zeros((self.k, 0, *(d or 1 for d in var.shape[2:])), var.dtype))
+
+
+def member_feed(member: Member) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A member's windows as one matrix (rows, features), only the rows its training and
+    validation windows read, and their start rows in it."""
+    feed = as_feed(member.x)
+    if member.validation_x is None or not len(member.validation_x):
+        matrix, train, val = feed.matrix, feed.starts, np.zeros((0,), np.int64)
+    else:
+        matrix, train, val = joined(feed, as_feed(member.validation_x))
+    return compact(matrix, train, val, feed.steps)
 
 
 def targets(y: np.ndarray, head: str) -> np.ndarray:

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from seqtune.models.builders import build_model
+from seqtune.models.feed import WindowFeed
 from seqtune.models.training import UNROLL_MAX_STEPS
 
 #: With ``pad_steps``, an LSTM's windows are padded at the front to a multiple of this many
@@ -46,14 +47,16 @@ class Member:
     ``seed`` plays the role it plays in a solo trial: the caller builds the member's model
     after ``keras.utils.set_random_seed(seed)`` (:func:`build_members` does), and the batch
     order of every epoch is ``numpy.random.default_rng(seed).permutation`` as in ``fit``.
-    ``x`` is already in the model's layout (``builders.reshape_x``).
+    ``x`` and ``validation_x`` are in the model's layout: arrays (``builders.reshape_x``)
+    or feeds (:class:`~seqtune.models.feed.WindowFeed`: a study's windows, read from their
+    scaled matrix by start row and never materialised).
     """
 
     seed: int
-    x: np.ndarray
+    x: np.ndarray | WindowFeed
     y: np.ndarray
     sample_weight: np.ndarray | None = None
-    validation_x: np.ndarray | None = None
+    validation_x: np.ndarray | WindowFeed | None = None
 
 
 @dataclass

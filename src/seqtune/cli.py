@@ -52,7 +52,15 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="seqtune", description=__doc__.split("\n")[0])
+    p = _Parser(
+        prog="seqtune",
+        description=(
+            "Hyperparameter search for Keras sequence models on time series: check a spec, "
+            "launch and resume a study, watch its status, export the best model, predict, "
+            "train, report and plot; worker and datasets for many machines and the shipped "
+            "data. `seqtune COMMAND --help` for each."
+        ),
+    )
     p.add_argument("--version", action="version", version=f"seqtune {__version__}")
     sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     _add_launch(sub)
@@ -89,6 +97,7 @@ def _add_launch(sub: Any) -> None:
         default=1,
         help="worker processes on this machine, one study (tpe/random; default 1)",
     )
+    _json_option(launch, "at the end, the study's status (as `status --json`) on stdout")
 
 
 def _add_resume(sub: Any) -> None:
@@ -98,6 +107,7 @@ def _add_resume(sub: Any) -> None:
     resume.add_argument("--trials", type=_positive, help="raise (or set) the total budget")
     resume.add_argument("--storage", help="storage URL, if the study was launched with one")
     resume.add_argument("--workers", type=_positive, default=1, help="worker processes")
+    _json_option(resume, "at the end, the study's status (as `status --json`) on stdout")
 
 
 def _add_worker(sub: Any) -> None:
@@ -116,7 +126,7 @@ def _add_worker(sub: Any) -> None:
     )
     # started by launch before the study exists: load TensorFlow meanwhile, then wait for
     # the launching process (this pid) to create the study
-    worker.add_argument("--launched-by", type=int)
+    worker.add_argument("--launched-by", type=int, help=argparse.SUPPRESS)  # internal
 
 
 def _add_status(sub: Any) -> None:
@@ -145,6 +155,7 @@ def _add_export(sub: Any) -> None:
     _force_option(export)
     _remote_options(export)
     _mlflow_options(export)
+    _json_option(export, "one JSON object on stdout: the files written and best.yaml's result")
 
 
 def _mlflow_options(p: argparse.ArgumentParser) -> None:
@@ -173,10 +184,13 @@ def _check_mlflow(args: argparse.Namespace) -> None:
     check_tracking_uri(args.mlflow)
 
 
-def _log_mlflow(args: argparse.Namespace, study_dir: Path, out_yaml: Path) -> None:
-    """After ``export --mlflow``: the trials and the model logged; the run and model URI."""
+def _log_mlflow(
+    args: argparse.Namespace, study_dir: Path, out_yaml: Path, quiet: bool = False
+) -> tuple[str, str] | None:
+    """After ``export --mlflow``: the trials and the model logged; the run and model URI
+    (printed unless ``quiet``). None without ``--mlflow``."""
     if not getattr(args, "mlflow", None):
-        return
+        return None
     from seqtune.api import load_study
     from seqtune.integrations.mlflow import log_forecaster, log_study
 
@@ -186,7 +200,9 @@ def _log_mlflow(args: argparse.Namespace, study_dir: Path, out_yaml: Path) -> No
         uri = log_forecaster(out_yaml, **where)
     except UserError as err:
         raise UserError(f"{err} (the export is written; `export --mlflow` again logs it)") from None
-    print(f"mlflow: study run {run}, model {uri}")
+    if not quiet:
+        print(f"mlflow: study run {run}, model {uri}")
+    return run, uri
 
 
 def _add_check(sub: Any) -> None:
@@ -227,6 +243,7 @@ def _add_predict(sub: Any) -> None:
         help="add lower_PCT/upper_PCT columns: prediction intervals at these levels (e.g. 80 95)",
     )
     _force_option(predict)
+    _json_option(predict, "one JSON object on stdout: the forecast's rows (also with -o)")
 
 
 def _add_report(sub: Any) -> None:
@@ -260,6 +277,10 @@ def _add_datasets(sub: Any) -> None:
     _force_option(ds)
     ds.add_argument("--rows", type=_positive, default=22000)
     ds.add_argument("--seed", type=int, default=0)
+
+
+def _json_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", action="store_true", help=what)
 
 
 def _force_option(p: argparse.ArgumentParser) -> None:
@@ -398,9 +419,24 @@ def _launch(args: argparse.Namespace) -> int:
             workers=args.workers,
             worker_storage=args.storage,
             say=_say,
-            done=lambda study: _print_best(study.status()),
+            done=_finished(args),
         )
     return code
+
+
+def _finished(args: argparse.Namespace) -> Any:
+    """What launch and resume print at the end: the best trial and what to do next, or
+    with ``--json`` the study's status as ``status --json`` prints it."""
+
+    def done(study: Any) -> None:
+        if getattr(args, "json", False):
+            print(json.dumps(study.status(), indent=2, default=str))
+            return
+        _print_best(study.status())
+        if study.path is not None:
+            print(f"next: seqtune export {study.path}   (then: seqtune report {study.path})")
+
+    return done
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -414,7 +450,7 @@ def _resume(args: argparse.Namespace) -> int:
             args.trials,
             workers=args.workers,
             say=_say,
-            done=lambda study: _print_best(study.status()),
+            done=_finished(args),
         )
 
 
@@ -564,6 +600,14 @@ def _wait_for_launch(study_dir: Path, parent: int) -> bool:
     return True
 
 
+def _shown(value: Any) -> str:
+    """A parameter as a table prints it: floats to 4 significant digits (the stored value,
+    in trials.csv, best.yaml and --json, keeps every digit)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _print_best(status: dict[str, Any]) -> None:
     best = status["best"]
     if best is None:
@@ -640,7 +684,7 @@ def format_status(status: dict[str, Any]) -> str:
     for r in status["trial_records"]:
         value = "" if r["value"] is None else f"{r['value']:.6g}"
         secs = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
-        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        params = ", ".join(f"{k}={_shown(v)}" for k, v in r["params"].items())
         extra = f"  [{r['reason']}]" if r["reason"] and r["state"] != "complete" else ""
         lines.append(
             f"{r['number']:>5}  {r['state']:<11} {value:>12} {r['epochs'] or '':>6} "
@@ -712,6 +756,8 @@ def _export(args: argparse.Namespace) -> int:
                 out_yaml, out_model, result = export(study, args.output, args.force)
     finally:
         study.close()
+    if args.json:
+        return _export_json(args, study, out_yaml, out_model, result, running)
     if running:
         print(f"note: the study is still running ({running}); exported its best trial so far")
     obj = result["objective"]
@@ -725,12 +771,49 @@ def _export(args: argparse.Namespace) -> int:
     others = [n for n in (result.get("files") or {}) if n != out_model.name]
     beside = f" (beside them: {', '.join(others)})" if others else ""
     print(f"wrote {out_yaml} and {out_model}{beside}")
+    from seqtune.tasks import task_of
+
+    if task_of(study.spec.data.task).forecasts:
+        print(f"next: seqtune predict {out_yaml} --csv RECENT.csv --level 80 95")
+    else:
+        print(f"next: seqtune train {out_yaml}   (refit from scratch, reproduces the export)")
     from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
     if warning:
         print(f"seqtune: warning: {warning}", file=sys.stderr)
     _log_mlflow(args, study.path, out_yaml)
+    return 0
+
+
+def _export_json(
+    args: argparse.Namespace,
+    study: Any,
+    out_yaml: Path,
+    out_model: Path,
+    result: dict[str, Any],
+    running: str | None,
+) -> int:
+    """``export --json``: one object — the files written, best.yaml's ``result``, the
+    not-beaten warning (also on stderr) and, with ``--mlflow``, the run and model URI."""
+    from seqtune.exported.export import baseline_warning
+
+    warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
+    if warning:
+        print(f"seqtune: warning: {warning}", file=sys.stderr)
+    logged = _log_mlflow(args, study.path, out_yaml, quiet=True)
+    files = [str(out_yaml), *(str(out_yaml.parent / n) for n in result.get("files") or {})]
+    out: dict[str, Any] = {
+        "spec": str(out_yaml),
+        "model": str(out_model),
+        "files": files,
+        "running": running,
+        "warning": warning,
+        "result": result,
+    }
+    if logged is not None:
+        out["mlflow"] = {"study_run": logged[0], "model_uri": logged[1]}
+    print(json.dumps(out, indent=2, default=str))
     return 0
 
 
@@ -810,6 +893,16 @@ def _predict(args: argparse.Namespace) -> int:
         state=exported.state,
         levels=levels,
     )
+    if args.json:
+        if args.output is not None:
+            write_csv(args.output, header, rows)
+        records = [dict(zip(header, row, strict=True)) for row in rows]
+        after = data.labels_of([data.n_rows - 1])[0]
+        out = {"export": str(exported.path), "after": after, "levels": list(levels)}
+        if args.output is not None:
+            out["output"] = str(args.output)
+        print(json.dumps({**out, "forecast": records}, indent=2, default=str))
+        return 0
     if args.output is None:
         import csv
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, cli_here, run_cli
+from conftest import ROOT, cli_here, run_cli, tiny_spec, write_spec
 
 from seqtune.cli import main
 
@@ -334,3 +334,33 @@ def test_check_json_prints_json_when_the_spec_cannot_be_read(tmp_path: Path) -> 
     report = json.loads(done.stdout)
     assert report["ok"] is False and len(report["problems"]) == 1
     assert done.stderr.strip() == f"seqtune check: {report['problems'][0]}"
+
+
+@pytest.mark.parametrize(
+    ("split", "transform"),
+    [
+        ({"val": 12, "test": 24, "folds": 3}, "none"),
+        ({"val": 12, "test": 24, "folds": 4, "gap": 2}, "seasonal_diff"),
+        ({"val": 12, "test": 24}, "log_diff"),
+        ({"val": 0.13, "test": 0.33}, "seasonal_diff"),
+    ],
+)
+def test_every_largest_look_back_check_advises_fits(
+    tmp_path: Path, split: dict[str, Any], transform: str
+) -> None:
+    """The look_back check advises passes check, and one more does not (folds included:
+    the advice once ignored them and named a look_back that left a fold no windows)."""
+    import re
+
+    def check_with(high: int) -> subprocess.CompletedProcess[str]:
+        spec = tiny_spec(data={"split": split}, search={"trials": 1})
+        spec["space"] = {**spec["space"], "look_back": {"int": [1, high]}, "transform": transform}
+        return cli_here("check", str(write_spec(tmp_path / "lb.yaml", spec)))
+
+    done = check_with(400)
+    assert done.returncode == 2
+    found = re.search(r"the largest look_back that fits is (\d+)", done.stderr)
+    assert found, done.stderr
+    best = int(found.group(1))
+    assert check_with(best).returncode == 0
+    assert check_with(best + 1).returncode == 2

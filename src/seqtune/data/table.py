@@ -442,13 +442,33 @@ class Table:
             return stratified_counts(self.n_rows - span + 1, self.spec.val, self.spec.test)
         return classify_counts(self.bounds, span)
 
-    def _largest_look_back(self, lost: int) -> int:
-        """The largest look_back leaving 2 training windows and 1 in val and test (0: none)."""
-        for look_back in range(self.n_rows, 0, -1):
+    def _largest_look_back(self, lost: int, below: int | None = None) -> int:
+        """The largest look_back (under ``below``, if given) leaving 2 training windows and
+        1 in val and test, and with rolling-origin folds 2 training and 1 validation window
+        in every fold: one that passes every capacity check (0: none does)."""
+        top = self.n_rows if below is None else min(self.n_rows, below - 1)
+        for look_back in range(top, 0, -1):
             counts = self._counts_lost(look_back, lost)
-            if counts["train"] >= 2 and counts["val"] >= 1 and counts["test"] >= 1:
+            holdout = counts["train"] >= 2 and counts["val"] >= 1 and counts["test"] >= 1
+            if holdout and self._folds_fit(look_back, lost):
                 return look_back
         return 0
+
+    def _folds_fit(self, look_back: int, lost: int) -> bool:
+        """Whether every rolling-origin fold keeps 2 training and 1 validation window (True
+        without folds, or when the folds cannot be planned: that has its own message)."""
+        if not self.uses_folds:
+            return True
+        try:
+            folds = self.fold_plan.folds
+        except UserError:
+            return True
+        fold_lost = lost if self.task == "forecast" else 0
+        for fold in folds:
+            counts = self._counts_in(fold.bounds(), look_back, fold_lost)
+            if counts["train"] < 2 or counts["val"] < 1:
+                return False
+        return True
 
     def _counts_lost(self, look_back: int, lost: int) -> dict[str, int]:
         if self.task == "forecast":
@@ -648,11 +668,12 @@ class Table:
             for part, need in (("train", 2), ("val", 1)):
                 if counts[part] >= need:
                     continue
-                fits = [
-                    lb
-                    for lb in range(max_look_back - 1, 0, -1)
-                    if self._counts_in(fold.bounds(), lb, lost)[part] >= need
-                ]
+                # one that fits every fold and the holdout's parts, not this one alone
+                holdout_lost = max(target_transforms.lost_rows(n, self.period) for n in names)
+                best = self._largest_look_back(
+                    holdout_lost if self.task == "forecast" else 0, max_look_back
+                )
+                fits = [best] if best > 0 else []
                 lost_text = f" plus {lost} rows lost to the transform" if lost else ""
                 rows = self.row_numbers  # 1-based data rows of the CSV, as in every message
                 where = (

@@ -74,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_plot(sub)
     _add_datasets(sub)
+    for command in sub.choices.values():  # every command takes -q and -v
+        loudness = command.add_mutually_exclusive_group()
+        loudness.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            help="no progress or notes on stderr: only the result, warnings and errors",
+        )
+        loudness.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="leave TensorFlow's and Optuna's own log lines and warnings in",
+        )
     return p
 
 
@@ -302,8 +316,13 @@ def _remote_options(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_libraries()
     args = build_parser().parse_args(argv)
+    if args.verbose:  # the libraries' own warnings and log lines, as they print them
+        import seqtune.quiet
+
+        seqtune.quiet.VERBOSE = True
+    else:
+        _quiet_libraries()
     try:
         if getattr(args, "storage", None):  # a SQLite path made absolute, :memory: refused
             from seqtune.store.server import normalize_storage
@@ -396,6 +415,15 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def _told(args: argparse.Namespace) -> dict[str, Any]:
+    """Where a run's messages and progress lines go: stderr, or nowhere with ``-q``."""
+    if args.quiet:
+        import io
+
+        return {"say": lambda _: None, "out": io.StringIO()}
+    return {"say": _say}
+
+
 def _launch(args: argparse.Namespace) -> int:
     from seqtune.spec import Overrides, validate_with_data
 
@@ -418,8 +446,8 @@ def _launch(args: argparse.Namespace) -> int:
             storage,
             workers=args.workers,
             worker_storage=args.storage,
-            say=_say,
             done=_finished(args),
+            **_told(args),
         )
     return code
 
@@ -433,7 +461,7 @@ def _finished(args: argparse.Namespace) -> Any:
             print(json.dumps(study.status(), indent=2, default=str))
             return
         _print_best(study.status())
-        if study.path is not None:
+        if study.path is not None and not args.quiet:
             print(f"next: seqtune export {study.path}   (then: seqtune report {study.path})")
 
     return done
@@ -449,8 +477,8 @@ def _resume(args: argparse.Namespace) -> int:
             args.storage,
             args.trials,
             workers=args.workers,
-            say=_say,
             done=_finished(args),
+            **_told(args),
         )
 
 
@@ -486,7 +514,7 @@ def _worker(args: argparse.Namespace) -> int:
         )
     try:
         _, runner = study.prepare()  # refuses data that changed since the launch
-        study.run(runner)
+        study.run(runner, out=_told(args).get("out"))
         if remote is not None:
             _print_best(study.status())
     except Interrupted as stop:
@@ -758,7 +786,7 @@ def _export(args: argparse.Namespace) -> int:
         study.close()
     if args.json:
         return _export_json(args, study, out_yaml, out_model, result, running)
-    if running:
+    if running and not args.quiet:
         print(f"note: the study is still running ({running}); exported its best trial so far")
     obj = result["objective"]
     print(f"trial {result['trial']}: {obj['name']} = {obj['value']:.6g}")
@@ -773,10 +801,12 @@ def _export(args: argparse.Namespace) -> int:
     print(f"wrote {out_yaml} and {out_model}{beside}")
     from seqtune.tasks import task_of
 
-    if task_of(study.spec.data.task).forecasts:
-        print(f"next: seqtune predict {out_yaml} --csv RECENT.csv --level 80 95")
-    else:
-        print(f"next: seqtune train {out_yaml}   (refit from scratch, reproduces the export)")
+    if not args.quiet:
+        print(
+            f"next: seqtune predict {out_yaml} --csv RECENT.csv --level 80 95"
+            if task_of(study.spec.data.task).forecasts
+            else f"next: seqtune train {out_yaml}   (refit from scratch, reproduces the export)"
+        )
     from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})

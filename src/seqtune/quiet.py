@@ -27,15 +27,24 @@ def quiet_libraries(own_warnings: bool = True) -> None:
     warnings.formatwarning = lambda message, *rest, **kw: f"seqtune: warning: {message}\n"
 
 
+#: Set by ``seqtune -v``: TensorFlow's and Optuna's own lines are left alone.
+VERBOSE = False
+
+
 def load_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up chatter (absl and oneDNN lines, which no
-    environment variable silences) sent to /dev/null, so that stderr stays seqtune's.
-    Import errors still surface: they are Python exceptions."""
+    environment variable silences) sent to /dev/null, so that stderr stays seqtune's
+    (unless :data:`VERBOSE`). Import errors still surface: they are Python exceptions."""
     if "tensorflow" in sys.modules:
         return
     from seqtune.models.runtime import configure_from_env, threads_from_env
 
     threads_from_env()  # a bad SEQTUNE_THREADS is refused before the slow import
+    if VERBOSE:
+        import tensorflow  # noqa: F401
+
+        configure_from_env()
+        return
     saved = os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)

@@ -102,3 +102,27 @@ def test_json_on_launch_export_and_predict_and_what_comes_next(tmp_path: Path) -
     assert forecast["levels"] == [80.0] and len(forecast["forecast"]) == 1
     row = forecast["forecast"][0]
     assert row["lower_80"] <= row["prediction"] <= row["upper_80"]
+
+
+def test_every_command_takes_quiet_and_verbose() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "verb")  # argparse's subparsers
+    for verb, command in sub.choices.items():  # type: ignore[union-attr]
+        text = command.format_help()
+        assert "-q, --quiet" in text and "-v, --verbose" in text, verb
+
+
+@pytest.mark.slow
+def test_quiet_launch_prints_only_its_result_and_verbose_lets_tensorflow_speak(
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli
+
+    spec = write_spec(tmp_path / "tiny.yaml", tiny_spec(search={"trials": 1, "max_epochs": 1}))
+    done = run_cli("launch", str(spec), "--results", str(tmp_path / "results"), "-q")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout.startswith("best trial 0")
+    assert "next:" not in done.stdout
+    done = run_cli("export", str(tmp_path / "results" / "tiny"), "-v")
+    assert done.returncode == 0, done.stderr
+    assert "oneDNN" in done.stderr or "tensorflow" in done.stderr.lower()

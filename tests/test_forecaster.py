@@ -92,6 +92,10 @@ def test_one_model_one_test_figure_and_a_forecaster_that_travels(tmp_path: Path,
     # the intervals it draws cover what export said they did
     assert ev.covered == pytest.approx(result["intervals"]["coverage"], abs=1e-4)  # type: ignore[union-attr]
     assert set(ev.bands) == set(result["intervals"]["half_width"])  # type: ignore[union-attr]
+    # the ridge baseline export compares with is drawn too, with export's figure, on dates
+    ridge = ev.metrics["ridge"]["rmse"]  # type: ignore[union-attr]
+    assert ridge == pytest.approx(result["baselines"]["ridge"]["test"], rel=1e-6)
+    assert ev.time_values is not None  # type: ignore[union-attr]
 
     # the Python API
     forecaster = seqtune.load(best_yaml)

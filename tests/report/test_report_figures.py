@@ -129,3 +129,19 @@ def test_forecast_paths_are_drawn_from_a_few_origins() -> None:
     assert figures.path_origins(1) == [0]
     assert figures.path_origins(3) == [0, 1, 2]
     assert figures.path_origins(13) == [0, 4, 8, 12]
+
+
+def test_a_value_axis_spanning_orders_of_magnitude_is_logarithmic() -> None:
+    from matplotlib.figure import Figure
+
+    from seqtune.report.figures import _log_if_wide
+
+    wide, narrow, signed = (Figure().add_subplot() for _ in range(3))
+    _log_if_wide(wide, [2.4, 2.5, 60.0, None])
+    _log_if_wide(narrow, [2.4, 2.5, 3.0])
+    _log_if_wide(signed, [-1.0, 60.0])
+    assert (wide.get_yscale(), narrow.get_yscale(), signed.get_yscale()) == (
+        "log",
+        "linear",
+        "linear",
+    )

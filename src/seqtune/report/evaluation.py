@@ -50,6 +50,8 @@ class ForecastEval:
     bands: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: what each level's interval covered of the test part (result.intervals.coverage)
     covered: dict[str, float] = field(default_factory=dict)
+    #: every table row's time (``data.time``: datetime64 or int), None without a time index
+    time_values: np.ndarray | None = None
     #: best.yaml's ``result.baselines``: {name: {"val", "test", ...}} in the objective
     baselines: dict[str, Any] = field(default_factory=dict)
 
@@ -104,9 +106,13 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
     y_true = runner.task.truth(windows, "test")
     exported_test = dict(result.get("test") or {})
     if runner.task.forecasts:
-        ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period)
+        # the ridge baseline export compares with, on the same rows
+        ridge = {"ridge": _ridge(windows)}
+        ev = _forecast(windows, y_true, y_pred, trial, exported_test, windows.period, ridge)
         ev.val_by_step = _val_by_step(data, trial)
         ev.bands, ev.covered = _bands(best_yaml, exported, ev.predictions["model"], y_true)
+        if runner.table.time is not None:
+            ev.time_values = np.asarray(runner.table.time.values)
         found = result.get("baselines")
         ev.baselines = dict(found) if isinstance(found, dict) else {}
         return ev
@@ -139,6 +145,18 @@ def _bands(
     return bands, intervals.coverage(actual, prediction, state.residuals, levels, state.scale)
 
 
+def _ridge(windows: Any) -> np.ndarray | None:
+    """The ridge baseline's test forecasts (fitted on ``windows``' training part, as
+    export fits it), or None when it cannot be fitted."""
+    from seqtune.models.baselines import baseline_predictions
+
+    try:
+        found = baseline_predictions(windows, ["test"]).get("ridge", {}).get("test")
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None
+    return None if found is None else np.asarray(found, np.float64)
+
+
 def _val_by_step(data: StudyData, trial: Any) -> dict[str, list[float]]:
     """The exported trial's validation errors per step, as the search kept them (its
     ``val_rmse_h1`` … and ``val_mae_h1`` … metrics); empty when it kept none."""
@@ -168,6 +186,7 @@ def _forecast(
     trial: int | None,
     exported: dict[str, Any],
     period: int | None,
+    extra: dict[str, np.ndarray | None] | None = None,
 ) -> ForecastEval:
     rows = windows.target_rows("test")
     series = np.asarray(windows.target_values, np.float64)
@@ -185,6 +204,7 @@ def _forecast(
             predictions["persistence"] = series[rows - 1]
         if period and rows.min() >= period:
             predictions["seasonal naive"] = series[rows - period]
+    predictions.update({k: v for k, v in (extra or {}).items() if v is not None})
     scores = {
         name: {"rmse": m.rmse(y_true, p), "mae": m.mae(y_true, p)}
         for name, p in predictions.items()

@@ -102,10 +102,24 @@ def history(data: StudyData) -> Figure:
         )
     ax.set_xlabel("trial")
     ax.set_ylabel(_objective_label(data))
+    _log_if_wide(ax, [r.value for r in done] + [v for _, v in shown])
     ax.set_title(f"Optimization history · {len(data.records)} trials")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+#: A value axis spanning more than this ratio (positive values) is drawn on a log scale:
+#: one diverged or pruned trial at 60 flattens every real one near 2.4 on a linear axis.
+LOG_SPAN = 20.0
+
+
+def _log_if_wide(ax: Any, values: list[Any]) -> None:
+    """Put the y axis on a log scale when ``values`` are positive and span orders of
+    magnitude (more than :data:`LOG_SPAN` times)."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if finite and min(finite) > 0 and max(finite) / min(finite) > LOG_SPAN:
+        ax.set_yscale("log")
 
 
 def _last(curve: dict[int, float] | None) -> float | None:
@@ -219,6 +233,7 @@ def curves(data: StudyData, top: int = CURVES_TOP) -> Figure:
             )
     ax.set_xlabel("epoch")
     ax.set_ylabel(_objective_label(data))
+    _log_if_wide(ax, [v for r in chosen for v in stored[r.number].values()])
     ax.set_title(f"Learning curves of the best {len(chosen)} trials (★ best epoch)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
@@ -229,7 +244,19 @@ FORECAST_STYLES = {
     "model": ("tab:blue", "-"),
     "persistence": ("tab:orange", "--"),
     "seasonal naive": ("tab:purple", ":"),
+    "ridge": ("tab:green", "-."),
 }
+
+
+def _x(ev: ForecastEval, rows: np.ndarray) -> np.ndarray:
+    """Where table rows are drawn: at their time (``data.time``), else their row number."""
+    if ev.time_values is None:
+        return rows
+    return ev.time_values[np.asarray(rows, dtype=np.int64)]
+
+
+def _x_label(ev: ForecastEval) -> str:
+    return "time (test part)" if ev.time_values is not None else "row of the data file (test part)"
 
 
 def _forecast_label(ev: ForecastEval, name: str) -> str:
@@ -249,20 +276,21 @@ def forecast(ev: ForecastEval | ClassifyEval) -> Figure:
         return _forecast_paths(ev)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    _bands(ax, ev, ev.rows, slice(None))
-    ax.plot(ev.rows, ev.actual, color="black", lw=2, label="actual")
+    x = _x(ev, ev.rows)
+    _bands(ax, ev, x, slice(None))
+    ax.plot(x, ev.actual, color="black", lw=2, label="actual")
     for name, values in ev.predictions.items():
         colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
         score = ev.metrics[name]
         ax.plot(
-            ev.rows,
+            x,
             values,
             color=colour,
             ls=ls,
             lw=1.6,
             label=f"{_forecast_label(ev, name)}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}",
         )
-    ax.set_xlabel("row of the data file (test part)")
+    ax.set_xlabel(_x_label(ev))
     ax.set_ylabel("target, original units")
     ax.set_title("Exported model on the test part, one step ahead")
     ax.grid(alpha=0.3)
@@ -306,20 +334,20 @@ def _forecast_paths(ev: ForecastEval) -> Figure:
     rows, first = np.unique(target_rows, return_index=True)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(rows, ev.actual.ravel()[first], color="black", lw=2, label="actual")
+    ax.plot(_x(ev, rows), ev.actual.ravel()[first], color="black", lw=2, label="actual")
     chosen = path_origins(n)
     for name, values in ev.predictions.items():
         colour, ls = FORECAST_STYLES.get(name, ("tab:gray", "-."))
         score = ev.metrics[name]
         label = f"{_forecast_label(ev, name)}: RMSE {score['rmse']:.4g}, MAE {score['mae']:.4g}"
         for k in chosen:
-            ax.plot(ev.rows[k] + steps, values[k], color=colour, ls=ls, lw=1.6, label=label)
+            ax.plot(_x(ev, ev.rows[k] + steps), values[k], color=colour, ls=ls, lw=1.6, label=label)
             label = "_nolegend_"
         if name == "model":
-            ax.plot(ev.rows[chosen], values[chosen, 0], "o", color=colour, ms=4)
+            ax.plot(_x(ev, ev.rows[chosen]), values[chosen, 0], "o", color=colour, ms=4)
             for i, k in enumerate(chosen):
-                _bands(ax, ev, ev.rows[k] + steps, k, legend=i == 0)
-    ax.set_xlabel("row of the data file (test part)")
+                _bands(ax, ev, _x(ev, ev.rows[k] + steps), k, legend=i == 0)
+    ax.set_xlabel(_x_label(ev))
     ax.set_ylabel("target, original units")
     paths = f"from {len(chosen)} of {n} origins" if len(chosen) < n else f"from {n} origin(s)"
     ax.set_title(f"Exported model on the test part: {h} steps ahead {paths} (● step 1)")

@@ -78,6 +78,21 @@ def _scan(path: Path) -> None:
         ) from None
 
 
+def _check_names(names: list[str], path: Path, where: str) -> None:
+    """UserError for more columns than seqtune reads, or a name that appears twice (in
+    ``where``: a CSV's header, a Parquet file)."""
+    if len(names) > MAX_COLUMNS:
+        raise UserError(
+            f"{path} has {len(names):,} columns, more than the {MAX_COLUMNS:,} seqtune reads",
+            FIELD,
+        )
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise UserError(f"column '{_shown(name)}' appears more than once in {where}", FIELD)
+        seen.add(name)
+
+
 def _check_header(path: Path) -> None:
     """Refuse a header with more than MAX_COLUMNS columns, or a column name given twice
     (pandas would rename the second 'x' to 'x.1' and go on with the first)."""
@@ -95,18 +110,7 @@ def _check_header(path: Path) -> None:
         names = next(csv.reader([text]), [])
     except csv.Error:  # a name longer than the csv module takes: pandas says what is wrong
         return
-    if len(names) > MAX_COLUMNS:
-        raise UserError(
-            f"{path} has {len(names):,} columns, more than the {MAX_COLUMNS:,} seqtune reads",
-            FIELD,
-        )
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise UserError(
-                f"column '{_shown(name)}' appears more than once in the header of {path}", FIELD
-            )
-        seen.add(name)
+    _check_names(names, path, f"the header of {path}")
 
 
 #: Extensions read as Parquet (``data.csv: capture.parquet``); anything else is CSV.
@@ -168,16 +172,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         names = [str(name) for name in pq.read_schema(path).names]
     except Exception as err:  # pyarrow's errors have no common base worth naming
         raise unreadable(err) from None
-    if len(names) > MAX_COLUMNS:
-        raise UserError(
-            f"{path} has {len(names):,} columns, more than the {MAX_COLUMNS:,} seqtune reads",
-            FIELD,
-        )
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise UserError(f"column '{_shown(name)}' appears more than once in {path}", FIELD)
-        seen.add(name)
+    _check_names(names, path, str(path))
     try:
         table = pq.read_table(path)
     except Exception as err:

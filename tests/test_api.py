@@ -79,7 +79,7 @@ def test_the_notebook_example_runs_and_its_study_is_the_clis(tmp_path: Path) -> 
     last = theirs.stdout.strip().splitlines()[-1].split(",")
     assert ours["time"].iloc[-1] == last[0]
     assert ours["prediction"].iloc[-1] == pytest.approx(float(last[2]), rel=1e-9)
-    with pytest.raises(UserError, match="rows"):
+    with pytest.raises(UserError, match=r"^the recent rows \(DataFrame\): has 3 rows"):
         forecaster.predict(pd.read_csv(AIRLINE).iloc[:3])  # fewer rows than look_back
     banded = forecaster.predict(level=[80])
     assert list(banded.columns) == [*ours.columns, "lower_80", "upper_80"]

@@ -403,17 +403,25 @@ class Forecaster:
                 recent.to_csv(newer, index=False)
             elif recent is not None:
                 newer = Path(recent)
-            table, data = rows_for(self._exported, newer)
-            _ready()
-            header, rows = forecast(
-                self.spec,
-                self.values,
-                self.model_path,
-                table,
-                data,
-                state=self._exported.state,
-                levels=levels,
-            )
+            try:
+                table, data = rows_for(self._exported, newer)
+                _ready()
+                header, rows = forecast(
+                    self.spec,
+                    self.values,
+                    self.model_path,
+                    table,
+                    data,
+                    state=self._exported.state,
+                    levels=levels,
+                )
+            except UserError as err:
+                if not isinstance(recent, pd.DataFrame) or newer is None:
+                    raise
+                # name what the user gave, not the temporary file it went through
+                given = "the recent rows (DataFrame)"
+                field = given if err.field == str(newer) else err.field
+                raise UserError(err.message.replace(str(newer), given), field) from None
         return pd.DataFrame(rows, columns=header)
 
 

@@ -281,3 +281,21 @@ def test_classify_views_score_what_the_trials_windows_score(
     assert parts == ["val"] and len(view.part("test")[0]) == 0 and len(full.part("test")[0]) > 0
     metric = runner.metrics(32)[spec.objective.name]
     assert found == baselines_module.score_baselines(full, metric, ["val"])
+
+
+def test_a_new_status_process_reads_the_kept_scores_instead_of_fitting_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seqtune.study.baselines as kept
+
+    path = finished(tmp_path, HOLDOUT, value=1e4)
+    first = json.loads(cli_here("status", "--json", str(path)).stdout)["baselines"]["scores"]
+    assert (path / kept.NAIVE_CACHE_FILE).is_file()
+    kept._CACHE.clear()  # as a new process starts
+
+    def no_fit(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(kept, "validation_baselines", no_fit)
+    again = json.loads(cli_here("status", "--json", str(path)).stdout)["baselines"]
+    assert again["reason"] is None and again["scores"] == first

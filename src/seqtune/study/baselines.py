@@ -50,6 +50,10 @@ Scores = dict[str, dict[str, float]]
 #: The statistical baselines' validation scores, beside the study's own files; a dot file
 #: that no script reads (rewritten atomically, ignored when unreadable or stale)
 CACHE_FILE = ".statistical_baselines.json"
+#: The naive, ridge and logistic baselines' validation scores of the best trial's framing,
+#: kept the same way: a new ``status`` process reads them instead of fitting again (the
+#: logistic baseline on a long stream costs seconds per fit)
+NAIVE_CACHE_FILE = ".baselines.json"
 
 PART_NAMES = {"val": "validation part", "test": "test part"}
 
@@ -303,6 +307,34 @@ def cached_statistical(
     return got
 
 
+def _kept_scores(folder: Path | None, key: str, compute: Callable[[], Scores]) -> Scores:
+    """The rounded scores kept in the study folder's :data:`NAIVE_CACHE_FILE` under ``key``
+    (with seqtune's version), else ``compute()``'s, written there for the next process
+    (atomically; a read-only folder keeps them in this process only)."""
+    from seqtune import __version__
+
+    stamp = hashlib.sha256(json.dumps([__version__, key]).encode()).hexdigest()
+    path = folder / NAIVE_CACHE_FILE if folder is not None else None
+    if path is not None:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and raw.get("key") == stamp:
+                kept = raw["scores"]
+                return {
+                    str(n): {str(k): float(v) for k, v in parts.items()}
+                    for n, parts in kept.items()
+                }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # absent, stale or damaged: computed again
+    scores = rounded(compute())
+    if path is not None and path.parent.is_dir():
+        from seqtune.store.files import write_text
+
+        with contextlib.suppress(OSError):
+            write_text(path, json.dumps({"key": stamp, "scores": scores}, indent=1) + "\n")
+    return scores
+
+
 def _remember(key: str, scores: StatisticalScores) -> None:
     if len(_STAT_CACHE) >= _CACHE_SIZE:
         _STAT_CACHE.pop(next(iter(_STAT_CACHE)))
@@ -383,7 +415,7 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         )
         scores = _CACHE.get(key)
         if scores is None:
-            scores = rounded(validation_baselines(runner, values))
+            scores = _kept_scores(study.path, key, lambda: validation_baselines(runner, values))
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = scores

@@ -668,7 +668,6 @@ class Table:
                 best = self._largest_look_back(
                     holdout_lost if self.task == "forecast" else 0, max_look_back
                 )
-                fits = [best] if best > 0 else []
                 lost_text = f" plus {lost} rows lost to the transform" if lost else ""
                 rows = self.row_numbers  # 1-based data rows of the CSV, as in every message
                 where = (
@@ -676,11 +675,11 @@ class Table:
                     f"{int(rows[fold.train_stop - 1])}, val rows {int(rows[fold.val_start])}-"
                     f"{int(rows[fold.val_stop - 1])})"
                 )
-                if fits:
+                if best > 0:
                     raise UserError(
                         f"look_back {max_look_back}{lost_text} leaves {counts[part]} {part} "
                         f"window(s) in {where} (need at least {need}); the largest look_back "
-                        f"that fits is {fits[0]}",
+                        f"that fits is {best}",
                         "space.look_back",
                     )
                 raise UserError(

@@ -42,6 +42,11 @@ CALENDAR_STEP = {
 FORMATS = ("%Y-%m", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
 
 
+def frequency_text(freq: str | None, step: int | None) -> str:
+    """How messages name a time index's spacing: ``frequency MS`` or ``integer step 1``."""
+    return f"frequency {freq}" if freq else f"integer step {step}"
+
+
 @dataclass(frozen=True)
 class TimeIndex:
     """A parsed, regular time index: datetimes with a pandas frequency, or integers."""
@@ -65,7 +70,7 @@ class TimeIndex:
 
     @property
     def freq_text(self) -> str:
-        return f"frequency {self.freq}" if self.freq else f"integer step {self.step}"
+        return frequency_text(self.freq, self.step)
 
     def _text(self, stamps: pd.DatetimeIndex) -> list[str]:
         if self.fmt is not None:

@@ -27,8 +27,9 @@ from seqtune.exported.state import ForecastState, column_kinds
 METHOD = "split conformal on validation errors, per step"
 
 
-def _forecasts(runner: Any, model: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
-    """``(actual, forecast)`` on the validation part of ``windows``, (n, horizon) each."""
+def holdout_forecasts(runner: Any, model: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
+    """``(actual, forecast)`` of ``model`` on the validation part of ``windows``, (n,
+    horizon) each: the exported holdout model's calibration forecasts."""
     pred = np.asarray(runner.predict(model, windows, "val"), np.float64)
     true = np.asarray(windows.true_original("val"), np.float64)
     return true.reshape(len(true), -1), pred.reshape(len(pred), -1)
@@ -43,12 +44,7 @@ def validation_forecasts(runner: Any, outcome: Any) -> tuple[np.ndarray, np.ndar
         return actual.reshape(len(actual), -1), forecast.reshape(len(forecast), -1)
     if outcome.model is None or outcome.windows is None:
         return None
-    return _forecasts(runner, outcome.model, outcome.windows)
-
-
-def holdout_forecasts(runner: Any, model: Any, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
-    """The exported holdout model's ``(actual, forecast)`` on its validation part."""
-    return _forecasts(runner, model, windows)
+    return holdout_forecasts(runner, outcome.model, outcome.windows)
 
 
 def forecast_state(

@@ -30,7 +30,12 @@ from seqtune.data.table import read_frame
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.exported import intervals
-from seqtune.exported.state import ForecastState, column_kind, state_file
+from seqtune.exported.state import (
+    ForecastState,
+    column_kind,
+    refuse_other_frequency,
+    state_file,
+)
 from seqtune.spec import Spec, fixed_values
 from seqtune.tasks import calendar_of, task_of
 
@@ -276,13 +281,8 @@ def check_same_frequency(table: Table, other: Table) -> None:
     """UserError when the newer rows' time index steps otherwise than the study's: the
     forecasts would be labelled with the wrong dates and the calendar inputs misread."""
     a, b = table.time, other.time
-    if a is None or b is None or (a.freq, a.step) == (b.freq, b.step):
-        return
-    raise UserError(
-        f"its time index has {b.freq_text}, the model's data {a.freq_text}: forecast from "
-        "rows of the model's frequency",
-        str(other.spec.csv),
-    )
+    if a is not None and b is not None:
+        refuse_other_frequency((a.freq, a.step), (b.freq, b.step), other.spec.csv)
 
 
 def forecast(

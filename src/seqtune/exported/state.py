@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from seqtune.data.scalers import Scaler
+from seqtune.data.timeindex import frequency_text
 from seqtune.data.windows import Windows
 from seqtune.errors import UserError
 
@@ -287,17 +288,21 @@ class ForecastState:
 
     def check_frequency(self, freq: str | None, step: int | None, path: Path) -> None:
         """UserError when recent rows' time index steps otherwise than the model's data."""
-        if self.time is None:
-            return
-        want = (self.time.get("freq"), self.time.get("step"))
-        if want == (freq, step):
-            return
+        if self.time is not None:
+            want = (self.time.get("freq"), self.time.get("step"))
+            refuse_other_frequency(want, (freq, step), path)
 
-        def text(f: Any, s: Any) -> str:
-            return f"frequency {f}" if f else f"integer step {s}"
 
-        raise UserError(
-            f"its time index has {text(freq, step)}, the model's data {text(*want)}: forecast "
-            "from rows of the model's frequency",
-            str(path),
-        )
+def refuse_other_frequency(
+    want: tuple[str | None, int | None], got: tuple[str | None, int | None], path: Path | str
+) -> None:
+    """UserError naming ``path`` when the rows' time index spacing ``got`` (frequency,
+    integer step) is not the model's data's ``want``: the forecasts would be labelled with
+    the wrong dates and the calendar inputs misread."""
+    if tuple(want) == tuple(got):
+        return
+    raise UserError(
+        f"its time index has {frequency_text(*got)}, the model's data {frequency_text(*want)}: "
+        "forecast from rows of the model's frequency",
+        str(path),
+    )

@@ -288,51 +288,62 @@ def cached_statistical(
     if key in _STAT_CACHE:
         return _STAT_CACHE[key]
     path = folder / CACHE_FILE if folder is not None else None
-    if path is not None:
+    kept = _read_kept(path, key)
+    if kept is not None:
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and raw.get("key") == key:
-                got = StatisticalScores.from_dict(raw["scores"])
-                _remember(key, got)
-                return got
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass  # absent, stale or damaged: computed again
+            got = StatisticalScores.from_dict(kept)
+            _remember(key, got)
+            return got
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # damaged: computed again
     got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
     _remember(key, got)
-    if path is not None and path.parent.is_dir() and not got.off:
-        from seqtune.store.files import write_text
-
-        with contextlib.suppress(OSError):  # a read-only study folder: this process only
-            write_text(path, json.dumps({"key": key, "scores": got.to_dict()}, indent=1) + "\n")
+    if not got.off:
+        _keep(path, key, got.to_dict())
     return got
 
 
 def _kept_scores(folder: Path | None, key: str, compute: Callable[[], Scores]) -> Scores:
     """The rounded scores kept in the study folder's :data:`NAIVE_CACHE_FILE` under ``key``
-    (with seqtune's version), else ``compute()``'s, written there for the next process
-    (atomically; a read-only folder keeps them in this process only)."""
+    (with seqtune's version), else ``compute()``'s, kept there for the next process."""
     from seqtune import __version__
 
     stamp = hashlib.sha256(json.dumps([__version__, key]).encode()).hexdigest()
     path = folder / NAIVE_CACHE_FILE if folder is not None else None
-    if path is not None:
+    kept = _read_kept(path, stamp)
+    if isinstance(kept, dict):
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict) and raw.get("key") == stamp:
-                kept = raw["scores"]
-                return {
-                    str(n): {str(k): float(v) for k, v in parts.items()}
-                    for n, parts in kept.items()
-                }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            pass  # absent, stale or damaged: computed again
+            return {
+                str(n): {str(k): float(v) for k, v in parts.items()} for n, parts in kept.items()
+            }
+        except (ValueError, TypeError, AttributeError):
+            pass  # damaged: computed again
     scores = rounded(compute())
-    if path is not None and path.parent.is_dir():
-        from seqtune.store.files import write_text
-
-        with contextlib.suppress(OSError):
-            write_text(path, json.dumps({"key": stamp, "scores": scores}, indent=1) + "\n")
+    _keep(path, stamp, scores)
     return scores
+
+
+def _read_kept(path: Path | None, key: str) -> Any:
+    """The ``scores`` a study-folder cache file keeps under ``key``; None when there is no
+    folder, no file, another key, or a damaged file (then computed again)."""
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return raw.get("scores") if isinstance(raw, dict) and raw.get("key") == key else None
+
+
+def _keep(path: Path | None, key: str, scores: Any) -> None:
+    """Write ``scores`` under ``key`` to a study-folder cache file, atomically; a missing or
+    read-only folder keeps them in this process only."""
+    if path is None or not path.parent.is_dir():
+        return
+    from seqtune.store.files import write_text
+
+    with contextlib.suppress(OSError):
+        write_text(path, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
 
 
 def _remember(key: str, scores: StatisticalScores) -> None:

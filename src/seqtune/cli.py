@@ -807,13 +807,20 @@ def _export(args: argparse.Namespace) -> int:
             if task_of(study.spec.data.task).forecasts
             else f"next: seqtune train {out_yaml}   (refit from scratch, reproduces the export)"
         )
+    _warn_not_beaten(study, result)
+    _log_mlflow(args, study.path, out_yaml)
+    return 0
+
+
+def _warn_not_beaten(study: Any, result: dict[str, Any]) -> str | None:
+    """The one line, on stderr, when the exported model does not beat the best baseline on
+    the test part; returned too (None when it does)."""
     from seqtune.exported.export import baseline_warning
 
     warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
     if warning:
         print(f"seqtune: warning: {warning}", file=sys.stderr)
-    _log_mlflow(args, study.path, out_yaml)
-    return 0
+    return warning
 
 
 def _export_json(
@@ -826,11 +833,7 @@ def _export_json(
 ) -> int:
     """``export --json``: one object — the files written, best.yaml's ``result``, the
     not-beaten warning (also on stderr) and, with ``--mlflow``, the run and model URI."""
-    from seqtune.exported.export import baseline_warning
-
-    warning = baseline_warning(study.spec, result["test"], result.get("baselines") or {})
-    if warning:
-        print(f"seqtune: warning: {warning}", file=sys.stderr)
+    warning = _warn_not_beaten(study, result)
     logged = _log_mlflow(args, study.path, out_yaml, quiet=True)
     files = [str(out_yaml), *(str(out_yaml.parent / n) for n in result.get("files") or {})]
     out: dict[str, Any] = {

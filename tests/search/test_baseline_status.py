@@ -49,6 +49,17 @@ STATUS_FIELDS = {
 }
 
 
+def poisoned_copy(table: Any, folder: Path) -> Path:
+    """A copy of the airline CSV whose every test row (of ``table``'s split) holds a wild
+    value: what nothing fitted during the search may see."""
+    frame = pd.read_csv(AIRLINE)
+    start = table.bounds["test"][0]
+    frame.loc[start:, "Passengers"] = np.linspace(1e5, 1e6, len(frame) - start).round()
+    poisoned = folder / "poisoned.csv"
+    frame.to_csv(poisoned, index=False)
+    return poisoned
+
+
 def spec_on(csv: Path, split: dict[str, Any], folder: Path, trials: int = 3) -> Spec:
     raw = tiny_spec(space=SPACE, search={"backend": "tpe", "trials": trials, "max_epochs": 2})
     raw["data"] = {**raw["data"], "csv": str(csv), "split": dict(split)}
@@ -119,11 +130,7 @@ def test_the_test_rows_do_not_change_them(split: dict[str, Any], tmp_path: Path)
     table, runner = prepare(spec_on(AIRLINE, split, Path(".")))
     values = {"look_back": 13, "transform": "seasonal_diff"}
     clean = validation_baselines(runner, values)
-    frame = pd.read_csv(AIRLINE)
-    start = table.bounds["test"][0]
-    frame.loc[start:, "Passengers"] = np.linspace(1e5, 1e6, len(frame) - start).round()
-    poisoned = tmp_path / "poisoned.csv"
-    frame.to_csv(poisoned, index=False)
+    poisoned = poisoned_copy(table, tmp_path)
     _, runner2 = prepare(spec_on(poisoned, split, Path(".")))
     assert validation_baselines(runner2, values) == clean
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import AIRLINE, cli_here, tiny_spec, write_spec
-from test_baseline_status import FOLDS, HOLDOUT, finished, spec_on
+from test_baseline_status import FOLDS, HOLDOUT, finished, poisoned_copy, spec_on
 
 import seqtune.study.baselines as study_baselines
 from seqtune.exported.export import baseline_warning
@@ -53,11 +53,7 @@ def test_the_test_rows_do_not_change_them(split: dict[str, Any], tmp_path: Path)
     assert set(clean.scores) == NAMES
     assert all(set(p) == {"val", "seconds"} for p in clean.scores.values())
     assert {len(m) for m in clean.models.values()} == {3 if split is FOLDS else 1}
-    frame = pd.read_csv(AIRLINE)
-    start = table.bounds["test"][0]
-    frame.loc[start:, "Passengers"] = np.linspace(1e5, 1e6, len(frame) - start).round()
-    poisoned = tmp_path / "poisoned.csv"
-    frame.to_csv(poisoned, index=False)
+    poisoned = poisoned_copy(table, tmp_path)
     _, runner2 = prepare(spec_on(poisoned, split, Path(".")))
     wild = statistical_validation(runner2, VALUES)
     assert {n: p["val"] for n, p in wild.scores.items()} == {

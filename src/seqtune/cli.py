@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_plot(sub)
     _add_datasets(sub)
+    sub.add_parser(
+        "schema", help="print the spec's JSON Schema (editor completion of spec keys)"
+    )
     for command in sub.choices.values():  # every command takes -q and -v
         loudness = command.add_mutually_exclusive_group()
         loudness.add_argument(
@@ -383,6 +386,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             check_output(args.output, force=args.force, own=lambda p: starts_with(p, header))
         path = write_drone_deauth(args.output, n_rows=args.rows, seed=args.seed)
         print(f"wrote {path} ({args.rows} rows, seed {args.seed})")
+        return 0
+    if verb == "schema":
+        from seqtune.schema import shipped_schema_text
+
+        sys.stdout.write(shipped_schema_text())
         return 0
     if verb == "launch":
         return _launch(args)

@@ -24,6 +24,7 @@ from seqtune.spaces import Domain, SearchSpace
 from seqtune.spaces.domains import Int
 
 TOP_KEYS = ("study", "seed", "data", "model", "space", "objective", "search", "result")
+MODEL_KEYS = ("kind", "layout")
 SEARCH_KEYS = (
     "backend",
     "trials",
@@ -508,7 +509,7 @@ def _parse_model(raw: Any) -> tuple[str, str]:
         raw = {"kind": raw}
     if not isinstance(raw, dict):
         raise UserError(f"expected a mapping, got {type(raw).__name__}", "model")
-    check_keys(raw, ("kind", "layout"), "model")
+    check_keys(raw, MODEL_KEYS, "model")
     kind = raw.get("kind")
     if kind not in KINDS:
         raise UserError(f"{kind!r} is not one of {', '.join(KINDS)}", "model.kind")

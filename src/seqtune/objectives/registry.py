@@ -26,6 +26,8 @@ from seqtune.objectives.guard import DEFAULT_TIMEOUT
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
 DIRECTIONS = ("minimize", "maximize")
 TASKS = ("forecast", "classify")
+#: the keys of an objective given as a mapping
+OBJECTIVE_KEYS = ("name", "direction", "path", "timeout")
 
 #: name -> (direction, task, function). ``val_batch_f1`` is bound to the trial's batch size.
 BUILTINS: dict[str, tuple[str, str, Any]] = {
@@ -113,7 +115,7 @@ def parse_objective(
     timeout: float | None = DEFAULT_TIMEOUT
     given_timeout = isinstance(raw, dict) and "timeout" in raw
     if isinstance(raw, dict):
-        check_keys(raw, ("name", "direction", "path", "timeout"), field)
+        check_keys(raw, OBJECTIVE_KEYS, field)
         if "timeout" in raw:
             timeout = _parse_timeout(raw["timeout"], f"{field}.timeout")
         if "path" in raw:

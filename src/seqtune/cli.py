@@ -74,9 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_plot(sub)
     _add_datasets(sub)
-    sub.add_parser(
-        "schema", help="print the spec's JSON Schema (editor completion of spec keys)"
-    )
+    sub.add_parser("schema", help="print the spec's JSON Schema (editor completion of spec keys)")
     for command in sub.choices.values():  # every command takes -q and -v
         loudness = command.add_mutually_exclusive_group()
         loudness.add_argument(

@@ -47,7 +47,8 @@ def _whole(low: int, *, null: bool = False) -> Schema:
 
 def _names() -> Schema:
     item = {"type": "string", "minLength": 1}
-    return {"anyOf": [item, {"type": "array", "items": item, "uniqueItems": True}, {"type": "null"}]}
+    many = {"type": "array", "items": item, "uniqueItems": True}
+    return {"anyOf": [item, many, {"type": "null"}]}
 
 
 #: a part size: a fraction in (0, 1) or a whole number of rows

@@ -3,7 +3,7 @@
     python benchmarks/memory_rss.py [--backend tpe|hyperband] [--trials 50] [--wide]
 
 Runs a real airline study (small models, few epochs) through seqtune's study API and
-prints the process RSS after each trial; the bound stated in the README is checked at the
+prints the process RSS after each trial; the bound stated in docs/speed.md is checked at the
 end (exit 1 if exceeded). The default study is an LSTM with look_back 1-12 and 0-2 Dense
 layers on the holdout: its LSTM is fused (0.3.2 on: every window length on one trace; in
 0.3.1 the windows were padded to 8 or 16 steps), so its trials train on the kept engines

@@ -169,8 +169,8 @@ def test_two_workers_share_one_study_and_stop_at_the_budget(tmp_path: Path) -> N
     meta = json.loads((results / "tiny" / "study.json").read_text())
     assert meta["storage"] == "journal:optuna.journal"  # SQLite does not take two writers
     status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)
-    # the budget is exact up to workers - 1 (README): two workers that look at the same
-    # moment may both start the last trial
+    # the budget is exact up to workers - 1 (docs/spec.md, search settings): two workers
+    # that look at the same moment may both start the last trial
     assert 4 <= status["trials"]["complete"] <= 4 + (2 - 1)
     assert status["trials"]["running"] == 0
     assert len({r["number"] for r in status["trial_records"]}) == len(status["trial_records"])

@@ -51,7 +51,7 @@ def test_the_dashboard_lists_our_study_with_its_trials(tmp_path: Path) -> None:
     study.close()
     keras.backend.clear_session()
 
-    # what the README's `optuna-dashboard sqlite:///results/<study>/optuna.db` opens
+    # what docs/report.md's `optuna-dashboard sqlite:///results/<study>/optuna.db` opens
     storage = optuna.storages.RDBStorage(f"sqlite:///{study.path / 'optuna.db'}")
     app = dashboard.wsgi(storage)
     summaries = get(app, "/api/studies")["study_summaries"]

@@ -59,7 +59,7 @@ a fused LSTM's steps, dropout rates and the learning rate are values of its vari
 (their dims are open), so they are re-assigned and nothing is re-traced (the earlier
 :class:`Wide` then refuses to run or export). Members may start from replayed initial states
 (:mod:`seqtune.models.initial`) and one template instead of K built models. Each traced
-engine holds 2.5-6 MiB that TensorFlow does not give back (measured, see the README's
+engine holds 2.5-6 MiB that TensorFlow does not give back (measured, see docs/speed.md's
 memory row): a search that keeps meeting new structures grows by that much per trace.
 An unrolled LSTM's steps are part of its structure, so with ``pad_steps`` the windows are
 padded at the front to a multiple of :data:`STEP_BUCKET` steps and the padding masked:

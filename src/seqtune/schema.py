@@ -120,6 +120,20 @@ OBJECTIVE_TYPES: dict[str, Schema] = {
     "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": DEFAULT_TIMEOUT},
 }
 
+#: what each top-level key is, shown by an editor on hover (every key's default and domain:
+#: the docs' spec reference, docs/spec.md)
+SECTIONS: dict[str, str] = {
+    "study": "the folder under results/ and the study's name (letters, digits, . _ -)",
+    "seed": "seeds the sampler and, per trial, the weights and the batch order",
+    "data": "what to read (csv, target) and how to frame it (split, scaler, horizon, time)",
+    "model": "the model family: {kind, layout}",
+    "space": "the parameters a trial reads: a plain value (fixed) or a domain "
+    "({int: [low, high]}, {float: ...}, {choice: [...]})",
+    "objective": "the number the study optimises: a built-in name or "
+    "{name: module:function, direction: minimize|maximize}",
+    "search": "how the search runs: backend, trials, max_epochs, patience, pruner, ...",
+}
+
 #: text parameters whose values the catalogue leaves to another module
 _TEXT_VALUES: dict[str, Schema] = {
     "transform": _enum(TRANSFORMS),
@@ -281,6 +295,8 @@ def build_schema() -> Schema:
         "search": search,
         "result": {"type": "object", "description": "written by seqtune export"},
     }
+    for key, what in SECTIONS.items():
+        top[key] = {"description": what, **top[key]}
     missing = [key for key in spec_module.TOP_KEYS if key not in top]
     if missing:
         raise KeyError(f"{missing[0]} has no JSON Schema entry: add it to seqtune/schema.py")

@@ -145,6 +145,19 @@ def test_the_check_output_shown_in_getting_started_is_what_check_prints(
     assert not stale, f"docs/getting-started.md shows lines check no longer prints: {stale}"
 
 
+def test_the_check_commands_in_the_docs_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every ``seqtune check <shipped spec>`` a page tells the reader to type passes."""
+    specs = {
+        found.group(1)
+        for path in [*PAGES, ROOT / "README.md"]
+        for block in blocks(path, "bash")
+        for found in re.finditer(r"^\s*seqtune check (examples/\S+\.yaml)", block, re.M)
+    }
+    assert "examples/airline.yaml" in specs
+    for spec in sorted(specs):
+        assert main(["check", str(ROOT / spec)]) == 0, (spec, capsys.readouterr().err)
+
+
 def test_the_readme_is_the_short_tour_and_its_links_resolve() -> None:
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) <= 170

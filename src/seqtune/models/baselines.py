@@ -38,7 +38,10 @@ flattened windows (float64) whatever the length of the series, and their time gr
 the rows only through prediction (linear). On the drone stream (look_back 19, 29
 features) a fit on 20,000 windows is one L-BFGS run over 551 inputs: 10-30 s on this
 machine, as at 22,000 rows; series of up to about 30,000 rows (every shipped example) fit
-on every training window, as before.
+on every training window, as before. The gradient-boosting baseline fits the same
+sample, on one thread and for at most :data:`GBM_MAX_ITER` iterations: on the drone
+stream 56 iterations, 24-205 s on this (shared, busy) machine, about 3-4 times the
+logistic fit.
 
 This module never imports ``seqtune.search`` nor TensorFlow.
 """

@@ -54,9 +54,16 @@ def test_classify_study_reports_whole_set_f1_and_the_confusion_matrix(
     assert {"val_f1", "val_batch_f1", "val_precision", "val_recall", "val_pr_auc"} <= set(
         record["metrics"]
     )
+    # the window baselines beside the trials: logistic and gradient boosting, validation only
+    scores = status["baselines"]["scores"]
+    assert {"logistic", "gradient_boosting"} <= set(scores)
+    assert set(scores["gradient_boosting"]) == {"val"}
     exported = cli_here("export", str(study))
     assert exported.returncode == 0, exported.stderr
+    assert "gradient boosting" in exported.stdout
     result = yaml.safe_load((study / "best.yaml").read_text())["result"]
+    boosted = result["baselines"]["gradient_boosting"]
+    assert boosted["val"] == scores["gradient_boosting"]["val"] and 0.0 <= boosted["test"] <= 1.0
     test = result["test"]
     assert {"f1", "precision", "recall", "accuracy", "confusion_matrix"} <= set(test)
     cm = test["confusion_matrix"]

@@ -158,7 +158,7 @@ def stream(tmp_path: Path, k: int = 2) -> Table:
 def test_classify_baselines_in_metric_units(tmp_path: Path) -> None:
     windows = stream(tmp_path).windows(3)
     scores = bl.score_baselines(windows, metrics.f1)
-    assert set(scores) == {"majority", "always_positive", "logistic"}
+    assert set(scores) == {"majority", "always_positive", "logistic", "gradient_boosting"}
     _, y_val = windows.part("val")
     assert scores["always_positive"]["val"] == pytest.approx(metrics.f1(y_val, np.ones(len(y_val))))
     assert scores["logistic"]["val"] > 0.95  # the label is a threshold on the last input
@@ -169,8 +169,9 @@ def test_classify_baselines_in_metric_units(tmp_path: Path) -> None:
 def test_multiclass_has_no_always_positive(tmp_path: Path) -> None:
     windows = stream(tmp_path, k=3).windows(3)
     predictions = bl.baseline_predictions(windows)
-    assert set(predictions) == {"majority", "logistic"}
+    assert set(predictions) == {"majority", "logistic", "gradient_boosting"}
     assert predictions["logistic"]["test"].shape == (len(windows.y_test), 3)
+    assert predictions["gradient_boosting"]["test"].shape == (len(windows.y_test), 3)
 
 
 def test_baselines_import_neither_search_nor_tensorflow() -> None:

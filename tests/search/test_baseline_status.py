@@ -283,7 +283,7 @@ def test_classify_views_score_what_the_trials_windows_score(
         _, runner = prepare(spec)
         found = validation_baselines(runner, values)
         full = runner.windows(values)
-    assert set(found) == {"majority", "always_positive", "logistic"}
+    assert set(found) == {"majority", "always_positive", "logistic", "gradient_boosting"}
     (view, parts), *_ = spy
     assert parts == ["val"] and len(view.part("test")[0]) == 0 and len(full.part("test")[0]) > 0
     metric = runner.metrics(32)[spec.objective.name]

@@ -186,6 +186,26 @@ def generate_drone_deauth(
     return pd.DataFrame(data, columns=list(DRONE_DEAUTH_COLUMNS))
 
 
+def drone_deauth_traffic(
+    n_rows: int = 22000, seed: int = 0, attack_ratio: float = 2 / 3
+) -> npt.NDArray[np.bool_]:
+    """The regime each row's frames were drawn from (True: attack traffic) in the stream
+    :func:`generate_drone_deauth` makes with the same arguments: its ``class`` column before
+    the boundary offset (step 2 of the module's description). Not an input of any model:
+    it tells what the stream allows, e.g. the F1 of a model that knew the traffic exactly.
+
+    Examples
+    --------
+    >>> traffic = drone_deauth_traffic(n_rows=2000, seed=1)
+    >>> label = generate_drone_deauth(n_rows=2000, seed=1)["class"].to_numpy()
+    >>> traffic.shape, bool(0.9 < (traffic == label).mean() < 1.0)
+    ((2000,), True)
+    """
+    _check_args(n_rows, seed, attack_ratio)
+    _, traffic, _, _ = _regimes(np.random.default_rng(int(seed)), int(n_rows), float(attack_ratio))
+    return traffic
+
+
 def write_drone_deauth(
     path: str | os.PathLike[str],
     n_rows: int = 22000,

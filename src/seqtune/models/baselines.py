@@ -16,7 +16,10 @@ shape (n,) = P(class index 1) for two classes, (n, K) otherwise):
 - ``majority``: the most frequent class of the training windows, with probability 1;
 - ``always_positive``: class index 1 (two classes only);
 - ``logistic``: a logistic regression on the flattened windows (the training windows'
-  sample weights, e.g. ``class_weight: balanced``, are used).
+  sample weights, e.g. ``class_weight: balanced``, are used);
+- ``gradient_boosting``: scikit-learn's histogram gradient boosting on the same flattened
+  windows and sample weights (:func:`gradient_boosting`: at most :data:`GBM_MAX_ITER` trees,
+  stopped early on the last training windows, never on the validation or test part).
 
 Each function is numpy in, numpy out; :func:`baseline_predictions` runs every baseline that
 applies on one :class:`~seqtune.data.Windows` (a fold's, or the refit view's for the test
@@ -35,7 +38,10 @@ flattened windows (float64) whatever the length of the series, and their time gr
 the rows only through prediction (linear). On the drone stream (look_back 19, 29
 features) a fit on 20,000 windows is one L-BFGS run over 551 inputs: 10-30 s on this
 machine, as at 22,000 rows; series of up to about 30,000 rows (every shipped example) fit
-on every training window, as before.
+on every training window, as before. The gradient-boosting baseline fits the same
+sample, on one thread and for at most :data:`GBM_MAX_ITER` iterations: on the drone
+stream 56 iterations, 24-205 s on this (shared, busy) machine, about 3-4 times the
+logistic fit.
 
 This module never imports ``seqtune.search`` nor TensorFlow.
 """
@@ -48,16 +54,32 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     from seqtune.data import Windows
 
 FORECAST = ("persistence", "seasonal_naive", "mean", "ridge")
-CLASSIFY = ("majority", "always_positive", "logistic")
+CLASSIFY = ("majority", "always_positive", "logistic", "gradient_boosting")
 #: Penalties the ridge chooses from by efficient leave-one-out (inputs are scaled).
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-4, 2, 13))
 #: The linear baselines are fitted on at most this many training windows (:func:`fit_sample`).
 FIT_MAX_WINDOWS = 20_000
 #: Windows flattened at a time when the linear baselines predict a part.
 PREDICT_CHUNK = 8192
+#: Boosting iterations (trees, one per class beyond two) the gradient-boosting baseline grows
+#: at most; early stopping usually ends it sooner.
+GBM_MAX_ITER = 100
+#: Share of the sampled training windows (the last ones, in time order) the gradient-boosting
+#: baseline holds out to stop early; none when that leaves fewer than :data:`GBM_MIN_STOP`.
+GBM_STOP_FRACTION = 0.1
+#: Fewest held-out training windows early stopping is worth (below it: all iterations).
+GBM_MIN_STOP = 200
+#: Iterations without improvement of the held-out loss before the boosting stops.
+GBM_PATIENCE = 10
+#: OpenMP threads the gradient-boosting baseline uses: one, so that it never competes with
+#: the trials training beside it (measured on the drone stream with the machine busy: 24 s
+#: on one thread, 116 s on two cores that other processes also used).
+GBM_THREADS = 1
 
 
 # -- forecast: naive -------------------------------------------------------------------------
@@ -217,6 +239,106 @@ def logistic(
     return out
 
 
+def gradient_boosting(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_parts: Iterable[np.ndarray],
+    n_classes: int,
+    sample_weight: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Histogram gradient boosting (scikit-learn's ``HistGradientBoostingClassifier``) on
+    flattened windows; class probabilities of each array of ``x_parts`` in the metrics'
+    shape. Classes absent from training get probability 0.
+
+    Fitted on the windows :func:`fit_sample` picks (with their sample weights), as the
+    logistic baseline. Trees need no scaling. At most :data:`GBM_MAX_ITER` iterations,
+    255 bins per input, learning rate 0.1 and 31 leaves per tree (scikit-learn's defaults);
+    when the sample is large enough, its last :data:`GBM_STOP_FRACTION` (in time order,
+    after a gap of one window length so no held-out window shares a row with a fitted one)
+    is held out and the boosting stops once the held-out log-loss has not improved for
+    :data:`GBM_PATIENCE` iterations. Only training windows are ever held out: the study's
+    validation and test parts are never read. One OpenMP thread (:data:`GBM_THREADS`);
+    deterministic (no subsampling).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(300, 3, 2))
+    >>> y = (x[:, -1, 0] * x[:, -1, 1] > 0).astype(int)  # not linearly separable
+    >>> (proba,) = gradient_boosting(x[:250], y[:250], [x[250:]], 2)
+    >>> proba.shape
+    (50,)
+    >>> bool(((proba > 0.5) == y[250:]).mean() > 0.8)
+    True
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    pick = fit_sample(len(x_train))
+    flat = _flat(np.asarray(x_train)[pick])
+    y = np.asarray(y_train, np.int64)[pick]
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)[pick]
+    parts = list(x_parts)
+    present = np.unique(y)
+    if present.size < 2:  # one class: nothing to learn, that class with probability 1
+        return [_probabilities(np.full(len(x), present[0]), n_classes) for x in parts]
+    fit, stop = _stop_split(len(y), int(np.asarray(x_train).shape[1]))
+    early = stop.size >= GBM_MIN_STOP and np.array_equal(np.unique(y[fit]), present)
+    model = HistGradientBoostingClassifier(
+        max_iter=GBM_MAX_ITER,
+        early_stopping=early,
+        n_iter_no_change=GBM_PATIENCE,
+        random_state=0,
+    )
+    with threadpool_limits(limits=GBM_THREADS, user_api="openmp"):
+        _fit_boosting(model, flat, y, w, fit, stop if early else None)
+        out = []
+        for x in parts:
+            proba = np.zeros((len(x), n_classes))
+            if len(x):
+                proba[:, model.classes_] = _in_chunks(lambda c: model.predict_proba(_flat(c)), x)
+            out.append(proba[:, 1] if n_classes == 2 else proba)
+    return out
+
+
+def _fit_boosting(
+    model: HistGradientBoostingClassifier,
+    flat: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    fit: np.ndarray,
+    stop: np.ndarray | None,
+) -> None:
+    """Fit on every sampled window (``stop`` None), or on ``fit`` stopping on ``stop``
+    (scikit-learn before 1.6 takes no held-out set: it then holds out its own random
+    :data:`GBM_STOP_FRACTION` of the training windows)."""
+    import inspect
+
+    if stop is not None and "X_val" not in inspect.signature(model.fit).parameters:
+        model.set_params(validation_fraction=GBM_STOP_FRACTION)
+        model.fit(flat, y, sample_weight=w)
+    elif stop is not None:  # every class of the held-out windows is among the fitted ones
+        model.fit(
+            flat[fit],
+            y[fit],
+            sample_weight=None if w is None else w[fit],
+            X_val=flat[stop],
+            y_val=y[stop],
+            sample_weight_val=None if w is None else w[stop],
+        )
+    else:
+        model.fit(flat, y, sample_weight=w)
+
+
+def _stop_split(n: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the sampled training windows the boosting fits on and the last ones it
+    stops on (:data:`GBM_STOP_FRACTION` of ``n``), with ``gap`` windows dropped between."""
+    n_stop = int(n * GBM_STOP_FRACTION)
+    if n_stop < GBM_MIN_STOP:
+        return np.arange(n), np.zeros(0, np.int64)
+    return np.arange(n - n_stop - gap), np.arange(n - n_stop, n)
+
+
 # -- on a study's windows --------------------------------------------------------------------
 
 
@@ -271,6 +393,8 @@ def _classify(windows: Windows, parts: list[str]) -> dict[str, dict[str, np.ndar
     xs = [windows.part(p)[0] for p in parts]
     fitted = logistic(x_train, y_train, xs, k, windows.sample_weight_train)
     out["logistic"] = dict(zip(parts, fitted, strict=True))
+    boosted = gradient_boosting(x_train, y_train, xs, k, windows.sample_weight_train)
+    out["gradient_boosting"] = dict(zip(parts, boosted, strict=True))
     for part, x in zip(parts, xs, strict=True):
         out["majority"][part] = majority(y_train, len(x), k)
         if k == 2:

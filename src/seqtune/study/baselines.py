@@ -307,8 +307,11 @@ def _kept_scores(folder: Path | None, key: str, compute: Callable[[], Scores]) -
     """The rounded scores kept in the study folder's :data:`NAIVE_CACHE_FILE` under ``key``
     (with seqtune's version), else ``compute()``'s, kept there for the next process."""
     from seqtune import __version__
+    from seqtune.models.baselines import CLASSIFY, FORECAST
 
-    stamp = hashlib.sha256(json.dumps([__version__, key]).encode()).hexdigest()
+    # the baselines' names too: a kept file from before a baseline was added is stale
+    names = [*FORECAST, *CLASSIFY]
+    stamp = hashlib.sha256(json.dumps([__version__, key, names]).encode()).hexdigest()
     path = folder / NAIVE_CACHE_FILE if folder is not None else None
     kept = _read_kept(path, stamp)
     if isinstance(kept, dict):

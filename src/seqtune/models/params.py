@@ -184,9 +184,10 @@ def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     """A trial's values completed with the defaults of ``kind``, and the per-layer lists
     spelled out: every known parameter plus ``layers``, a list of ``(units, dropout)``
     tuples, one per hidden Dense layer (none for ``linear``)."""
-    out = {**known_params(kind), **values}
+    known = known_params(kind)
+    out = {**known, **values}
     layers = []
-    for i in range(int(out.get("num_hidden_layers", 0))):
+    for i in range(int(out["num_hidden_layers"]) if "num_hidden_layers" in known else 0):
         units = values.get(layer_name("dense_units", i), out["dense_units"])
         drop = values.get(layer_name("dense_dropout", i), out["dense_dropout"])
         layers.append((int(units), float(drop)))

@@ -250,6 +250,29 @@ def test_the_layout_does_not_change_a_flattening_kind(kind: str) -> None:
     np.testing.assert_allclose(out[0], out[1], rtol=1e-6)
 
 
+# ---- the report ---------------------------------------------------------------------------
+
+
+def test_the_history_marks_each_kind_and_the_slices_show_the_kind(tmp_path: Path) -> None:
+    from seqtune.report import figures
+    from seqtune.report.source import StudyData
+    from seqtune.search.records import TrialRecord
+
+    spec = spec_of(tmp_path, model=CHOICE)
+    records = [
+        TrialRecord(0, "complete", {"kind": "linear", "look_back": 2}, 3.0),
+        TrialRecord(1, "complete", {"kind": "lstm", "look_back": 3, "units": 4}, 2.0),
+        TrialRecord(2, "pruned", {"kind": "mlp", "look_back": 1}, None),
+    ]
+    data = StudyData(tmp_path, spec, {}, records)
+    labels = figures.history(data).axes[0].get_legend_handles_labels()[1]
+    assert labels[:2] == ["complete · linear", "complete · lstm"]
+    titles = [ax.get_title() for ax in figures.slices(data).axes if ax.get_visible()]
+    assert titles[0] == "kind"
+    single = StudyData(tmp_path, spec_of(tmp_path), {}, records[:1])
+    assert "complete" in figures.history(single).axes[0].get_legend_handles_labels()[1]
+
+
 # ---- end to end, as a user runs it ------------------------------------------------------
 
 KIND_SPACE = {

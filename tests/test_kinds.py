@@ -113,6 +113,15 @@ def test_an_entry_no_chosen_kind_reads_is_refused_and_one_some_read_is_fine(
         spec_of(tmp_path, model={"kind": "linear"}, space=space)
 
 
+def test_train_refuses_a_searched_kind_naming_model_kind(tmp_path: Path) -> None:
+    from seqtune.spec import fixed_values
+
+    raw = tiny_spec(model={"kind": {"choice": ["linear", "mlp"]}})
+    raw["space"] = {"look_back": 2, "num_hidden_layers": 0}
+    with pytest.raises(UserError, match=r"^model\.kind: is searched; `seqtune train` needs"):
+        fixed_values(Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml"))
+
+
 def test_the_kind_in_the_space_is_refused_naming_model_kind(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"^space\.kind: the model kind is set in model\.kind"):
         spec_of(tmp_path, space={"kind": {"choice": ["mlp", "lstm"]}})
@@ -309,6 +318,10 @@ def test_a_kind_choice_launches_exports_predicts_and_trains_back(
         assert ("units" in params) == (params["kind"] == "lstm")
     shown = run_cli("status", str(results / "tiny"))
     assert shown.returncode == 0 and "kind=" in shown.stdout
+    from seqtune.api import load_study
+
+    frame = load_study(results / "tiny").trials_dataframe()
+    assert set(frame["params_kind"]) == kinds
 
     exported = run_cli("export", str(results / "tiny"))
     assert exported.returncode == 0, exported.stderr

@@ -639,7 +639,7 @@ def fixed_values(spec: Spec) -> dict[str, Any]:
         raise UserError(
             "is searched; `seqtune train` needs every parameter fixed "
             "(export a study with `seqtune export`, or write a plain value)",
-            f"space.{domain.name}",
+            "model.kind" if domain.name == "kind" else f"space.{domain.name}",
         )
 
     return spec.space.sample(draw)

@@ -185,18 +185,24 @@ def test_a_kind_choice_draws_each_kinds_parameters_exactly_when_it_is_chosen(
     tmp_path: Path, backend: str
 ) -> None:
     """``model.kind: {choice: ...}``: the kind is drawn, and a kind's own parameters (the
-    LSTM's dropout, the hidden layers of mlp and lstm) only when it is, on every backend;
-    the records, the status and trials.csv say each trial's kind."""
+    LSTM's dropout, the hidden layers of mlp and lstm) only when it is, on every backend,
+    before and after a resume; the records and trials.csv say each trial's kind."""
+    from seqtune.study.lifecycle import resume
+
     raw = tiny_spec(
         model={"kind": {"choice": ["linear", "mlp", "lstm"]}},
         space=SPACE,
-        search={"backend": backend, "trials": 30, "max_epochs": 9},
+        search={"backend": backend, "trials": 20, "max_epochs": 9},
     )
     raw["search"].pop("patience", None)
     spec = Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")
-    study, _ = Study.launch(spec, tmp_path / "results")
+    first, _ = Study.launch(spec, tmp_path / "results")
     runner = KindRunner("minimize")
+    first.run(runner)  # type: ignore[arg-type]
+    first.close()
+    study, _, _ = resume(first.path, None, trials=30)  # the same spec: its fingerprint matches
     study.run(runner)  # type: ignore[arg-type]
+    assert study.backend.finished() == 30
     assert {v["kind"] for v in runner.seen} == {"linear", "mlp", "lstm"}
     for values in runner.seen:
         kind = values["kind"]

@@ -336,6 +336,12 @@ def test_a_kind_choice_launches_exports_predicts_and_trains_back(
     has_lstm = any(isinstance(layer, keras.layers.LSTM) for layer in network.layers)
     assert has_lstm == (chosen == "lstm")
 
+    reported = run_cli("report", str(results / "tiny"))
+    assert reported.returncode == 0, reported.stderr
+    page = (results / "tiny" / "report.html").read_text()
+    assert "choice of linear, mlp, lstm" in page
+    assert "test-set evaluation is left out" not in page
+
     predicted = run_cli("predict", str(best))
     assert predicted.returncode == 0, predicted.stderr
     assert predicted.stdout.startswith("step,h,prediction")

@@ -18,7 +18,8 @@ import yaml
 from seqtune.data import DataSpec, Table
 from seqtune.data.spec import parse_calendar
 from seqtune.errors import UserError, check_keys
-from seqtune.models.params import KINDS, LAYOUTS, check_param_names, check_param_values
+from seqtune.kinds import kind_space, kinds_of, model_dict, parse_kind, space_dict
+from seqtune.models.params import LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
 from seqtune.spaces import Domain, SearchSpace
 from seqtune.spaces.domains import Int
@@ -378,13 +379,18 @@ class Spec:
     study: str
     seed: int
     data: DataSpec
-    kind: str
+    kind: str  # "choice" when searched: the kinds are the space's `kind` (seqtune.kinds)
     layout: str
     space: SearchSpace
     objective: Objective
     search: SearchSettings
     source: Path | None = None
     result: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every model kind a trial can build (``seqtune.kinds.kind_of``: a trial's)."""
+        return kinds_of(self)
 
     @property
     def base_dir(self) -> Path:
@@ -417,9 +423,11 @@ class Spec:
         if "data" not in raw:
             raise UserError("missing section", "data")
         data = DataSpec.from_dict(raw["data"], base_dir)
-        kind, layout = _parse_model(raw.get("model"))
+        given_kind, layout = _parse_model(raw.get("model"))
         space = SearchSpace.from_dict(raw.get("space") or {})
-        check_param_names(kind, space.names)
+        kinds = given_kind.choices if not isinstance(given_kind, str) else (given_kind,)
+        kind, space = kind_space(given_kind, space)  # refuses a `kind` in the space
+        check_param_names(kinds, [name for name in space.names if name != "kind"])
         check_param_values(space)
         if data.task == "classify" and "transform" in space:
             raise UserError("target transforms apply to forecasting only", "space.transform")
@@ -457,8 +465,8 @@ class Spec:
             "study": self.study,
             "seed": self.seed,
             "data": data,
-            "model": {"kind": self.kind, "layout": self.layout},
-            "space": self.space.to_dict(),
+            "model": model_dict(self),
+            "space": space_dict(self),
             "objective": self.objective.to_spec(relative_to),
             "search": self.search.to_dict(),
         }
@@ -476,8 +484,8 @@ class Spec:
         return {
             "seed": self.seed,
             "data": data,
-            "model": {"kind": self.kind, "layout": self.layout},
-            "space": self.space.to_dict(),
+            "model": model_dict(self),
+            "space": space_dict(self),
             "objective": self.objective.to_spec(),
             "search": search,
         }
@@ -502,7 +510,7 @@ def _check_calendar_space(space: SearchSpace, data: DataSpec) -> None:
         )
 
 
-def _parse_model(raw: Any) -> tuple[str, str]:
+def _parse_model(raw: Any) -> tuple[Any, str]:
     if raw is None:
         raise UserError("missing section (e.g. {kind: lstm, layout: timesteps})", "model")
     if isinstance(raw, str):
@@ -510,9 +518,7 @@ def _parse_model(raw: Any) -> tuple[str, str]:
     if not isinstance(raw, dict):
         raise UserError(f"expected a mapping, got {type(raw).__name__}", "model")
     check_keys(raw, MODEL_KEYS, "model")
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise UserError(f"{kind!r} is not one of {', '.join(KINDS)}", "model.kind")
+    kind = parse_kind(raw.get("kind"))
     layout = raw.get("layout", "timesteps")
     if layout not in LAYOUTS:
         raise UserError(f"{layout!r} is not one of {', '.join(LAYOUTS)}", "model.layout")
@@ -634,7 +640,7 @@ def fixed_values(spec: Spec) -> dict[str, Any]:
         raise UserError(
             "is searched; `seqtune train` needs every parameter fixed "
             "(export a study with `seqtune export`, or write a plain value)",
-            f"space.{domain.name}",
+            "model.kind" if domain.name == "kind" else f"space.{domain.name}",
         )
 
     return spec.space.sample(draw)

@@ -7,6 +7,8 @@ the end-to-end tests.
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,53 @@ def test_a_diverged_trial_fails_with_its_reason_and_the_study_goes_on(
     assert all(r.params["look_back"] == 2 for r in failed)
     assert study.status()["finished"] == 12  # failed trials count toward the budget
     assert study.status()["best"] is not None
+
+
+class KindRunner(FormulaRunner):
+    """The formula of a kind choice: look_back, plus dropout where the kind is lstm."""
+
+    def value_of(self, values: dict[str, Any]) -> float:
+        return float(values["look_back"]) + 10 * float(values.get("dropout", 0.0))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_kind_choice_draws_each_kinds_parameters_exactly_when_it_is_chosen(
+    tmp_path: Path, backend: str
+) -> None:
+    """``model.kind: {choice: ...}``: the kind is drawn, and a kind's own parameters (the
+    LSTM's dropout, the hidden layers of mlp and lstm) only when it is, on every backend,
+    before and after a resume; the records and trials.csv say each trial's kind."""
+    from seqtune.study.lifecycle import resume
+
+    raw = tiny_spec(
+        model={"kind": {"choice": ["linear", "mlp", "lstm"]}},
+        space=SPACE,
+        search={"backend": backend, "trials": 20, "max_epochs": 9},
+    )
+    raw["search"].pop("patience", None)
+    spec = Spec.from_dict(raw, tmp_path, tmp_path / "spec.yaml")
+    first, _ = Study.launch(spec, tmp_path / "results")
+    runner = KindRunner("minimize")
+    first.run(runner)  # type: ignore[arg-type]
+    first.close()
+    study, _, _ = resume(first.path, None, trials=30)  # the same spec: its fingerprint matches
+    study.run(runner)  # type: ignore[arg-type]
+    assert study.backend.finished() == 30
+    assert {v["kind"] for v in runner.seen} == {"linear", "mlp", "lstm"}
+    for values in runner.seen:
+        kind = values["kind"]
+        assert ("dropout" in values) == (kind == "lstm")
+        assert ("num_hidden_layers" in values) == (kind != "linear")
+        count = values.get("num_hidden_layers", 0)
+        assert sorted(n for n in values if n.startswith("dense_units_")) == [
+            f"dense_units_{i}" for i in range(count)
+        ]
+        spec.space.validate_values(values)
+    records = study.backend.records()
+    assert {r.params["kind"] for r in records} == {"linear", "mlp", "lstm"}
+    with (study.path / "trials.csv").open() as rows:
+        written = [json.loads(row["params"]) for row in csv.DictReader(rows)]
+    assert [p["kind"] for p in written] == [r.params["kind"] for r in records]
 
 
 def test_hyperband_runs_exactly_the_schedule_it_announces(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ from seqtune.exported.bundle import (
 from seqtune.exported.intervals import DEFAULT_LEVELS
 from seqtune.exported.predict import model_windows, prediction_rows
 from seqtune.exported.state import state_file
+from seqtune.kinds import kind_of
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.versions import Training, export_keys
@@ -202,7 +203,7 @@ def export(
         export_keys(
             trainer=None if runner.trains_members else runner.trainer_for(best.params, windows),
             pad_steps=runner.pad_steps,
-            lstm=runner.lstm if spec.kind == "lstm" else None,
+            lstm=runner.lstm if kind_of(spec, best.params) == "lstm" else None,
         )
     )
     result["baselines"] = baselines(runner, best.params, windows)

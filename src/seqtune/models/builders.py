@@ -3,11 +3,14 @@
 ``lstm``: LSTM(units) → Dropout → k × [Dense(units_i, activation) → Dropout_i] → head.
 ``mlp``:  Flatten → k × [Dense(units_i, activation) → Dropout_i] → head (the tutorial's
 Dense(8, relu) → Dense(1) is ``num_hidden_layers: 1, dense_units: 8``).
+``linear``: Flatten → head: a linear autoregression on the window (logistic regression
+for classify).
 
 ``layout: timesteps`` feeds a window as look_back steps of n_features;
 ``layout: window`` feeds it as one step of look_back × n_features (the original tutorial's
-"window method"). The head is linear for forecasting, sigmoid for two classes and softmax
-for more.
+"window method"). ``mlp`` and ``linear`` flatten either layout into the same vector, so the
+layout changes only an ``lstm``. The head is linear for forecasting, sigmoid for two classes
+and softmax for more.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ a trial consumes it (``data``: the windows; ``model``: the network; ``optimizer`
 training loop). Name checks, value checks, defaults and the values a trial reads
 (:func:`resolve`) all derive from :data:`CATALOGUE`; nothing else lists parameters.
 
+``linear`` reads the data and optimizer parameters only: a linear autoregression on the
+flattened window (one Dense layer to the outputs), trained by the same loop.
+
 A parameter missing from the spec's ``space`` takes its default. ``dense_units`` and
 ``dense_dropout`` are per-layer: layer ``i`` reads ``dense_units_i`` when the space expanded
 them with ``per: num_hidden_layers``, else the shared ``dense_units`` value.
@@ -19,7 +22,8 @@ from typing import Any
 from seqtune.data.spec import parse_calendar
 from seqtune.errors import UserError, suggest_name
 
-KINDS = ("lstm", "mlp")
+#: The model kinds, in the order of increasing capacity (how a choice among them is shown).
+KINDS = ("linear", "mlp", "lstm")
 LAYOUTS = ("timesteps", "window")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
 
@@ -88,8 +92,20 @@ CATALOGUE: dict[str, Param] = {
         Param(
             "dense_units", "int", "model", {"lstm": 32, "mlp": 8}, low=1, per="num_hidden_layers"
         ),
-        Param("dense_dropout", "rate", "model", _all(0.0), per="num_hidden_layers"),
-        Param("dense_activation", "text", "model", _all("relu"), choices=ACTIVATIONS),
+        Param(
+            "dense_dropout",
+            "rate",
+            "model",
+            {"lstm": 0.0, "mlp": 0.0},
+            per="num_hidden_layers",
+        ),
+        Param(
+            "dense_activation",
+            "text",
+            "model",
+            {"lstm": "relu", "mlp": "relu"},
+            choices=ACTIVATIONS,
+        ),
     )
 }
 
@@ -113,13 +129,33 @@ def known_params(kind: str) -> dict[str, Any]:
     return {p.name: p.defaults[kind] for p in CATALOGUE.values() if kind in p.defaults}
 
 
-def check_param_names(kind: str, names: Iterable[str]) -> None:
-    """Refuse a space entry the model would silently ignore."""
-    known = known_params(kind)
+def readers(name: str, kinds: Iterable[str]) -> tuple[str, ...]:
+    """The kinds among ``kinds`` that read the space entry ``name`` (per-layer copies by
+    their base name), in the order of ``kinds``.
+
+    Examples
+    --------
+    >>> readers("units", ("linear", "mlp", "lstm"))
+    ('lstm',)
+    >>> readers("dense_units_2", ("linear", "mlp"))
+    ('mlp',)
+    """
+    param = CATALOGUE.get(base_name(name))
+    return tuple(k for k in kinds if param is not None and k in param.defaults)
+
+
+def check_param_names(kind: str | tuple[str, ...], names: Iterable[str]) -> None:
+    """Refuse a space entry the model would silently ignore: with a choice of kinds, an
+    entry none of them reads (one read by some of them is drawn when one of those is)."""
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    known: dict[str, Any] = {}
+    for k in kinds:
+        known.update(known_params(k))
+    what = f"model '{kinds[0]}'" if len(kinds) == 1 else f"any of the models {', '.join(kinds)}"
     for name in names:
         if base_name(name) not in known:
             raise UserError(
-                f"not a parameter of model '{kind}'{suggest_name(name, list(known))}; "
+                f"not a parameter of {what}{suggest_name(name, list(known))}; "
                 f"known: {', '.join(known)}",
                 f"space.{name}",
             )
@@ -147,10 +183,11 @@ def check_param_values(space: Any) -> None:
 def resolve(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     """A trial's values completed with the defaults of ``kind``, and the per-layer lists
     spelled out: every known parameter plus ``layers``, a list of ``(units, dropout)``
-    tuples, one per hidden Dense layer."""
-    out = {**known_params(kind), **values}
+    tuples, one per hidden Dense layer (none for ``linear``)."""
+    known = known_params(kind)
+    out = {**known, **values}
     layers = []
-    for i in range(int(out["num_hidden_layers"])):
+    for i in range(int(out["num_hidden_layers"]) if "num_hidden_layers" in known else 0):
         units = values.get(layer_name("dense_units", i), out["dense_units"])
         drop = values.get(layer_name("dense_dropout", i), out["dense_dropout"])
         layers.append((int(units), float(drop)))

@@ -99,6 +99,8 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
         raise Unavailable(f"The test-set evaluation is left out: {err}.") from None
     result = exported.result or {}
     trial = result.get("trial")
+    if "kind" in spec.space:  # best.yaml names the chosen kind in model.kind, not its space
+        values = {"kind": exported.kind, **values}
     windows = model_windows(runner, values)  # the refit's, for a refit: as export read it
     model = _load(best_keras)
 

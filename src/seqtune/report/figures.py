@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from seqtune.kinds import SEARCHED
 from seqtune.report.evaluation import ClassifyEval, ForecastEval
 from seqtune.report.importance import importances
 from seqtune.report.missing import Unavailable
@@ -55,14 +56,15 @@ def history(data: StudyData) -> Figure:
     better = min if data.direction == "minimize" else max
     done = sorted(data.complete, key=lambda r: r.number)
     if done:
-        ax.plot(
-            [r.number for r in done],
-            [r.value for r in done],
-            "o",
-            color="tab:blue",
-            label="complete",
-            alpha=0.8,
-        )
+        for label, marker, group in _by_kind(data, done):
+            ax.plot(
+                [r.number for r in group],
+                [r.value for r in group],
+                marker,
+                color="tab:blue",
+                label=label,
+                alpha=0.8,
+            )
         xs, ys, best = [], [], None
         for r in done:
             best = r.value if best is None else better(best, r.value)  # type: ignore[type-var]
@@ -107,6 +109,24 @@ def history(data: StudyData) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+#: The marker of each model kind's complete trials when the kind is searched.
+KIND_MARKERS = {"linear": "s", "mlp": "o", "lstm": "D"}
+
+
+def _by_kind(data: StudyData, done: list[Any]) -> list[tuple[str, str, list[Any]]]:
+    """``(label, marker, trials)`` of the complete trials: one group, or one per model
+    kind (its own marker) when the spec searches the kind."""
+    kinds = data.spec.kinds
+    if data.spec.kind != SEARCHED:
+        return [("complete", "o", done)]
+    groups = []
+    for kind in kinds:
+        group = [r for r in done if r.params.get("kind") == kind]
+        if group:
+            groups.append((f"complete · {kind}", KIND_MARKERS.get(kind, "o"), group))
+    return groups
 
 
 #: A value axis spanning more than this ratio (positive values) is drawn on a log scale:
@@ -226,7 +246,9 @@ def curves(data: StudyData, top: int = CURVES_TOP) -> Figure:
     for r in chosen:
         curve = stored[r.number]
         epochs = np.array(list(curve)) + 1
-        (line,) = ax.plot(epochs, list(curve.values()), label=f"trial {r.number}: {r.value:.4g}")
+        kind = f" ({r.params['kind']})" if "kind" in r.params else ""
+        label = f"trial {r.number}{kind}: {r.value:.4g}"
+        (line,) = ax.plot(epochs, list(curve.values()), label=label)
         if r.best_epoch is not None and r.best_epoch in curve:
             ax.plot(
                 r.best_epoch + 1, curve[r.best_epoch], "*", color=line.get_color(), markersize=11

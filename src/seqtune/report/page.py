@@ -13,6 +13,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from seqtune.kinds import kind_text
 from seqtune.report import figures
 from seqtune.report.evaluation import ClassifyEval, ForecastEval, evaluate_export
 from seqtune.report.missing import Unavailable
@@ -253,7 +254,7 @@ def _header(data: StudyData) -> str:
             f"{spec.data.csv_text} · target {spec.data.target} · task {spec.data.task}"
             + (f" · period {spec.data.period}" if spec.data.period else ""),
         ),
-        ("model", f"{spec.kind}, layout {spec.layout}"),
+        ("model", f"{kind_text(spec)}, layout {spec.layout}"),
         ("searched parameters", searched or "none"),
         ("backend", backend),
         ("objective", f"{spec.objective.name} ({spec.objective.direction})"),

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from seqtune.data import Table, Windows
+from seqtune.kinds import kind_of, kinds_of
 from seqtune.models.builders import build_model
 from seqtune.models.engine import Member, Wide, padded_steps, seed_keras
 from seqtune.models.engine.assemble import seeded_wide
@@ -112,7 +113,8 @@ WIDE_MAX_WINDOWS = 4
 def _look_backs(spec: Spec) -> list[int] | None:
     """Every window length an LSTM over time steps can get (None: another model, or a
     look_back that is not searched)."""
-    if spec.kind != "lstm" or spec.layout != "timesteps" or "look_back" not in spec.space:
+    lstm = "lstm" in kinds_of(spec)
+    if not lstm or spec.layout != "timesteps" or "look_back" not in spec.space:
         return None
     return list(searched_look_backs(spec))
 
@@ -197,7 +199,7 @@ class Runner:
 
     def _batches(self, values: dict[str, Any], rows: int) -> int:
         """The most batches a trial of ``values`` on ``rows`` training rows may run."""
-        batch = max(1, min(int(resolve(self.spec.kind, values)["batch_size"]), rows))
+        batch = max(1, min(int(resolve(kind_of(self.spec, values), values)["batch_size"]), rows))
         return -(-rows // batch) * self.spec.search.max_epochs
 
     def pads(self, values: dict[str, Any], rows: int) -> bool:
@@ -218,7 +220,7 @@ class Runner:
     def build(self, values: dict[str, Any], windows: Windows) -> keras.Model:
         head, n_out = self.task.head(windows)
         return build_model(
-            self.spec.kind,
+            kind_of(self.spec, values),
             self.spec.layout,
             values,
             look_back=windows.look_back,
@@ -259,7 +261,7 @@ class Runner:
         if self.trains_members:  # folds × repeats, side by side
             return self._run_members(values, seed, epochs, report)
         start = time.perf_counter()
-        resolved = resolve(self.spec.kind, values)
+        resolved = resolve(kind_of(self.spec, values), values)
         total = epochs if epochs is not None else self.spec.search.max_epochs
         with ExitStack() as held:
             wide: Wide | None = None
@@ -320,7 +322,7 @@ class Runner:
     def member_windows(self, values: dict[str, Any]) -> list[Windows]:
         """The windows a trial of ``values`` trains its models on, one per rolling-origin
         fold (``folds: 1``: the holdout's train and val), with its framing and calendar."""
-        resolved = resolve(self.spec.kind, values)
+        resolved = resolve(kind_of(self.spec, values), values)
         look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
         calendar = calendar_of(values)
         return [
@@ -368,7 +370,14 @@ class Runner:
         return seeded_wide(
             members,
             lambda i: self.build(values, parts[i][0]),
-            (self.spec.kind, self.spec.layout, first.look_back, first.n_features, n_out, head),
+            (
+                kind_of(self.spec, values),
+                self.spec.layout,
+                first.look_back,
+                first.n_features,
+                n_out,
+                head,
+            ),
             resolved,
             **common,
         )
@@ -387,7 +396,7 @@ class Runner:
         stops being finite stops alone; a fold left with none fails the trial
         (:class:`Diverged`)."""
         start = time.perf_counter()
-        resolved = resolve(self.spec.kind, values)
+        resolved = resolve(kind_of(self.spec, values), values)
         folds = self.member_windows(values)
         seeds = member_seeds(seed, self.spec.search.repeats)
         r = len(seeds)
@@ -515,7 +524,7 @@ class Runner:
 
     def _refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         start = time.perf_counter()
-        resolved = resolve(self.spec.kind, values)
+        resolved = resolve(kind_of(self.spec, values), values)
         windows = self.table.refit_windows(
             int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
         )

@@ -22,10 +22,14 @@ Mapping (bounds inclusive on both ends, as in :mod:`seqtune.spaces.domains`):
 * per-expansions: copy ``units_i`` of a template whose parent ``n`` is searched is declared
   inside ``hp.conditional_scope(n, [parent values > i])``, so keras-tuner knows it exists
   only when ``n > i``.  Copies under a fixed parent are declared unconditionally.
+* conditional entries (:meth:`SearchSpace.condition`, e.g. ``units`` only when ``kind`` is
+  ``lstm``) are declared inside ``hp.conditional_scope(parent, values)``, around the
+  per-expansion's scope when both apply: keras-tuner then draws them only when active.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from seqtune.spaces.domains import Choice, Domain, Fixed, Float, Int
@@ -46,11 +50,14 @@ def declare_keras_tuner(hp: keras_tuner.HyperParameters, space: SearchSpace) -> 
     only, in visiting order, ints as ``int``, stepped floats canonicalised.
     """
     for domain, parent, min_parent in space.expanded():
-        if parent is None or isinstance(space[parent], Fixed):
-            _register(hp, domain)
-            continue
-        parent_values = space.values_of(parent) or []
-        with hp.conditional_scope(parent, [v for v in parent_values if v >= min_parent]):
+        with ExitStack() as scopes:
+            condition = space.condition(domain.name)
+            if condition is not None and not isinstance(space[condition[0]], Fixed):
+                scopes.enter_context(hp.conditional_scope(condition[0], list(condition[1])))
+            if parent is not None and not isinstance(space[parent], Fixed):
+                parent_values = space.values_of(parent) or []
+                allowed = [v for v in parent_values if v >= min_parent]
+                scopes.enter_context(hp.conditional_scope(parent, allowed))
             _register(hp, domain)
     return space.sample(lambda domain: _our_value(domain, hp.values[domain.name]))
 

@@ -8,7 +8,7 @@ parameters that are active), see ``optuna_adapter`` and ``kt_adapter``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from seqtune.errors import UserError, suggest_name
@@ -41,11 +41,35 @@ class SearchSpace:
     are int parameters with ``0 <= low`` and ``high <= 64`` or fixed ints in that range, are
     not themselves expanded; no declared name collides with an expansion ``<base>_<digits>``)
     and raises :class:`UserError` at ``<field>.<name>``.
+
+    ``when`` makes entries conditional: ``when[name] = (parent, values)`` says ``name`` (a
+    per-template: every copy) exists only when the parameter ``parent`` (declared, not
+    itself conditional, visited first) takes one of ``values``, e.g. the LSTM's ``units``
+    only when ``kind`` is ``lstm``. An inactive entry is not drawn, not listed by
+    :meth:`active_names` and must be absent from validated values. The conditions are
+    not part of :meth:`to_dict` (the spec derives them).
+
+    Examples
+    --------
+    >>> space = SearchSpace(
+    ...     [Choice("kind", ("linear", "lstm")), Int("units", 8, 64)],
+    ...     when={"units": ("kind", ("lstm",))},
+    ... )
+    >>> space.sample(lambda d: "linear" if d.name == "kind" else 16)
+    {'kind': 'linear'}
+    >>> space.sample(lambda d: "lstm" if d.name == "kind" else 16)
+    {'kind': 'lstm', 'units': 16}
     """
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, domains: Iterable[Domain] = (), *, field: str = "space") -> None:
+    def __init__(
+        self,
+        domains: Iterable[Domain] = (),
+        *,
+        field: str = "space",
+        when: Mapping[str, tuple[str, tuple[Any, ...]]] | None = None,
+    ) -> None:
         self._domains: dict[str, Domain] = {}
         for domain in domains:
             if not isinstance(domain, Domain):
@@ -53,6 +77,10 @@ class SearchSpace:
             if domain.name in self._domains:
                 raise UserError("the parameter is declared twice", f"{field}.{domain.name}")
             self._domains[domain.name] = domain
+        self._when = {name: (parent, tuple(vals)) for name, (parent, vals) in (when or {}).items()}
+        for name, (parent, _) in self._when.items():
+            if name not in self._domains or parent not in self._domains or parent in self._when:
+                raise ValueError(f"condition of {name!r} on {parent!r}: not declared, or nested")
         try:
             self._check_per()
         except UserError as err:
@@ -136,7 +164,8 @@ class SearchSpace:
                     )
 
     def _visiting_order(self) -> list[str]:
-        order: list[str] = []
+        order: list[str] = [parent for parent, _ in self._when.values()]
+        order = list(dict.fromkeys(order))  # condition parents first
         for name, domain in self._domains.items():
             if domain.per is not None and domain.per not in order:
                 order.append(domain.per)
@@ -164,11 +193,24 @@ class SearchSpace:
         return len(self._domains)
 
     def __eq__(self, other: object) -> bool:
-        """Same parameters with the same domains; declaration order is ignored (YAML dumps
-        sort keys), although it sets the order of ``names`` and of sampling."""
+        """Same parameters with the same domains and conditions; declaration order is
+        ignored (YAML dumps sort keys), although it sets the order of ``names`` and of
+        sampling."""
         if not isinstance(other, SearchSpace):
             return NotImplemented
-        return self._domains == other._domains
+        return self._domains == other._domains and self._when == other._when
+
+    # -- conditions ---------------------------------------------------------------------
+
+    def condition(self, name: str) -> tuple[str, tuple[Any, ...]] | None:
+        """``(parent, values)`` when ``name`` (declared, or a per copy ``<base>_<i>``)
+        exists only while ``parent`` takes one of ``values``; None when unconditional."""
+        base, _ = self._split_expansion(name)
+        return self._when.get(base if base is not None else name)
+
+    def _active(self, name: str, values: dict[str, Any]) -> bool:
+        cond = self._when.get(name)
+        return cond is None or (cond[0] in values and values[cond[0]] in cond[1])
 
     def __repr__(self) -> str:
         return f"SearchSpace({self.to_dict()!r})"
@@ -188,10 +230,12 @@ class SearchSpace:
         values: dict[str, Any] = {}
         for name in self._order:
             domain = self._domains[name]
+            if not self._active(name, values):
+                continue
             if domain.per is None:
                 values[name] = _draw(domain, draw)
                 continue
-            for index in range(values[domain.per]):
+            for index in range(values.get(domain.per, 0)):
                 concrete = domain.renamed(expansion_name(name, index))
                 values[concrete.name] = _draw(concrete, draw)
         return values
@@ -218,10 +262,12 @@ class SearchSpace:
         names: list[str] = []
         for name in self._order:
             domain = self._domains[name]
+            if not self._active(name, values):
+                continue
             if domain.per is None:
                 names.append(name)
             else:
-                names.extend(expansion_name(name, i) for i in range(values[domain.per]))
+                names.extend(expansion_name(name, i) for i in range(values.get(domain.per, 0)))
         return names
 
     def _parent_max(self, parent: str) -> int:
@@ -244,11 +290,13 @@ class SearchSpace:
         checked: set[str] = set()
         for name in self._order:
             domain = self._domains[name]
+            if not self._active(name, values):
+                continue
             if domain.per is None:
                 _check_value(domain, values, field)
                 checked.add(name)
                 continue
-            for index in range(values[domain.per]):
+            for index in range(values.get(domain.per, 0)):
                 concrete = domain.renamed(expansion_name(name, index))
                 _check_value(concrete, values, field)
                 checked.add(concrete.name)
@@ -258,6 +306,9 @@ class SearchSpace:
 
     def _why_extra(self, name: str, values: dict[str, Any]) -> str:
         base, index = self._split_expansion(name)
+        cond = self.condition(name)
+        if cond is not None and not self._active(base if base is not None else name, values):
+            return f"{name} is not active: {cond[0]} is {show(values.get(cond[0]))}"
         if base is not None:
             parent = self._domains[base].per
             return f"{name} is not active: {parent} is {show(values.get(parent))}"
@@ -336,16 +387,32 @@ class SearchSpace:
                     f"{field}.{key}",
                 )
         out: list[Domain] = []
+        when: dict[str, tuple[str, tuple[Any, ...]]] = {}
         for name, domain in self._domains.items():
+            cond = self._when.get(name)
+            if cond is not None and cond[0] in values:
+                if values[cond[0]] not in cond[1]:
+                    if name in values or name in copies:
+                        raise UserError(
+                            f"{name} is not active: {cond[0]} is {show(values[cond[0]])}",
+                            f"{field}.{name if name in values else min(copies[name].values())}",
+                        )
+                    continue  # the condition's parent is fixed where it does not exist
+            elif cond is not None:
+                when[name] = cond
             if name in copies:
                 out.extend(self._fixed_copies(name, copies[name], values, field))
+                if cond is not None and name in when:
+                    when.pop(name)
+                    when.update({copies[name][i]: cond for i in copies[name]})
             elif domain.per is not None and values.get(domain.per) == 0:
+                when.pop(name, None)
                 continue  # no copy can exist: the template goes
             elif name in values:
                 out.append(Fixed(name, values[name], per=domain.per))
             else:
                 out.append(domain)
-        return SearchSpace(out)
+        return SearchSpace(out, when=when)
 
     def _fixed_copies(
         self, base: str, copies: dict[int, str], values: dict[str, Any], field: str

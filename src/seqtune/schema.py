@@ -93,7 +93,26 @@ DATA_TYPES: dict[str, Schema] = {
 
 #: model.<key> -> its schema
 MODEL_TYPES: dict[str, Schema] = {
-    "kind": _enum(KINDS),
+    "kind": {
+        "anyOf": [
+            _enum(KINDS),
+            {
+                "type": "object",
+                "description": "the kind searched: the parameters of each kind are drawn "
+                "only in the trials that chose it",
+                "properties": {
+                    "choice": {
+                        "type": "array",
+                        "items": _enum(KINDS),
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    }
+                },
+                "required": ["choice"],
+                "additionalProperties": False,
+            },
+        ]
+    },
     "layout": {**_enum(LAYOUTS), "default": "timesteps"},
 }
 

@@ -36,7 +36,10 @@ SEARCH_KEYS = (
     "repeats",
     "ensemble",
     "aggregate",
+    "combine",
 )
+#: ``search.combine``: true (the rule chosen on the folds), false, or one rule forced
+COMBINE_RULES = ("auto", "network", "average", "inverse", "stacking")
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
 AGGREGATES = ("mean", "median")
@@ -289,6 +292,10 @@ class SearchSettings:
     ensemble: int | None = None
     #: how a trial's value combines its folds' values: mean | median
     aggregate: str = "mean"
+    #: whether export combines the network with statistical models (None: not given, the
+    #: default of the study's version; a rule name forces that rule), see
+    #: seqtune.exported.combination
+    combine: bool | str | None = None
     #: the keys the spec gave (a setting the backend would ignore is refused)
     given: tuple[str, ...] = field(default=(), compare=False)
 
@@ -317,6 +324,15 @@ class SearchSettings:
                     value = "none"
                 if value not in allowed:
                     raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
+            elif key == "combine":
+                if value is True:
+                    value = "auto"
+                if value is not False and value not in COMBINE_RULES:
+                    raise UserError(
+                        f"expected true, false or one of {', '.join(COMBINE_RULES)}, "
+                        f"got {value!r}",
+                        where,
+                    )
             elif key in ("patience", "trials", "ensemble") and value is None:
                 pass
             else:
@@ -367,6 +383,8 @@ class SearchSettings:
             out["ensemble"] = self.ensemble
         if self.aggregate != "mean":
             out["aggregate"] = self.aggregate
+        if self.combine is not None:
+            out["combine"] = True if self.combine == "auto" else self.combine
         return out
 
 
@@ -472,6 +490,7 @@ class Spec:
         search = self.search.to_dict()
         search.pop("trials")
         search.pop("isolation", None)  # how trials run, not what they compute
+        search.pop("combine", None)  # what export makes of the trials, not the trials
         return {
             "seed": self.seed,
             "data": data,

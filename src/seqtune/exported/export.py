@@ -61,6 +61,13 @@ from seqtune.exported.bundle import (
     interval_summary,
     validation_forecasts,
 )
+from seqtune.exported.combination import (
+    build,
+    combined_runner,
+    combined_validation,
+    member_columns,
+    wanted,
+)
 from seqtune.exported.intervals import DEFAULT_LEVELS
 from seqtune.exported.predict import model_windows, prediction_rows
 from seqtune.exported.state import state_file
@@ -180,6 +187,21 @@ def export(
             validation = holdout_forecasts(runner, model, windows)
     assert model is not None and windows is not None
     test = runner.evaluate(model, windows, "test")
+    # the network combined with statistical models, weights chosen on the folds only
+    combo, combo_note = None, None
+    made = str(study.meta.get("seqtune") or "0")  # a study that recorded none: the oldest
+    rule = wanted(spec.search.combine, made) if forecasts else None
+    if rule is not None:
+        combo, combo_note = build(runner, best.params, validation, windows, rule)
+    scorer = runner
+    if combo is not None and combo.combines:
+        combo.network_test = _clean(test)
+        scorer = combined_runner(runner, combo, windows)
+        test = scorer.evaluate(model, windows, "test")
+        assert validation is not None
+        validation = combined_validation(combo, validation, combo.folds)
+    elif combo is not None:
+        combo.network_test = _clean(test)
     result: dict[str, Any] = {
         "study": spec.study,
         "backend": spec.search.backend,
@@ -206,6 +228,10 @@ def export(
         )
     )
     result["baselines"] = baselines(runner, best.params, windows)
+    if combo is not None:
+        result["combination"] = combo.to_result()
+    elif combo_note is not None:
+        result["combination"] = {"note": combo_note}
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
         result["lineage"] = lineage
@@ -226,12 +252,16 @@ def export(
         # the intervals' validation errors), and the validation and test forecasts
         source = "folds" if runner.refits else "validation"
         state = forecast_state(runner, windows, validation, source)
+        members = None
+        if combo is not None and combo.combines:
+            state = replace(state, combination=combo.to_state())
+            members = member_columns(runner, combo, model, windows)
         header, rows = prediction_rows(
-            runner, model, windows, state.residuals, DEFAULT_LEVELS, state.scale
+            scorer, model, windows, state.residuals, DEFAULT_LEVELS, state.scale, members
         )
         text = csv_text(header, rows)
         files.append((out_yaml.parent / PREDICTIONS_FILE, lambda p: _write(p, text)))
-        result["intervals"] = interval_summary(runner, model, windows, state)
+        result["intervals"] = interval_summary(scorer, model, windows, state)
         state_text = state.to_json()
         files.append((state_file(out_yaml), lambda p: _write(p, state_text)))
     names = [path.name for path, _ in files]
@@ -360,6 +390,23 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         model, windows = outcome.model, outcome.windows
         val = runner.evaluate(model, windows, "val")
     assert model is not None and windows is not None
+    test = runner.evaluate(model, windows, "test")
+    combination: dict[str, Any] | None = None
+    rule = _train_rule(spec)
+    if rule is not None:  # as export combined: weights chosen on this refit's folds
+        validation = (
+            validation_forecasts(runner, outcome)
+            if runner.refits
+            else holdout_forecasts(runner, model, windows)
+        )
+        combo, note = build(runner, values, validation, windows, rule)
+        if combo is not None:
+            combo.network_test = _clean(test)
+            if combo.combines:
+                test = combined_runner(runner, combo, windows).evaluate(model, windows, "test")
+            combination = combo.to_result()
+        else:
+            combination = {"note": note}
     report: dict[str, Any] = {
         "objective": {
             "name": spec.objective.name,
@@ -369,9 +416,11 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         "epochs": outcome.epochs_run,
         "best_epoch": outcome.best_epoch,
         "val": _clean(val),
-        "test": _clean(runner.evaluate(model, windows, "test")),
+        "test": _clean(test),
         "baselines": baselines(runner, values, windows),
     }
+    if combination is not None:
+        report["combination"] = combination
     exported = result.get("objective", {}).get("value")
     if isinstance(exported, int | float):
         diff = abs(outcome.value - exported)
@@ -388,6 +437,21 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         save_model(model, Path(output))
         report["model"] = str(output)
     return report
+
+
+def _train_rule(spec: Spec) -> str | None:
+    """The combination rule ``train`` chooses with, as its export did: an export that
+    recorded a combination (``result.combination.rule``) combines again; one that recorded
+    none, or was written before combinations existed, does not; a fixed spec without a
+    result follows ``search.combine`` (default: combine)."""
+    if not task_of(spec.data.task).forecasts:
+        return None
+    if spec.result is None:
+        return wanted(spec.search.combine, None)
+    found = spec.result.get("combination")
+    if not isinstance(found, dict) or "rule" not in found:
+        return None
+    return wanted(spec.search.combine, None)
 
 
 def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str, dict[str, float]]:

@@ -329,8 +329,7 @@ class SearchSettings:
                     value = "auto"
                 if value is not False and value not in COMBINE_RULES:
                     raise UserError(
-                        f"expected true, false or one of {', '.join(COMBINE_RULES)}, "
-                        f"got {value!r}",
+                        f"expected true, false or one of {', '.join(COMBINE_RULES)}, got {value!r}",
                         where,
                     )
             elif key in ("patience", "trials", "ensemble") and value is None:

@@ -36,8 +36,12 @@ from seqtune.models import statistical
 #: The first seqtune version whose studies combine at export by default.
 SINCE = (0, 4, 1)
 #: How the members are named where people read them.
-NAMES = {"network": "network", "auto_ets": "AutoETS", "auto_theta": "AutoTheta",
-         "auto_arima": "AutoARIMA"}
+NAMES = {
+    "network": "network",
+    "auto_ets": "AutoETS",
+    "auto_theta": "AutoTheta",
+    "auto_arima": "AutoARIMA",
+}
 
 
 def wanted(setting: bool | str | None, version: str | None) -> str | None:
@@ -224,9 +228,7 @@ def build(
     from seqtune.study.baselines import objective_metric
 
     if statistical.time_limit() == 0:
-        return None, (
-            f"no combination: the statistical baselines are off ({statistical.ENV}=0)"
-        )
+        return None, (f"no combination: the statistical baselines are off ({statistical.ENV}=0)")
     try:
         import statsmodels  # noqa: F401
     except ImportError:

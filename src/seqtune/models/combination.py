@@ -168,9 +168,7 @@ def choose(
     if NETWORK not in forecasts:
         raise ValueError("the members must include the network")
     order = {NETWORK: np.asarray(forecasts[NETWORK], np.float64)}
-    order.update(
-        {n: np.asarray(f, np.float64) for n, f in forecasts.items() if n != NETWORK}
-    )
+    order.update({n: np.asarray(f, np.float64) for n, f in forecasts.items() if n != NETWORK})
     usable = [r for r in rules if r == NETWORK or len(order) > 1]
     labels = list(dict.fromkeys(groups.tolist()))
     scores: dict[str, float] = {}

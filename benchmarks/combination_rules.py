@@ -3,8 +3,9 @@
 For each study folder: the best trial's network as ``seqtune export`` makes it (its folds'
 validation forecasts, then the refit on every row before the test part), then for each
 combination rule — the network alone, the simple average with the best statistical model,
-inverse-MSE weights, constrained stacking, and ``auto`` (the rule the folds choose) — the
-weights chosen on the folds only and the combined forecast's test score. Prints one table
+inverse-MSE weights, constrained stacking (each rule's own weights, fitted on the folds),
+and ``auto`` (the rule the left-out folds choose) — the combined forecast's test score, and
+each rule's left-out fold score that ``auto`` chose by. Prints one table
 row per study and rule; the test part is read once per study, after every choice is made.
 
 Usage::
@@ -19,11 +20,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from seqtune.exported.bundle import holdout_forecasts, validation_forecasts
-from seqtune.exported.combination import build, combined_runner
+from seqtune.exported.combination import (
+    Combination,
+    build,
+    combined_runner,
+    fit_before_test,
+    fold_forecasts,
+)
 from seqtune.exported.export import _refit, refit_epochs
 from seqtune.exported.predict import model_windows
-from seqtune.models.combination import RULES
+from seqtune.models import statistical
+from seqtune.models.combination import RULES, Choice, weights
 from seqtune.quiet import quiet_libraries
 from seqtune.search.records import best_of
 from seqtune.study.lifecycle import Study
@@ -47,16 +57,33 @@ def measure(folder: Path) -> list[tuple[str, str, float, str]]:
         validation = holdout_forecasts(runner, model, windows)
     key = spec.objective.name.removeprefix("val_")
     rows = []
+    combo, note = build(runner, best.params, validation, windows, "auto")
+    if combo is None:
+        return [(spec.study, "auto", float("nan"), str(note))]
+    scores = ", ".join(f"{r} {v:.4g}" for r, v in combo.choice.scores.items())
+    rows.append((spec.study, "folds", float("nan"), f"left-out fold scores: {scores}"))
+    found = fold_forecasts(runner, best.params, validation)
+    assert found is not None
+    actual, members, _ = found
+    y = np.asarray(windows.target_values, np.float64)
+    stop = fit_before_test(windows)
     for rule in ("auto", *RULES):
-        combo, note = build(runner, best.params, validation, windows, rule)
-        scorer = runner
-        text = note or "network"
-        if combo is not None:
-            text = f"{combo.describe()} [{combo.choice.rule}]"
-            if combo.combines:
-                scorer = combined_runner(runner, combo, windows)
+        if rule == "auto":
+            choice = combo.choice
+        else:  # the rule's own weights on the folds, whatever the left-out scores say
+            w = weights(rule, members, actual)
+            names = [n for n, v in zip(members, w, strict=True) if v > 0 or n == "network"]
+            kept = [float(v) for n, v in zip(members, w, strict=True) if n in names]
+            choice = Choice(rule, tuple(names), tuple(kept), {})
+        fitted = {
+            n: statistical.fit(n, y[:stop], windows.period)
+            for n in choice.members
+            if n != "network"
+        }
+        one = Combination(choice, fitted, y[:stop], [], None)
+        scorer = combined_runner(runner, one, windows) if one.combines else runner
         value = float(scorer.evaluate(model, windows, "test")[key])
-        rows.append((spec.study, rule, value, text))
+        rows.append((spec.study, rule, value, one.describe()))
     study.close()
     return rows
 

@@ -107,7 +107,9 @@ def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
     assert float(row["prediction"]) == pytest.approx(float(test_rows[5]["prediction"]), rel=1e-5)
     # the last 40 rows only: the members are placed after the rows they were fitted on
     frame = pd.read_csv(AIRLINE).iloc[origin - 39 : origin + 1]
-    got = seqtune.load(alone_dir / "best.yaml").predict(frame)
+    forecaster = seqtune.load(alone_dir / "best.yaml")
+    assert forecaster.combination == combo
+    got = forecaster.predict(frame)
     assert got["prediction"].iloc[0] == pytest.approx(float(row["prediction"]), rel=1e-5)
 
     # train reproduces the export, combination included
@@ -137,3 +139,23 @@ def test_no_combination_when_the_statistical_baselines_are_off(
     state = json.loads((tmp_path / "r" / "tiny" / "best.state.json").read_text())
     assert state["format"] == 1 and "combination" not in state
     assert "network" not in rows_of(tmp_path / "r" / "tiny" / "predictions.csv")[0]
+
+
+def test_a_study_of_an_earlier_version_exports_without_a_combination(tmp_path: Path) -> None:
+    """A study launched before combinations existed exports as it did, statistical
+    baselines on and the spec silent; its spec's search.combine: true asks for one."""
+    spec = tiny_spec(
+        data={"split": {"val": 12, "test": 24, "folds": 2}},
+        search={"backend": "tpe", "trials": 1, "max_epochs": 2, "patience": None},
+    )
+    path = write_spec(tmp_path / "tiny.yaml", spec)
+    assert cli_here("launch", str(path), "--results", str(tmp_path / "r")).returncode == 0
+    study = tmp_path / "r" / "tiny"
+    meta = json.loads((study / "study.json").read_text())
+    (study / "study.json").write_text(json.dumps({**meta, "seqtune": "0.4.0"}))
+    proc = cli_here("export", str(study))
+    assert proc.returncode == 0, proc.stderr
+    best = yaml.safe_load((study / "best.yaml").read_text())
+    assert "combination" not in best["result"] and "forecast:" not in proc.stdout
+    assert "auto_ets" in best["result"]["baselines"]  # the baselines were on
+    assert json.loads((study / "best.state.json").read_text())["format"] == 1

@@ -864,7 +864,7 @@ def _print_combination(found: Any, objective: str) -> None:
     alone = (found.get("network_test") or {}).get(key)
     scores = found.get("fold_scores") or {}
     folds = ", ".join(f"{r} {v:.4g}" for r, v in scores.items())
-    print(f"forecast: {found.get('text')} (rule {found.get('rule')}, chosen on the folds: {folds})")
+    print(f"forecast: {found.get('text')} (rule {found.get('rule')}; left-out folds: {folds})")
     if isinstance(alone, int | float) and len(found.get("members") or []) > 1:
         print(f"the network alone on the test part: {key} {alone:.6g}")
 

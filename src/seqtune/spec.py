@@ -38,7 +38,8 @@ SEARCH_KEYS = (
     "aggregate",
     "combine",
 )
-#: ``search.combine``: true (the rule chosen on the folds), false, or one rule forced
+#: ``search.combine``: true (the default rule), false, a rule, or ``auto`` (the rule the
+#: left-out folds choose); seqtune.exported.combination
 COMBINE_RULES = ("auto", "network", "average", "inverse", "stacking")
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
@@ -325,9 +326,7 @@ class SearchSettings:
                 if value not in allowed:
                     raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
             elif key == "combine":
-                if value is True:
-                    value = "auto"
-                if value is not False and value not in COMBINE_RULES:
+                if not isinstance(value, bool) and value not in COMBINE_RULES:
                     raise UserError(
                         f"expected true, false or one of {', '.join(COMBINE_RULES)}, got {value!r}",
                         where,
@@ -383,7 +382,7 @@ class SearchSettings:
         if self.aggregate != "mean":
             out["aggregate"] = self.aggregate
         if self.combine is not None:
-            out["combine"] = True if self.combine == "auto" else self.combine
+            out["combine"] = self.combine
         return out
 
 

@@ -55,7 +55,7 @@ def test_inverse_weights_follow_the_members_squared_errors() -> None:
 def test_the_folds_choose_the_network_alone_when_nothing_helps() -> None:
     y = np.arange(40.0)
     found = {"network": y + 0.01 * np.sin(y), "auto_ets": y + 4.0, "auto_arima": y + 6.0}
-    choice = choose(found, y, np.repeat(np.arange(4), 10), _rmse, "minimize")
+    choice = choose(found, y, np.repeat(np.arange(4), 10), _rmse, "minimize", "auto")
     assert choice.rule == "network"
     assert choice.members == ("network",) and choice.weights == (1.0,)
     assert set(choice.scores) == set(RULES)
@@ -64,7 +64,7 @@ def test_the_folds_choose_the_network_alone_when_nothing_helps() -> None:
 
 def test_the_folds_choose_a_combination_when_it_helps_on_left_out_folds() -> None:
     y, found = _members(seed=3, n=80)
-    choice = choose(found, y, np.repeat(np.arange(4), 20), _rmse, "minimize")
+    choice = choose(found, y, np.repeat(np.arange(4), 20), _rmse, "minimize", "auto")
     assert choice.rule != "network"
     assert "auto_ets" in choice.members and sum(choice.weights) == pytest.approx(1.0)
     assert choice.scores[choice.rule] < choice.scores["network"]
@@ -79,17 +79,29 @@ def test_a_rule_is_scored_on_the_groups_it_was_not_fitted_on() -> None:
     stat = np.r_[np.zeros(10), np.full(10, 10.0)]
     found = {"network": np.ones(20), "auto_ets": stat}
     groups = np.repeat([0, 1], 10)
-    choice = choose(found, y, groups, _rmse, "minimize", ("network", "stacking"))
+    choice = choose(found, y, groups, _rmse, "minimize", "auto")
     in_sample = _rmse(y, combine(found, ["network", "auto_ets"], weights("stacking", found, y)))
     assert choice.scores["stacking"] > in_sample
     assert choice.rule == "network"
 
 
+def test_a_rule_asked_for_is_taken_whatever_the_folds_say() -> None:
+    y = np.arange(40.0)
+    found = {"network": y + 0.01 * np.sin(y), "auto_ets": y + 4.0, "auto_arima": y + 6.0}
+    groups = np.repeat(np.arange(4), 10)
+    choice = choose(found, y, groups, _rmse, "minimize", "average")
+    assert choice.rule == "average" and choice.weights == (0.5, 0.5)
+    assert choice.members == ("network", "auto_ets")  # the better one on the folds
+    assert choice.scores["average"] > choice.scores["network"]  # recorded all the same
+    with pytest.raises(ValueError, match="median"):
+        choose(found, y, groups, _rmse, "minimize", "median")
+
+
 def test_maximised_objectives_pick_the_largest_score() -> None:
     y, found = _members(seed=3, n=80)
     neg = lambda a, f: -_rmse(a, f)  # noqa: E731
-    up = choose(found, y, np.repeat(np.arange(4), 20), neg, "maximize")
-    down = choose(found, y, np.repeat(np.arange(4), 20), _rmse, "minimize")
+    up = choose(found, y, np.repeat(np.arange(4), 20), neg, "maximize", "auto")
+    down = choose(found, y, np.repeat(np.arange(4), 20), _rmse, "minimize", "auto")
     assert up.rule == down.rule
 
 
@@ -195,7 +207,8 @@ def test_the_text_names_weights_and_models() -> None:
 def test_the_spec_key_is_read_and_does_not_change_the_fingerprint() -> None:
     assert SearchSettings.from_dict({}).combine is None
     assert "combine" not in SearchSettings.from_dict({}).to_dict()
-    assert SearchSettings.from_dict({"combine": True}).combine == "auto"
+    assert SearchSettings.from_dict({"combine": True}).to_dict()["combine"] is True
+    assert SearchSettings.from_dict({"combine": "auto"}).combine == "auto"
     assert SearchSettings.from_dict({"combine": False}).to_dict()["combine"] is False
     assert SearchSettings.from_dict({"combine": "stacking"}).to_dict()["combine"] == "stacking"
     with pytest.raises(UserError, match="search.combine"):
@@ -204,7 +217,7 @@ def test_the_spec_key_is_read_and_does_not_change_the_fingerprint() -> None:
 
 def test_old_studies_combine_only_when_their_spec_asks() -> None:
     assert wanted(None, "0.4.0") is None and wanted(None, "0") is None
-    assert wanted(None, "0.4.1") == "auto" and wanted(None, "1.0.0") == "auto"
-    assert wanted("auto", "0.1.0") == "auto" and wanted("inverse", "0.1.0") == "inverse"
-    assert wanted(False, "9.9.9") is None
-    assert wanted(None, None) == "auto"  # a fixed spec without a study: train combines
+    assert wanted(None, "0.4.1") == "average" and wanted(None, "1.0.0") == "average"
+    assert wanted(True, "0.1.0") == "average" and wanted("inverse", "0.1.0") == "inverse"
+    assert wanted("auto", "0.1.0") == "auto" and wanted(False, "9.9.9") is None
+    assert wanted(None, None) == "average"  # a fixed spec without a study: train combines

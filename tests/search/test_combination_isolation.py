@@ -57,8 +57,9 @@ def test_the_test_rows_do_not_change_the_choice(split: dict[str, Any], tmp_path:
     def rmse(a: np.ndarray, f: np.ndarray) -> float:
         return float(np.sqrt(np.mean((a - f) ** 2)))
 
-    again = choose(wild[1], wild[0], wild[2], rmse, "minimize")
-    assert again == choose(members, actual, groups, rmse, "minimize")
+    for rule in ("auto", "stacking"):
+        again = choose(wild[1], wild[0], wild[2], rmse, "minimize", rule)
+        assert again == choose(members, actual, groups, rmse, "minimize", rule)
 
 
 def test_network_rows_that_do_not_line_up_give_no_combination() -> None:

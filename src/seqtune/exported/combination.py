@@ -45,15 +45,17 @@ NAMES = {
 
 
 def wanted(setting: bool | str | None, version: str | None) -> str | None:
-    """The rule set to choose from: ``auto`` (every rule, chosen on the folds), one rule's
-    name (forced by the spec), or None (no combination). ``setting`` is the spec's
-    ``search.combine`` (None: not given); ``version`` the seqtune that launched the study
-    (None: a fixed spec, e.g. ``train``: combines).
+    """The rule to combine with: :data:`seqtune.models.combination.DEFAULT` (``average``),
+    the one the spec names, ``auto`` (the rule the left-out folds choose), or None (no
+    combination). ``setting`` is the spec's ``search.combine`` (None: not given);
+    ``version`` the seqtune that launched the study (None: a fixed spec, e.g. ``train``).
 
     Examples
     --------
     >>> wanted(None, "0.4.0"), wanted(None, "0.4.1"), wanted(True, "0.3.0"), wanted(False, None)
-    (None, 'auto', 'auto', None)
+    (None, 'average', 'average', None)
+    >>> wanted("auto", "0.4.1")
+    'auto'
     """
     from seqtune.search.versions import parse_version
 
@@ -65,7 +67,7 @@ def wanted(setting: bool | str | None, version: str | None) -> str | None:
         made = parse_version(version)
         if made is None or made < SINCE:
             return None
-    return "auto"
+    return rules.DEFAULT
 
 
 @dataclass
@@ -222,9 +224,9 @@ def build(
     windows: Any,
     rule: str,
 ) -> tuple[Combination | None, str | None]:
-    """The combination chosen on the folds (``rule``: ``auto`` or one rule), its members
-    fitted on every row of ``windows`` before the test part; or None and one line saying
-    why there is none."""
+    """The combination of ``rule`` (one of the rules, or ``auto``: the one the left-out
+    folds choose), its weights fitted on the folds, its members fitted on every row of
+    ``windows`` before the test part; or None and one line saying why there is none."""
     from seqtune.study.baselines import objective_metric
 
     if statistical.time_limit() == 0:
@@ -246,8 +248,8 @@ def build(
         shape = (-1,) if horizon == 1 else (-1, horizon)
         return float(metric(a.reshape(shape), f.reshape(shape)))
 
-    chosen = rules.RULES if rule == "auto" else (rules.NETWORK, rule)
-    choice = rules.choose(members, actual, groups, score, runner.spec.objective.direction, chosen)
+    direction = runner.spec.objective.direction
+    choice = rules.choose(members, actual, groups, score, direction, rule)
     y = np.asarray(windows.target_values, np.float64)
     stop = fit_before_test(windows)
     fitted: dict[str, statistical.Fitted] = {}

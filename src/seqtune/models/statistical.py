@@ -193,7 +193,8 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     limit = time_limit() if seconds is None else seconds
     # export fits the same models on the same rows for its baselines and its combination:
     # the second asks this process's memory (a fit is deterministic unless cut)
-    key = (name, hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest(), m, limit)
+    bounds = (ETS_MAX_PERIOD, ARIMA_MAX_PERIOD, ARIMA_MAX_ORDER, ARIMA_MAX_FITS)
+    key = (name, hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest(), m, limit, bounds)
     if key in _FITS:
         return _FITS[key]
     # imported first: statsmodels adds an "always" filter for its ConvergenceWarning when
@@ -210,8 +211,8 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     return fitted
 
 
-#: Fits kept in this process, by model, training rows, period and time limit.
-_FITS: dict[tuple[str, str, int, float], Fitted] = {}
+#: Fits kept in this process, by model, training rows, period, time limit and bounds.
+_FITS: dict[tuple[Any, ...], Fitted] = {}
 _FITS_SIZE = 48
 
 

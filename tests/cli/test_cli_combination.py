@@ -110,6 +110,13 @@ def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
     got = forecaster.predict(frame)
     assert got["prediction"].iloc[0] == pytest.approx(float(row["prediction"]), rel=1e-5)
 
+    # the report shows the combined forecast and names the combination
+    proc = cli_here("report", str(study))
+    assert proc.returncode == 0, proc.stderr
+    page = (study / "report.html").read_text()
+    assert "forecast is a combination" in page and combo["text"] in page
+    assert f"<tr><td>model</td><td class=num>{rmse:.4f}</td>" in page
+
     # train reproduces the export, combination included
     proc = cli_here("train", str(study / "best.yaml"), "--json")
     assert proc.returncode == 0, proc.stderr

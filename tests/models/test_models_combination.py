@@ -221,3 +221,22 @@ def test_old_studies_combine_only_when_their_spec_asks() -> None:
     assert wanted(True, "0.1.0") == "average" and wanted("inverse", "0.1.0") == "inverse"
     assert wanted("auto", "0.1.0") == "auto" and wanted(False, "9.9.9") is None
     assert wanted(None, None) == "average"  # a fixed spec without a study: train combines
+
+
+def test_train_combines_as_the_export_recorded() -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from conftest import tiny_spec
+
+    from seqtune.exported.export import _train_rule
+    from seqtune.spec import Spec
+
+    raw = tiny_spec(space={"look_back": 3, "units": 4, "learning_rate": 0.01, "batch_size": 16})
+    spec = Spec.from_dict(raw, Path("."), Path("spec.yaml"))
+    assert _train_rule(spec) == "average"  # a fixed spec of its own: the default
+    assert _train_rule(replace(spec, result={"trial": 0})) is None  # an older export
+    assert _train_rule(replace(spec, result={"combination": {"note": "off"}})) is None
+    assert _train_rule(replace(spec, result={"combination": {"rule": "inverse"}})) == "inverse"
+    auto = replace(spec, search=replace(spec.search, combine="auto"))
+    assert _train_rule(replace(auto, result={"combination": {"rule": "stacking"}})) == "auto"

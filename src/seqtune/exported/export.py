@@ -39,6 +39,12 @@ How the trial trained is recorded and read back by :mod:`seqtune.search.versions
   one; ``predict`` and ``report`` check the checksums and refuse, in one line saying to
   export again, a model or forecast table that is not the one best.yaml was written with.
 
+A forecast's export may combine the network with statistical models
+(:mod:`seqtune.exported.combination`): ``result.combination`` records the rule, the members
+and their weights, every rule's left-out fold score and the network alone's test metrics
+(``network_test``); ``result.test`` is then the combined forecast's. ``train`` combines with
+the same rule, its weights fitted on the refit's folds.
+
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
 """
@@ -71,6 +77,7 @@ from seqtune.exported.combination import (
 from seqtune.exported.intervals import DEFAULT_LEVELS
 from seqtune.exported.predict import model_windows, prediction_rows
 from seqtune.exported.state import state_file
+from seqtune.models.combination import RULES
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.versions import Training, export_keys
@@ -440,18 +447,21 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
 
 
 def _train_rule(spec: Spec) -> str | None:
-    """The combination rule ``train`` chooses with, as its export did: an export that
-    recorded a combination (``result.combination.rule``) combines again; one that recorded
-    none, or was written before combinations existed, does not; a fixed spec without a
-    result follows ``search.combine`` (default: combine)."""
+    """The combination rule ``train`` combines with, as its export did: an export that
+    recorded a combination combines with its ``result.combination.rule`` (``auto`` in the
+    spec: chosen again on the refit's folds); one that recorded none, or was written before
+    combinations existed, does not; a fixed spec without a result follows
+    ``search.combine`` (default: combine)."""
     if not task_of(spec.data.task).forecasts:
         return None
     if spec.result is None:
         return wanted(spec.search.combine, None)
     found = spec.result.get("combination")
-    if not isinstance(found, dict) or "rule" not in found:
+    rule = found.get("rule") if isinstance(found, dict) else None
+    if rule not in RULES:
         return None
-    return wanted(spec.search.combine, None)
+    # the rule the export used (a later default does not change it); auto chooses again
+    return "auto" if spec.search.combine == "auto" else str(rule)
 
 
 def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str, dict[str, float]]:

@@ -240,3 +240,42 @@ def test_train_combines_as_the_export_recorded() -> None:
     assert _train_rule(replace(spec, result={"combination": {"rule": "inverse"}})) == "inverse"
     auto = replace(spec, search=replace(spec.search, combine="auto"))
     assert _train_rule(replace(auto, result={"combination": {"rule": "stacking"}})) == "auto"
+
+
+def test_a_member_that_cannot_be_refitted_gives_no_combination_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from conftest import AIRLINE, tiny_spec
+
+    from seqtune.exported import combination as exported
+    from seqtune.spec import Spec
+    from seqtune.study.baselines import validation_windows
+    from seqtune.study.lifecycle import prepare
+
+    raw = tiny_spec(data={"split": {"val": 12, "test": 24, "folds": 2}})
+    raw["data"]["csv"] = str(AIRLINE)
+    _, runner = prepare(Spec.from_dict(raw, Path("."), Path("spec.yaml")))
+    values = {"look_back": 3, "transform": "none", "batch_size": 16}
+    windows = runner.table.refit_windows(3, "none", ())
+    actual = np.concatenate(
+        [w.true_original("val").reshape(-1, 1) for w in validation_windows(runner, values)]
+    )
+    monkeypatch.setenv(statistical.ENV, "30")
+    fits = {"n": 0}
+    original = statistical.fit
+
+    def failing(
+        name: str, y: np.ndarray, period: int | None, seconds: float | None = None
+    ) -> statistical.Fitted:
+        fits["n"] += 1
+        if y.size == windows.target_rows("test").min():  # the rows before the test part
+            raise ValueError("no ARIMA model could be fitted")
+        return original("auto_theta", y, period, seconds)
+
+    monkeypatch.setattr(statistical, "fit", failing)
+    combo, note = exported.build(runner, values, (actual, actual + 5.0), windows, "average")
+    assert combo is None and fits["n"] > 0
+    assert note is not None and note.startswith("no combination: Auto")
+    assert "could not be fitted on the rows before the test part" in note

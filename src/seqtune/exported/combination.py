@@ -254,8 +254,17 @@ def build(
     stop = fit_before_test(windows)
     fitted: dict[str, statistical.Fitted] = {}
     for name in choice.members:
-        if name != rules.NETWORK:
+        if name == rules.NETWORK:
+            continue
+        try:
             fitted[name] = statistical.fit(name, y[:stop], windows.period)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # e.g. a search cut at its time limit on a busy machine after a failed first fit
+            label = NAMES.get(name, name)
+            return None, (
+                f"no combination: {label} could not be fitted on the rows before the test "
+                f"part ({type(exc).__name__}: {exc})"
+            )
     labels = runner.table.labels_of(np.arange(stop))
     after = runner.table.labels_of([stop])[0] if stop < runner.table.n_rows else None
     folds = {n: f for n, f in members.items() if n in fitted}

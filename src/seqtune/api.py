@@ -374,6 +374,19 @@ class Forecaster:
         (``result.intervals``; empty for an export before seqtune 0.4.0)."""
         return dict((self.spec.result or {}).get("intervals") or {})
 
+    @property
+    def combination(self) -> dict[str, Any]:
+        """The combination the forecast is (``result.combination``: ``rule``, ``members``
+        with their weights, ``text``, the folds' scores, the network alone's test score;
+        or ``note`` saying why there is none); empty for an export that recorded none.
+
+        Examples
+        --------
+        >>> seqtune.load("results/airline/best.yaml").combination["text"]  # doctest: +SKIP
+        '0.35 × network + 0.19 × AutoETS ETS(M,A,M) + ...'
+        """
+        return dict((self.spec.result or {}).get("combination") or {})
+
     def predict(
         self,
         recent: pd.DataFrame | str | Path | None = None,

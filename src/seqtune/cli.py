@@ -800,6 +800,7 @@ def _export(args: argparse.Namespace) -> int:
         "test: "
         + ", ".join(f"{k} {v:.6g}" for k, v in result["test"].items() if isinstance(v, float))
     )
+    _print_combination(result.get("combination"), obj["name"])
     _print_baselines(result.get("baselines") or {})
     _print_intervals(result.get("intervals"))
     others = [n for n in (result.get("files") or {}) if n != out_model.name]
@@ -854,6 +855,24 @@ def _export_json(
         out["mlflow"] = {"study_run": logged[0], "model_uri": logged[1]}
     print(json.dumps(out, indent=2, default=str))
     return 0
+
+
+def _print_combination(found: Any, objective: str) -> None:
+    """One or two lines: the combined forecaster (``0.62 × network + 0.38 × AutoETS ...``),
+    the rule the folds chose and what the network alone scored on the test part; or why
+    there is no combination."""
+    if not isinstance(found, dict):
+        return
+    if found.get("note"):
+        print(f"note: {found['note']}")
+        return
+    key = objective.removeprefix("val_")
+    alone = (found.get("network_test") or {}).get(key)
+    scores = found.get("fold_scores") or {}
+    folds = ", ".join(f"{r} {v:.4g}" for r, v in scores.items())
+    print(f"forecast: {found.get('text')} (rule {found.get('rule')}; left-out folds: {folds})")
+    if isinstance(alone, int | float) and len(found.get("members") or []) > 1:
+        print(f"the network alone on the test part: {key} {alone:.6g}")
 
 
 def _print_intervals(found: Any) -> None:
@@ -1013,6 +1032,7 @@ def _train(args: argparse.Namespace) -> int:
             f"{part}: "
             + ", ".join(f"{k} {v:.6g}" for k, v in report[part].items() if isinstance(v, float))
         )
+    _print_combination(report.get("combination"), obj["name"])
     _print_baselines(report.get("baselines") or {})
     from seqtune.exported.export import baseline_warning
 

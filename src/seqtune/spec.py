@@ -38,7 +38,11 @@ SEARCH_KEYS = (
     "repeats",
     "ensemble",
     "aggregate",
+    "combine",
 )
+#: ``search.combine``: true (the default rule), false, a rule, or ``auto`` (the rule the
+#: left-out folds choose); seqtune.exported.combination
+COMBINE_RULES = ("auto", "network", "average", "inverse", "stacking")
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
 AGGREGATES = ("mean", "median")
@@ -291,6 +295,10 @@ class SearchSettings:
     ensemble: int | None = None
     #: how a trial's value combines its folds' values: mean | median
     aggregate: str = "mean"
+    #: whether export combines the network with statistical models (None: not given, the
+    #: default of the study's version; a rule name forces that rule), see
+    #: seqtune.exported.combination
+    combine: bool | str | None = None
     #: the keys the spec gave (a setting the backend would ignore is refused)
     given: tuple[str, ...] = field(default=(), compare=False)
 
@@ -319,6 +327,12 @@ class SearchSettings:
                     value = "none"
                 if value not in allowed:
                     raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
+            elif key == "combine":
+                if not isinstance(value, bool) and value not in COMBINE_RULES:
+                    raise UserError(
+                        f"expected true, false or one of {', '.join(COMBINE_RULES)}, got {value!r}",
+                        where,
+                    )
             elif key in ("patience", "trials", "ensemble") and value is None:
                 pass
             else:
@@ -369,6 +383,8 @@ class SearchSettings:
             out["ensemble"] = self.ensemble
         if self.aggregate != "mean":
             out["aggregate"] = self.aggregate
+        if self.combine is not None:
+            out["combine"] = self.combine
         return out
 
 
@@ -481,6 +497,7 @@ class Spec:
         search = self.search.to_dict()
         search.pop("trials")
         search.pop("isolation", None)  # how trials run, not what they compute
+        search.pop("combine", None)  # what export makes of the trials, not the trials
         return {
             "seed": self.seed,
             "data": data,

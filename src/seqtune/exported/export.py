@@ -39,6 +39,12 @@ How the trial trained is recorded and read back by :mod:`seqtune.search.versions
   one; ``predict`` and ``report`` check the checksums and refuse, in one line saying to
   export again, a model or forecast table that is not the one best.yaml was written with.
 
+A forecast's export may combine the network with statistical models
+(:mod:`seqtune.exported.combination`): ``result.combination`` records the rule, the members
+and their weights, every rule's left-out fold score and the network alone's test metrics
+(``network_test``); ``result.test`` is then the combined forecast's. ``train`` combines with
+the same rule, its weights fitted on the refit's folds.
+
 An export written before these keys existed is refitted as before, and ``train`` says why
 its objective need not match (``reproduced.reason``).
 """
@@ -61,10 +67,18 @@ from seqtune.exported.bundle import (
     interval_summary,
     validation_forecasts,
 )
+from seqtune.exported.combination import (
+    build,
+    combined_runner,
+    combined_validation,
+    member_columns,
+    wanted,
+)
 from seqtune.exported.intervals import DEFAULT_LEVELS
 from seqtune.exported.predict import model_windows, prediction_rows
 from seqtune.exported.state import state_file
 from seqtune.kinds import kind_of
+from seqtune.models.combination import RULES
 from seqtune.search.records import TrialRecord, best_of
 from seqtune.search.runner import Outcome, Runner
 from seqtune.search.versions import Training, export_keys
@@ -181,6 +195,21 @@ def export(
             validation = holdout_forecasts(runner, model, windows)
     assert model is not None and windows is not None
     test = runner.evaluate(model, windows, "test")
+    # the network combined with statistical models, weights chosen on the folds only
+    combo, combo_note = None, None
+    made = str(study.meta.get("seqtune") or "0")  # a study that recorded none: the oldest
+    rule = wanted(spec.search.combine, made) if forecasts else None
+    if rule is not None:
+        combo, combo_note = build(runner, best.params, validation, windows, rule)
+    scorer = runner
+    if combo is not None and combo.combines:
+        combo.network_test = _clean(test)
+        scorer = combined_runner(runner, combo, windows)
+        test = scorer.evaluate(model, windows, "test")
+        assert validation is not None
+        validation = combined_validation(combo, validation, combo.folds)
+    elif combo is not None:
+        combo.network_test = _clean(test)
     result: dict[str, Any] = {
         "study": spec.study,
         "backend": spec.search.backend,
@@ -207,6 +236,10 @@ def export(
         )
     )
     result["baselines"] = baselines(runner, best.params, windows)
+    if combo is not None:
+        result["combination"] = combo.to_result()
+    elif combo_note is not None:
+        result["combination"] = {"note": combo_note}
     if lineage is not None:
         # the trial trained epochs initial_epoch .. epochs-1 of its own plan, not max_epochs
         result["lineage"] = lineage
@@ -227,12 +260,16 @@ def export(
         # the intervals' validation errors), and the validation and test forecasts
         source = "folds" if runner.refits else "validation"
         state = forecast_state(runner, windows, validation, source)
+        members = None
+        if combo is not None and combo.combines:
+            state = replace(state, combination=combo.to_state())
+            members = member_columns(runner, combo, model, windows)
         header, rows = prediction_rows(
-            runner, model, windows, state.residuals, DEFAULT_LEVELS, state.scale
+            scorer, model, windows, state.residuals, DEFAULT_LEVELS, state.scale, members
         )
         text = csv_text(header, rows)
         files.append((out_yaml.parent / PREDICTIONS_FILE, lambda p: _write(p, text)))
-        result["intervals"] = interval_summary(runner, model, windows, state)
+        result["intervals"] = interval_summary(scorer, model, windows, state)
         state_text = state.to_json()
         files.append((state_file(out_yaml), lambda p: _write(p, state_text)))
     names = [path.name for path, _ in files]
@@ -361,6 +398,23 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         model, windows = outcome.model, outcome.windows
         val = runner.evaluate(model, windows, "val")
     assert model is not None and windows is not None
+    test = runner.evaluate(model, windows, "test")
+    combination: dict[str, Any] | None = None
+    rule = _train_rule(spec)
+    if rule is not None:  # as export combined: weights chosen on this refit's folds
+        validation = (
+            validation_forecasts(runner, outcome)
+            if runner.refits
+            else holdout_forecasts(runner, model, windows)
+        )
+        combo, note = build(runner, values, validation, windows, rule)
+        if combo is not None:
+            combo.network_test = _clean(test)
+            if combo.combines:
+                test = combined_runner(runner, combo, windows).evaluate(model, windows, "test")
+            combination = combo.to_result()
+        else:
+            combination = {"note": note}
     report: dict[str, Any] = {
         "objective": {
             "name": spec.objective.name,
@@ -370,9 +424,11 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         "epochs": outcome.epochs_run,
         "best_epoch": outcome.best_epoch,
         "val": _clean(val),
-        "test": _clean(runner.evaluate(model, windows, "test")),
+        "test": _clean(test),
         "baselines": baselines(runner, values, windows),
     }
+    if combination is not None:
+        report["combination"] = combination
     exported = result.get("objective", {}).get("value")
     if isinstance(exported, int | float):
         diff = abs(outcome.value - exported)
@@ -389,6 +445,24 @@ def train(spec: Spec, output: Path | None = None) -> dict[str, Any]:
         save_model(model, Path(output))
         report["model"] = str(output)
     return report
+
+
+def _train_rule(spec: Spec) -> str | None:
+    """The combination rule ``train`` combines with, as its export did: an export that
+    recorded a combination combines with its ``result.combination.rule`` (``auto`` in the
+    spec: chosen again on the refit's folds); one that recorded none, or was written before
+    combinations existed, does not; a fixed spec without a result follows
+    ``search.combine`` (default: combine)."""
+    if not task_of(spec.data.task).forecasts:
+        return None
+    if spec.result is None:
+        return wanted(spec.search.combine, None)
+    found = spec.result.get("combination")
+    rule = found.get("rule") if isinstance(found, dict) else None
+    if rule not in RULES:
+        return None
+    # the rule the export used (a later default does not change it); auto chooses again
+    return "auto" if spec.search.combine == "auto" else str(rule)
 
 
 def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str, dict[str, float]]:

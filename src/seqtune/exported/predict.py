@@ -19,6 +19,7 @@ the study's data file, fitted on the rows the exported model trained on, as expo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,12 @@ def prediction_rows(
     residuals: np.ndarray | None = None,
     levels: tuple[float, ...] = (),
     scale: str = "absolute",
+    members: Callable[[str], dict[str, np.ndarray]] | None = None,
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of predictions.csv for the validation and test parts; with
     ``residuals`` (validation error scores on ``scale``, :mod:`seqtune.exported.intervals`)
-    a lower and upper column per level in ``levels`` that they calibrate."""
+    a lower and upper column per level in ``levels`` that they calibrate; with ``members``
+    (a combined forecast's, ``part -> {member: forecasts}``) a trailing column per member."""
     table: Table = runner.table
     label = "time" if table.time is not None else "step"
     levels = intervals.calibrates(residuals, levels)
@@ -79,6 +82,8 @@ def prediction_rows(
         true = np.asarray(windows.true_original(part), np.float64)
         pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
         extra = intervals.bounds(pred, residuals, levels, scale) if residuals is not None else {}
+        if members is not None:
+            extra = {**extra, **members(part)}
         first = windows.target_rows(part)
         origins = table.labels_of(first - 1)
         for h in range(pred.shape[1]):
@@ -90,6 +95,8 @@ def prediction_rows(
     order = {"val": 0, "test": 1}
     out.sort(key=lambda r: (order[r[1]], r[2], r[3]))
     header = [label, "part", "origin", "h", "actual", "prediction", *intervals.columns(levels)]
+    if members is not None:
+        header += list(members("test"))
     return header, out
 
 
@@ -365,6 +372,12 @@ def forecast(
     label = "time" if data.time is not None else "step"
     at = data.labels_after(windows.horizon)
     path = np.asarray(y, np.float64).reshape(1, windows.horizon)
+    if state is not None and state.combination is not None:
+        from seqtune.exported.combination import Combination, forecast_path
+
+        combo = Combination.from_state(state.combination)
+        recent = data.labels_of(np.arange(data.n_rows))
+        path = forecast_path(combo, path, np.asarray(data.y), recent, str(data.spec.csv))
     extra = intervals.bounds(path, residuals, levels, scale) if residuals is not None else {}
     rows = [
         [at[h], h + 1, float(path[0, h]), *(float(b[0, h]) for b in extra.values())]

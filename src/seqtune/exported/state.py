@@ -36,6 +36,10 @@ from seqtune.errors import UserError
 #: The state file's name beside an export's spec: ``best.yaml`` → ``best.state.json``.
 STATE_SUFFIX = ".state.json"
 FORMAT = 1
+#: The format of a state whose forecast combines the network with statistical models
+#: (``combination``): an earlier seqtune refuses it rather than forecast with the network
+#: alone.
+COMBINED_FORMAT = 2
 
 
 def state_file(spec_file: Path) -> Path:
@@ -110,6 +114,9 @@ class ForecastState:
         Where the errors come from (``folds`` or ``validation``).
     scale : str
         ``absolute`` (actual − forecast) or ``log`` (log actual − log forecast).
+    combination : dict or None
+        The statistical members, their weights and the rows they were fitted on, when the
+        forecast combines them with the network (:mod:`seqtune.exported.combination`).
     """
 
     look_back: int
@@ -125,6 +132,7 @@ class ForecastState:
     residuals: np.ndarray | None = None
     calibrated_on: str = ""
     scale: str = "absolute"
+    combination: dict[str, Any] | None = None
 
     @classmethod
     def of(
@@ -159,8 +167,8 @@ class ForecastState:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only."""
-        return {
-            "format": FORMAT,
+        out = {
+            "format": FORMAT if self.combination is None else COMBINED_FORMAT,
             "task": "forecast",
             "look_back": self.look_back,
             "transform": self.transform,
@@ -178,6 +186,9 @@ class ForecastState:
             "calibrated_on": self.calibrated_on,
             "scale": self.scale,
         }
+        if self.combination is not None:
+            out["combination"] = self.combination
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1) + "\n"
@@ -187,8 +198,15 @@ class ForecastState:
         """ValueError (saying what) for anything but a state this version wrote."""
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
-        if raw.get("format") != FORMAT:
-            raise ValueError(f"format {raw.get('format')!r}, this seqtune reads {FORMAT}")
+        if raw.get("format") not in (FORMAT, COMBINED_FORMAT):
+            raise ValueError(
+                f"format {raw.get('format')!r}, this seqtune reads {FORMAT} and {COMBINED_FORMAT}"
+            )
+        combination = raw.get("combination")
+        if combination is not None:
+            from seqtune.exported.combination import Combination
+
+            Combination.from_state(combination)  # checked here: refused in one line
         names = raw.get("input_names")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError("input_names: expected a list of names")
@@ -223,6 +241,7 @@ class ForecastState:
             residuals=errors,
             calibrated_on=str(raw.get("calibrated_on", "")),
             scale=str(scale),
+            combination=combination,
         )
 
     @classmethod

@@ -67,6 +67,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import os
@@ -123,8 +124,10 @@ def time_limit() -> float:
 @dataclass
 class Fitted:
     """A model fitted on training rows, with the function that filters it through a longer
-    series (``predict(y, rows, horizon)``), the seconds its fit took, and ``cut`` when the
-    search stopped at :data:`TIME_LIMIT`."""
+    series (``predict(y, rows, horizon)``), the seconds its fit took, ``cut`` when the
+    search stopped at :data:`TIME_LIMIT`, and its ``state``: the chosen specification and
+    fitted parameters as plain JSON types, from which :meth:`from_state` rebuilds the same
+    filter without fitting (an export's statistical member, at predict time)."""
 
     name: str
     describe: str
@@ -132,6 +135,32 @@ class Fitted:
     seconds: float = 0.0
     cut: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Fitted:
+        """The model whose :attr:`state` is ``state`` (e.g. read back from JSON), its filter
+        rebuilt with the fitted parameters; ValueError saying what for a state this
+        version cannot read.
+
+        Examples
+        --------
+        >>> import json
+        >>> import numpy as np
+        >>> y = np.arange(1.0, 40.0)
+        >>> fitted = fit("auto_theta", y[:29], None)
+        >>> again = Fitted.from_state(json.loads(json.dumps(fitted.state)))
+        >>> again.describe, again.forecasts(y, [29, 30]).round(2).tolist()
+        ('Theta (no season)', [29.5, 30.5])
+        """
+        if not isinstance(state, dict) or state.get("model") not in STATISTICAL:
+            raise ValueError(f"model: expected one of {', '.join(STATISTICAL)}")
+        name = str(state["model"])
+        try:
+            predict = _PREDICTORS[name](state)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{name}: {exc!r}") from None
+        return cls(name, str(state.get("describe", name)), predict, state=dict(state))
 
     def forecasts(self, y: np.ndarray, rows: np.ndarray, horizon: int = 1) -> np.ndarray:
         """Steps ``t .. t + horizon - 1`` of each first target row ``t`` of ``rows``, from
@@ -161,16 +190,30 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     fitters = {"auto_ets": _fit_ets, "auto_theta": _fit_theta, "auto_arima": _fit_arima}
     if name not in fitters:
         raise ValueError(f"unknown statistical model {name!r}")
+    limit = time_limit() if seconds is None else seconds
+    # export fits the same models on the same rows for its baselines and its combination:
+    # the second asks this process's memory (a fit is deterministic unless cut)
+    bounds = (ETS_MAX_PERIOD, ARIMA_MAX_PERIOD, ARIMA_MAX_ORDER, ARIMA_MAX_FITS)
+    key = (name, hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest(), m, limit, bounds)
+    if key in _FITS:
+        return _FITS[key]
     # imported first: statsmodels adds an "always" filter for its ConvergenceWarning when
     # imported, which would win over the "ignore" below if it were imported inside it
     import statsmodels.tools.sm_exceptions  # noqa: F401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # statsmodels' convergence chatter, per candidate
-        limit = time_limit() if seconds is None else seconds
         fitted = fitters[name](y, m, start + limit)
     fitted.seconds = time.perf_counter() - start
+    if len(_FITS) >= _FITS_SIZE:
+        _FITS.pop(next(iter(_FITS)))
+    _FITS[key] = fitted
     return fitted
+
+
+#: Fits kept in this process, by model, training rows, period, time limit and bounds.
+_FITS: dict[tuple[Any, ...], Fitted] = {}
+_FITS_SIZE = 48
 
 
 def _quiet(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -255,19 +298,33 @@ def _fit_ets(y: np.ndarray, m: int, deadline: float) -> Fitted:
         raise ValueError("no ETS model could be fitted")
     _, config, _ = best
     res = ETSModel(y, **config).fit(disp=False, maxiter=1000)
-    params = np.asarray(res.params)
     name = "ETS({},{},{})".format(
         config["error"][0].upper(),
         {None: "N", "add": "A"}[config["trend"]] + ("d" if config["damped_trend"] else ""),
         {None: "N", "add": "A", "mul": "M"}[config["seasonal"]],
     )
+    state = {
+        "model": "auto_ets",
+        "describe": name,
+        "config": config,
+        "params": [float(v) for v in np.asarray(res.params)],
+    }
     return Fitted(
         "auto_ets",
         name,
-        _filtered(lambda s: ETSModel(s, **config).smooth(params)),
+        _ets_predictor(state),
         cut=cut,
         extra={"tried": len(configs) if not cut else i, "results": res},
+        state=state,
     )
+
+
+def _ets_predictor(state: dict[str, Any]) -> Callable[..., np.ndarray]:
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    config = dict(state["config"])
+    params = np.asarray(state["params"], np.float64)
+    return _filtered(lambda s: ETSModel(s, **config).smooth(params))
 
 
 # -- AutoTheta --------------------------------------------------------------------------------
@@ -280,10 +337,29 @@ def _fit_theta(y: np.ndarray, m: int, deadline: float) -> Fitted:
     seasonal_ok = m > 1 and n >= 2 * m
     model = ThetaModel(y, period=m if seasonal_ok else 1, deseasonalize=seasonal_ok)
     res = model.fit()
-    alpha, b0 = float(res.params["alpha"]), float(res.params["b0"])
     indices = np.asarray(res._seasonal) if seasonal_ok and model.deseasonalize else np.empty(0)
     multiplicative = model.method.startswith("mul")
+    kind = ("multiplicative" if multiplicative else "additive") if indices.size else "no"
+    state = {
+        "model": "auto_theta",
+        "describe": f"Theta ({kind} season)",
+        "alpha": float(res.params["alpha"]),
+        "b0": float(res.params["b0"]),
+        "period": m,
+        "season": [float(v) for v in indices],
+        "multiplicative": bool(multiplicative),
+    }
+    return Fitted("auto_theta", state["describe"], _theta_predictor(state), state=state)
+
+
+def _theta_predictor(state: dict[str, Any]) -> Callable[..., np.ndarray]:
+    alpha, b0 = float(state["alpha"]), float(state["b0"])
+    m = int(state["period"])
+    indices = np.asarray(state["season"], np.float64)
+    multiplicative = bool(state["multiplicative"])
     has_season = indices.size > 0
+    if has_season and indices.size != m:
+        raise ValueError(f"season: expected {m} indices, got {indices.size}")
 
     def season(at: np.ndarray) -> np.ndarray:
         if not has_season:
@@ -317,8 +393,7 @@ def _fit_theta(y: np.ndarray, m: int, deadline: float) -> Fitted:
             out[i] = fc * season(target) if multiplicative else fc + season(target)
         return out
 
-    kind = ("multiplicative" if multiplicative else "additive") if has_season else "no"
-    return Fitted("auto_theta", f"Theta ({kind} season)", _quiet(predict))
+    return _quiet(predict)
 
 
 # -- AutoARIMA --------------------------------------------------------------------------------
@@ -426,7 +501,6 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
     if best not in fits:
         raise ValueError("no ARIMA model could be fitted")
     cfg, res = fits[best]
-    params = np.asarray(res.params)
     p, q, sp, sq, c = best
     name = f"ARIMA({p},{d},{q})"
     if s:
@@ -434,13 +508,37 @@ def _fit_arima(y: np.ndarray, m: int, deadline: float) -> Fitted:
     if c:
         name += " with drift" if d + big_d == 1 else " with mean"
 
-    def results_on(series: np.ndarray) -> Any:
-        return SARIMAX(series, **cfg).filter(params)
-
+    state = {
+        "model": "auto_arima",
+        "describe": name,
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
+        "params": [float(v) for v in np.asarray(res.params)],
+    }
     return Fitted(
         "auto_arima",
         name,
-        _filtered(results_on),
+        _arima_predictor(state),
         cut=cut,
         extra={"tried": len(tried), "results": res},
+        state=state,
     )
+
+
+def _arima_predictor(state: dict[str, Any]) -> Callable[..., np.ndarray]:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in state["config"].items()}
+    params = np.asarray(state["params"], np.float64)
+
+    def results_on(series: np.ndarray) -> Any:
+        return SARIMAX(series, **cfg).filter(params)
+
+    return _filtered(results_on)
+
+
+#: How :meth:`Fitted.from_state` rebuilds each model's filter from its state.
+_PREDICTORS: dict[str, Callable[[dict[str, Any]], Callable[..., np.ndarray]]] = {
+    "auto_ets": _ets_predictor,
+    "auto_theta": _theta_predictor,
+    "auto_arima": _arima_predictor,
+}

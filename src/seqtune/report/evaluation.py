@@ -54,6 +54,9 @@ class ForecastEval:
     time_values: np.ndarray | None = None
     #: best.yaml's ``result.baselines``: {name: {"val", "test", ...}} in the objective
     baselines: dict[str, Any] = field(default_factory=dict)
+    #: the combination the model's forecast is (``0.62 × network + 0.38 × AutoETS ...``),
+    #: None for the network alone (seqtune.exported.combination)
+    combination: str | None = None
 
 
 @dataclass
@@ -106,6 +109,9 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
 
     y_pred = runner.predict(model, windows, "test")  # export's own mapping
     y_true = runner.task.truth(windows, "test")
+    combined = None
+    if runner.task.forecasts:  # the export's combined forecast, from its state
+        y_pred, combined = _combined(best_yaml, exported, windows, y_pred)
     exported_test = dict(result.get("test") or {})
     if runner.task.forecasts:
         # the ridge baseline export compares with, on the same rows
@@ -117,8 +123,31 @@ def evaluate_export(data: StudyData) -> ForecastEval | ClassifyEval:
             ev.time_values = np.asarray(runner.table.time.values)
         found = result.get("baselines")
         ev.baselines = dict(found) if isinstance(found, dict) else {}
+        ev.combination = combined
         return ev
     return _classify(windows, y_true, y_pred, trial, exported_test)
+
+
+def _combined(
+    best_yaml: Path, exported: Any, windows: Any, y_pred: np.ndarray
+) -> tuple[np.ndarray, str | None]:
+    """The export's forecast on the test part: the network's ``y_pred`` combined with the
+    statistical members its state keeps (and the combination's text), else unchanged."""
+    from seqtune.exported.combination import Combination, combined_runner
+    from seqtune.exported.predict import load_state
+
+    state = load_state(best_yaml, exported)
+    if state is None or state.combination is None:
+        return y_pred, None
+    combo = Combination.from_state(state.combination)
+
+    class _Network:  # the network's forecasts already made, as a runner gives them
+        @staticmethod
+        def predict(model: Any, w: Any, part: str) -> np.ndarray:
+            return y_pred
+
+    combined = combined_runner(_Network(), combo, windows).predict(None, windows, "test")
+    return combined, combo.describe()
 
 
 def _bands(

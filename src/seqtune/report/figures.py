@@ -285,6 +285,8 @@ def _forecast_label(ev: ForecastEval, name: str) -> str:
     label = name if name != "seasonal naive" else f"seasonal naive (period {ev.period})"
     if name == "model" and ev.trial is not None:
         label = f"model (trial {ev.trial})"
+    if name == "model" and ev.combination:
+        label = label.replace("model", "model, combined", 1)
     return label
 
 

@@ -160,6 +160,12 @@ def _test_section(page: Page, data: StudyData) -> None:
             f"<table><thead><tr><th>test metric</th><th>value</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
+    if isinstance(ev, ForecastEval) and ev.combination:
+        page.add(
+            '<p class="muted">The model\'s forecast is a combination, its weights chosen on '
+            f"the folds: {esc(ev.combination)} (best.yaml's <code>result.combination</code>)."
+            "</p>"
+        )
     stated = {k: v for k, v in ev.exported.items() if isinstance(v, int | float)}
     if stated:
         page.add(

@@ -1,0 +1,371 @@
+"""The exported forecaster as a combination of the network and statistical models.
+
+At export (and in ``train``) the network's fold validation forecasts — the ones prediction
+intervals are calibrated on — are set beside those of AutoETS, AutoTheta and AutoARIMA
+fitted on each fold's training rows and filtered through the same validation rows
+(:func:`fold_forecasts`); :func:`seqtune.models.combination.choose` picks the rule and the
+weights on those folds alone. The chosen statistical members are then fitted on every row
+before the test part (as the network's refit is) and the export's forecast is
+``sum(weight × member)``: predictions.csv, ``result.test``, the intervals (calibrated on the
+combined fold forecasts), ``predict`` and the report all read it.
+
+What a forecast needs of the members travels in best.state.json (:meth:`Combination.
+to_state`): the weights, each statistical member's specification and fitted parameters
+(:attr:`seqtune.models.statistical.Fitted.state`), and the target values the members were
+fitted on with their labels: a statistical model is filtered from the first row it was
+fitted on, so at predict time the recent rows are placed after those rows
+(:func:`member_series`) — by their time labels with ``data.time``, else by their values.
+
+Off with ``search: {combine: false}``; off for a study launched before seqtune 0.4.1
+unless its spec asks (:func:`wanted`); off, in one line, when the statistical baselines are
+(``SEQTUNE_BASELINE_SECONDS=0``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from seqtune.errors import UserError
+from seqtune.models import combination as rules
+from seqtune.models import statistical
+
+#: The first seqtune version whose studies combine at export by default.
+SINCE = (0, 4, 1)
+#: How the members are named where people read them.
+NAMES = {
+    "network": "network",
+    "auto_ets": "AutoETS",
+    "auto_theta": "AutoTheta",
+    "auto_arima": "AutoARIMA",
+}
+
+
+def wanted(setting: bool | str | None, version: str | None) -> str | None:
+    """The rule to combine with: :data:`seqtune.models.combination.DEFAULT` (``average``),
+    the one the spec names, ``auto`` (the rule the left-out folds choose), or None (no
+    combination). ``setting`` is the spec's ``search.combine`` (None: not given);
+    ``version`` the seqtune that launched the study (None: a fixed spec, e.g. ``train``).
+
+    Examples
+    --------
+    >>> wanted(None, "0.4.0"), wanted(None, "0.4.1"), wanted(True, "0.3.0"), wanted(False, None)
+    (None, 'average', 'average', None)
+    >>> wanted("auto", "0.4.1")
+    'auto'
+    """
+    from seqtune.search.versions import parse_version
+
+    if setting is False:
+        return None
+    if isinstance(setting, str):
+        return setting
+    if setting is None and version is not None:
+        made = parse_version(version)
+        if made is None or made < SINCE:
+            return None
+    return rules.DEFAULT
+
+
+@dataclass
+class Combination:
+    """The chosen combination: ``choice`` (rule, members, weights, fold scores), each
+    statistical member fitted on every row before the test part, the target values
+    (``history``) and labels they were fitted on, and the label after them."""
+
+    choice: rules.Choice
+    fitted: dict[str, statistical.Fitted]
+    history: np.ndarray
+    labels: list[Any]
+    next_label: Any
+    network_test: dict[str, Any] = field(default_factory=dict)
+    #: each statistical member's fold validation forecasts (not saved)
+    folds: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def combines(self) -> bool:
+        """Whether any statistical model has a weight (else: the network alone)."""
+        return any(m != rules.NETWORK for m in self.choice.members)
+
+    def describe(self) -> str:
+        """``0.62 × network + 0.38 × AutoETS ETS(M,Ad,M)``."""
+        return describe(self.choice.members, self.choice.weights, self._models())
+
+    def _models(self) -> dict[str, str]:
+        return {n: f.describe for n, f in self.fitted.items()}
+
+    def members_forecasts(self, y: np.ndarray, rows: np.ndarray, horizon: int) -> dict[str, Any]:
+        """Each statistical member's forecasts of ``rows`` of the series ``y``."""
+        return {n: f.forecasts(y, rows, horizon) for n, f in self.fitted.items()}
+
+    def to_result(self) -> dict[str, Any]:
+        """``result.combination`` of best.yaml."""
+        return {
+            "rule": self.choice.rule,
+            "members": [
+                {
+                    "name": n,
+                    "model": self._models().get(n, "network"),
+                    "weight": round(w, 6),
+                }
+                for n, w in zip(self.choice.members, self.choice.weights, strict=True)
+            ],
+            "text": self.describe(),
+            "fold_scores": {r: round(v, 10) for r, v in self.choice.scores.items()},
+            "network_test": {
+                k: round(v, 10) if isinstance(v, float) else v for k, v in self.network_test.items()
+            },
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        """``combination`` of best.state.json: what predict needs (plain JSON)."""
+        return {
+            "rule": self.choice.rule,
+            "members": list(self.choice.members),
+            "weights": [float(w) for w in self.choice.weights],
+            "models": {n: f.state for n, f in self.fitted.items()},
+            "history": [float(v) for v in self.history],
+            "labels": [_plain(v) for v in self.labels],
+            "next_label": _plain(self.next_label),
+        }
+
+    @classmethod
+    def from_state(cls, raw: Any) -> Combination:
+        """ValueError saying what, for anything but a state :meth:`to_state` wrote."""
+        if not isinstance(raw, dict):
+            raise ValueError("combination: expected a mapping")
+        members = [str(m) for m in raw["members"]]
+        weights = [float(w) for w in raw["weights"]]
+        if len(members) != len(weights) or rules.NETWORK not in members:
+            raise ValueError("combination: members and weights do not match")
+        models = raw.get("models") or {}
+        fitted = {n: statistical.Fitted.from_state(models[n]) for n in members if n != "network"}
+        history = np.asarray(raw["history"], np.float64)
+        labels = list(raw["labels"])
+        if history.ndim != 1 or len(labels) != history.size:
+            raise ValueError("combination: history and labels do not match")
+        choice = rules.Choice(str(raw.get("rule", "")), tuple(members), tuple(weights), {})
+        return cls(choice, fitted, history, labels, raw.get("next_label"))
+
+
+def describe(members: Any, weights: Any, models: dict[str, str]) -> str:
+    """``0.62 × network + 0.38 × AutoETS ETS(M,Ad,M)``.
+
+    Examples
+    --------
+    >>> describe(["network", "auto_ets"], [0.62, 0.38], {"auto_ets": "ETS(M,Ad,M)"})
+    '0.62 × network + 0.38 × AutoETS ETS(M,Ad,M)'
+    """
+    cells = []
+    for name, w in zip(members, weights, strict=True):
+        label = NAMES.get(name, name)
+        if name in models:
+            label += f" {models[name]}"
+        cells.append(f"{w:.2f} × {label}")
+    return " + ".join(cells)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, int | float | str) or value is None:
+        return value
+    return str(value)
+
+
+def fold_forecasts(
+    runner: Any, values: dict[str, Any], validation: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray] | None:
+    """``(actual, {member: forecasts}, groups)`` on the rows the network's ``validation``
+    forecasts cover (every fold's validation part, or the holdout's): each statistical
+    model fitted on each fold's training rows, never the test part. A model that fails
+    on a fold is left out; None when the rows do not line up with the network's."""
+    from seqtune.study.baselines import _fit_stop as fit_stop
+    from seqtune.study.baselines import validation_windows
+
+    actual, network = (np.asarray(a, np.float64) for a in validation)
+    found = validation_windows(runner, values)
+    per: dict[str, list[np.ndarray]] = {n: [] for n in statistical.STATISTICAL}
+    truths, groups = [], []
+    for i, w in enumerate(found):
+        assert w.target_values is not None
+        rows = w.target_rows("val")
+        y, stop = w.target_values, fit_stop(w, "val")
+        truths.append(np.asarray(w.true_original("val"), np.float64).reshape(rows.size, -1))
+        groups.append(np.full(rows.size, i))
+        for name in list(per):
+            try:
+                fitted = statistical.fit(name, y[:stop], w.period)
+                got = fitted.forecasts(y, rows, w.horizon).reshape(rows.size, -1)
+            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                per.pop(name)
+                continue
+            if not np.all(np.isfinite(got)):
+                per.pop(name)
+                continue
+            per[name].append(got)
+    truth = np.concatenate(truths) if truths else np.zeros((0, 1))
+    if truth.shape != actual.shape or not np.allclose(truth, actual, rtol=1e-6, atol=1e-9):
+        return None
+    labels = np.concatenate(groups) if groups else np.zeros(0, np.int64)
+    if len(found) == 1:  # a holdout: its validation part cut into blocks
+        labels = rules.blocks(len(actual))
+    members = {rules.NETWORK: network, **{n: np.concatenate(f) for n, f in per.items()}}
+    return actual, members, labels
+
+
+def build(
+    runner: Any,
+    values: dict[str, Any],
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    windows: Any,
+    rule: str,
+) -> tuple[Combination | None, str | None]:
+    """The combination of ``rule`` (one of the rules, or ``auto``: the one the left-out
+    folds choose), its weights fitted on the folds, its members fitted on every row of
+    ``windows`` before the test part; or None and one line saying why there is none."""
+    from seqtune.study.baselines import objective_metric
+
+    if statistical.time_limit() == 0:
+        return None, (f"no combination: the statistical baselines are off ({statistical.ENV}=0)")
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:
+        return None, "no combination: statsmodels is not installed"
+    if validation is None:
+        return None, "no combination: the trial left no validation forecasts"
+    found = fold_forecasts(runner, values, validation)
+    if found is None:
+        return None, "no combination: the folds' rows do not line up with the network's"
+    actual, members, groups = found
+    horizon = int(windows.horizon)
+    metric = objective_metric(runner, values)
+
+    def score(a: np.ndarray, f: np.ndarray) -> float:
+        shape = (-1,) if horizon == 1 else (-1, horizon)
+        return float(metric(a.reshape(shape), f.reshape(shape)))
+
+    direction = runner.spec.objective.direction
+    choice = rules.choose(members, actual, groups, score, direction, rule)
+    y = np.asarray(windows.target_values, np.float64)
+    stop = fit_before_test(windows)
+    fitted: dict[str, statistical.Fitted] = {}
+    for name in choice.members:
+        if name == rules.NETWORK:
+            continue
+        try:
+            fitted[name] = statistical.fit(name, y[:stop], windows.period)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            # e.g. a search cut at its time limit on a busy machine after a failed first fit
+            label = NAMES.get(name, name)
+            return None, (
+                f"no combination: {label} could not be fitted on the rows before the test "
+                f"part ({type(exc).__name__}: {exc})"
+            )
+    labels = runner.table.labels_of(np.arange(stop))
+    after = runner.table.labels_of([stop])[0] if stop < runner.table.n_rows else None
+    folds = {n: f for n, f in members.items() if n in fitted}
+    combo = Combination(choice, fitted, y[:stop].copy(), labels, after, folds=folds)
+    return combo, None
+
+
+def fit_before_test(windows: Any) -> int:
+    """The rows ``[0, stop)`` the members are fitted on: every row before the test part."""
+    rows = windows.target_rows("test")
+    if rows.size:
+        return int(rows.min())
+    return int(len(windows.target_values))
+
+
+def combined_runner(runner: Any, combo: Combination, windows: Any) -> Any:
+    """A copy of ``runner`` whose ``predict`` gives the combined forecast on ``windows``'
+    parts (``evaluate``, predictions.csv and the intervals' summary read it)."""
+    out = copy.copy(runner)
+    network = runner.predict
+    y = np.asarray(windows.target_values, np.float64)
+
+    def predict(model: Any, w: Any, part: str) -> np.ndarray:
+        pred = np.asarray(network(model, w, part), np.float64)
+        rows = w.target_rows(part)
+        found = combo.members_forecasts(y, rows, int(w.horizon))
+        found = {n: np.asarray(f).reshape(pred.shape) for n, f in found.items()}
+        return rules.combine({rules.NETWORK: pred, **found}, *_weights(combo))
+
+    out.predict = predict
+    return out
+
+
+def member_columns(runner: Any, combo: Combination, model: Any, windows: Any) -> Any:
+    """``part -> {column: forecasts}``: the network alone and each statistical member on
+    ``windows``' part, the trailing columns of predictions.csv."""
+    y = np.asarray(windows.target_values, np.float64)
+
+    def columns(part: str) -> dict[str, np.ndarray]:
+        pred = np.asarray(runner.predict(model, windows, part), np.float64)
+        pred = pred.reshape(len(pred), -1)
+        rows = windows.target_rows(part)
+        found = combo.members_forecasts(y, rows, int(windows.horizon))
+        out = {rules.NETWORK: pred}
+        out.update({n: np.asarray(f).reshape(pred.shape) for n, f in found.items()})
+        return out
+
+    return columns
+
+
+def _weights(combo: Combination) -> tuple[list[str], list[float]]:
+    return list(combo.choice.members), list(combo.choice.weights)
+
+
+def combined_validation(
+    combo: Combination, validation: tuple[np.ndarray, np.ndarray], members: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(actual, combined forecast)`` on the folds: what the intervals calibrate on."""
+    actual, network = validation
+    both = {**members, rules.NETWORK: network}
+    return actual, rules.combine(both, *_weights(combo))
+
+
+def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: str) -> np.ndarray:
+    """The series the statistical members filter at predict time: the rows they were
+    fitted on, then the recent rows ``y`` (labelled ``labels``) from where they begin —
+    by time label (a recent row that is a fitted row, or the row after them), else by
+    value (the recent rows' first values are fitted rows'). UserError naming ``where``
+    when the recent rows cannot be placed."""
+    history = combo.history
+    texts = [str(v) for v in combo.labels]
+    first = str(labels[0]) if labels else None
+    y = np.asarray(y, np.float64)
+    if first is not None and not isinstance(labels[0], int):
+        if first in texts:
+            return np.concatenate([history[: texts.index(first)], y])
+        if combo.next_label is not None and first == str(combo.next_label):
+            return np.concatenate([history, y])
+    else:
+        for start in range(history.size):
+            m = min(y.size, history.size - start)
+            if m > 0 and np.allclose(history[start : start + m], y[:m], rtol=1e-9, atol=1e-12):
+                return np.concatenate([history[:start], y])
+    raise UserError(
+        "the statistical member(s) of the combined forecaster read the series from the rows "
+        "they were fitted on: give recent rows that start within the model's data or right "
+        f"after its {len(history)} rows",
+        where,
+    )
+
+
+def forecast_path(
+    combo: Combination, network: np.ndarray, y: np.ndarray, labels: list[Any], where: str
+) -> np.ndarray:
+    """The combined forecast of the ``horizon`` steps after the recent rows ``y``, from
+    the network's ``network`` ((1, horizon))."""
+    series = member_series(combo, y, labels, where)
+    horizon = network.shape[1]
+    rows = np.array([series.size])
+    found = {
+        n: np.asarray(f).reshape(1, horizon)
+        for n, f in combo.members_forecasts(series, rows, horizon).items()
+    }
+    return rules.combine({rules.NETWORK: network, **found}, *_weights(combo))

@@ -129,6 +129,11 @@ SEARCH_TYPES: dict[str, Schema] = {
     "repeats": _whole(1),
     "ensemble": _whole(1, null=True),
     "aggregate": _enum(spec_module.AGGREGATES),
+    "combine": {
+        "anyOf": [{"type": "boolean"}, _enum(spec_module.COMBINE_RULES)],
+        "description": "export combines the network with statistical models: true (the "
+        "average rule), false, a rule, or auto (the rule the left-out folds choose)",
+    },
 }
 
 #: objective.<key> -> its schema

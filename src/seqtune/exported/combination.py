@@ -16,7 +16,7 @@ fitted on with their labels: a statistical model is filtered from the first row 
 fitted on, so at predict time the recent rows are placed after those rows
 (:func:`member_series`) — by their time labels with ``data.time``, else by their values.
 
-Off with ``search: {combine: false}``; off for a study launched before seqtune 0.4.1
+Off with ``search: {combine: false}``; off for a study launched before seqtune 0.5.0
 unless its spec asks (:func:`wanted`); off, in one line, when the statistical baselines are
 (``SEQTUNE_BASELINE_SECONDS=0``).
 """
@@ -34,7 +34,7 @@ from seqtune.models import combination as rules
 from seqtune.models import statistical
 
 #: The first seqtune version whose studies combine at export by default.
-SINCE = (0, 4, 1)
+SINCE = (0, 5, 0)
 #: How the members are named where people read them.
 NAMES = {
     "network": "network",
@@ -52,9 +52,9 @@ def wanted(setting: bool | str | None, version: str | None) -> str | None:
 
     Examples
     --------
-    >>> wanted(None, "0.4.0"), wanted(None, "0.4.1"), wanted(True, "0.3.0"), wanted(False, None)
+    >>> wanted(None, "0.4.0"), wanted(None, "0.5.0"), wanted(True, "0.3.0"), wanted(False, None)
     (None, 'average', 'average', None)
-    >>> wanted("auto", "0.4.1")
+    >>> wanted("auto", "0.5.0")
     'auto'
     """
     from seqtune.search.versions import parse_version

@@ -123,11 +123,17 @@ def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:
     return spec, values, model
 
 
+#: Files an export writes that no forecast reads: a copy of the export may leave them out.
+NOT_READ = ("predictions.csv",)
+
+
 def check_export_files(path: Path, result: dict[str, Any] | None) -> None:
     """UserError, in one line saying to export again, when a file an export wrote beside
     ``path`` (its best.yaml) is missing or is not the one the export wrote: a model or
     forecast table from another export, an export killed half-way, a damaged file.
-    ``result.files`` (seqtune 0.3.3 on) holds their SHA-256; older exports are not checked."""
+    ``result.files`` (seqtune 0.3.3 on) holds their SHA-256; older exports are not checked.
+    A file no forecast reads (:data:`NOT_READ`: predictions.csv) may be left behind when
+    the export is copied elsewhere; when it is there, it is checked like the others."""
     from seqtune.store.digest import file_digest
 
     files = (result or {}).get("files")
@@ -137,6 +143,8 @@ def check_export_files(path: Path, result: dict[str, Any] | None) -> None:
         raise UserError("expected a mapping of file names to checksums", "result.files")
     for name, digest in files.items():
         file = path.parent / str(name)
+        if str(name) in NOT_READ and not file.exists():
+            continue
         if "/" in str(name) or not file.is_file():
             raise UserError(
                 f"{name} of this export is missing beside it: run `seqtune export` again",

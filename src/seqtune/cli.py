@@ -649,7 +649,8 @@ def _print_best(status: dict[str, Any]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     _probe_remote(args)
-    _load_tensorflow()
+    if _reads_keras_tuner(args):  # a hyperband study's state is keras-tuner's own
+        _load_tensorflow()
     if args.watch is not None:
         if args.json:
             raise UserError("--watch shows the table; leave out --json", "--watch")
@@ -660,6 +661,19 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print(format_status(status))
     return 0
+
+
+def _reads_keras_tuner(args: argparse.Namespace) -> bool:
+    """Whether opening the study imports keras-tuner (and so TensorFlow): a hyperband study
+    folder. A study of any other backend is read without TensorFlow; a folder whose
+    ``study.json`` cannot be read is refused by :func:`_open_any`, naming it."""
+    if getattr(args, "study_dir", None) is None:
+        return False
+    try:
+        meta = json.loads((Path(args.study_dir) / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("backend") == "hyperband"
 
 
 def _read_status(args: argparse.Namespace) -> dict[str, Any]:

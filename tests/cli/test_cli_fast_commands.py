@@ -1,0 +1,107 @@
+"""The read-only commands load only what they need (issue 26): ``status`` (text, ``--json``,
+``--watch``), ``check``, ``--help`` and ``--version`` never import TensorFlow, Keras or
+keras-tuner, each run in a fresh process on a small finished study."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli, tiny_spec, write_spec
+
+HEAVY = ("tensorflow", "keras", "keras_tuner", "matplotlib")
+
+#: Runs ``main(argv)`` in a fresh interpreter and prints, last, the heavy modules it loaded
+PROBE = """
+import json, sys
+from seqtune.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as stop:  # --help, --version
+    code = stop.code
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+""" % (HEAVY,)
+
+
+def probe(*argv: str, cwd: Path) -> tuple[int, list[str], str, str]:
+    """``seqtune ARGV`` in a fresh process: exit code, heavy modules loaded, stdout before
+    the probe's own line, stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    *out, last = done.stdout.splitlines()
+    found = json.loads(last)
+    return found["code"], found["loaded"], "\n".join(out), done.stderr
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-trial tpe study (made once; launching it loads TensorFlow, in its own
+    process). The baseline caches are removed, so ``status`` computes them itself."""
+    folder = tmp_path_factory.mktemp("fast")
+    spec = tiny_spec(search={"trials": 2, "max_epochs": 2, "patience": 1})
+    path = write_spec(folder / "tiny.yaml", spec)
+    done = run_cli("launch", str(path), "--results", str(folder / "results"), cwd=folder)
+    assert done.returncode == 0, done.stderr
+    study = folder / "results" / "tiny"
+    for cache in study.glob(".*baselines.json"):
+        cache.unlink()
+    return study
+
+
+def test_status_loads_no_tensorflow(study: Path) -> None:
+    code, loaded, out, err = probe("status", str(study), cwd=study.parent)
+    assert (code, loaded, err) == (0, [], "")
+    assert "2/2 finished" in out and "best: trial" in out
+    assert "baselines on the validation part" in out and "persistence" in out
+    assert (study / ".baselines.json").is_file()  # computed without TensorFlow, and kept
+
+
+def test_status_json_loads_no_tensorflow_and_matches_the_text(study: Path) -> None:
+    code, loaded, out, err = probe("status", str(study), "--json", cwd=study.parent)
+    assert (code, loaded, err) == (0, [], "")
+    status = json.loads(out)
+    assert status["finished"] == 2 and status["best"] is not None
+    assert status["baselines"]["reason"] is None and "ridge" in status["baselines"]["scores"]
+
+
+def test_status_watch_of_a_finished_study_draws_once_and_ends(study: Path) -> None:
+    code, loaded, out, err = probe("status", str(study), "--watch", "0.1", cwd=study.parent)
+    assert (code, loaded, err) == (0, [], "")
+    assert out.count("2/2 finished") == 1 and "run by no process" in out
+
+
+def test_check_help_and_version_load_no_tensorflow(study: Path) -> None:
+    spec = study.parent.parent / "tiny.yaml"
+    code, loaded, out, _ = probe("check", str(spec), cwd=study.parent)
+    assert (code, loaded) == (0, [])
+    assert "rows" in out
+    for argv in (["--help"], ["--version"], ["status", "--help"]):
+        code, loaded, out, _ = probe(*argv, cwd=study.parent)
+        assert (code, loaded) == (0, []), argv
+        assert out.strip(), argv
+
+
+def test_a_hyperband_folder_is_recognised_before_opening(tmp_path: Path) -> None:
+    """``status`` loads TensorFlow quietly (before keras-tuner does) only for a hyperband
+    study: it reads the backend from study.json first."""
+    from argparse import Namespace
+
+    from seqtune.cli import _reads_keras_tuner
+
+    (tmp_path / "study.json").write_text(json.dumps({"backend": "hyperband"}))
+    assert _reads_keras_tuner(Namespace(study_dir=tmp_path))
+    (tmp_path / "study.json").write_text(json.dumps({"backend": "tpe"}))
+    assert not _reads_keras_tuner(Namespace(study_dir=tmp_path))
+    (tmp_path / "study.json").write_text("{damaged")
+    assert not _reads_keras_tuner(Namespace(study_dir=tmp_path))
+    assert not _reads_keras_tuner(Namespace(study_dir=None))

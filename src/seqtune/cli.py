@@ -650,6 +650,8 @@ def _print_best(status: dict[str, Any]) -> None:
 def _status(args: argparse.Namespace) -> int:
     _probe_remote(args)
     if _reads_keras_tuner(args):  # a hyperband study's state is keras-tuner's own
+        if args.watch is not None and sys.stdout.isatty():  # something at once
+            print("reading a hyperband study: keras-tuner loads TensorFlow first…", flush=True)
         _load_tensorflow()
     if args.watch is not None:
         if args.json:
@@ -676,15 +678,18 @@ def _reads_keras_tuner(args: argparse.Namespace) -> bool:
     return isinstance(meta, dict) and meta.get("backend") == "hyperband"
 
 
-def _read_status(args: argparse.Namespace) -> dict[str, Any]:
+def _read_status(args: argparse.Namespace, baselines: bool = True) -> dict[str, Any]:
+    """The study's status; with ``baselines``, scored beside its best trial (the first
+    time for a trial this fits them, which can take seconds)."""
     from seqtune.store.lock import holder
     from seqtune.study.baselines import status_baselines
 
     study = _open_any(args)
     try:
         status = study.status()
-        # the validation-side baselines with the best trial's framing (never the test part)
-        status["baselines"] = status_baselines(study, status["best"])
+        if baselines:
+            # the validation-side baselines with the best trial's framing (never the test part)
+            status["baselines"] = status_baselines(study, status["best"])
     finally:
         study.close()
     # "pid N (seqtune launch)" while it runs
@@ -694,11 +699,17 @@ def _read_status(args: argparse.Namespace) -> dict[str, Any]:
 
 def _watch(args: argparse.Namespace) -> int:
     """The status table, redrawn every ``--watch`` seconds until the study has met its
-    budget and no process runs it, or Ctrl-C (which ends the watch, not the study)."""
+    budget and no process runs it, or Ctrl-C (which ends the watch, not the study: one
+    line says so). On a terminal the trials are drawn at once, before the baselines are
+    scored (the first time for a trial that fits them, seconds on a long series)."""
     import time
 
-    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    terminal = sys.stdout.isatty()
+    clear = "\x1b[H\x1b[2J" if terminal else ""
     try:
+        if terminal:  # the first frame before any slow work; redrawn in place below
+            first = _read_status(args, baselines=False)
+            print(f"{clear}{format_status(first)}\nbaselines: being scored…", flush=True)
         while True:
             status = _read_status(args)
             stamp = time.strftime("%H:%M:%S")
@@ -710,7 +721,12 @@ def _watch(args: argparse.Namespace) -> int:
                 print("the study is not running: `seqtune resume` continues it", flush=True)
                 return 0
             time.sleep(args.watch)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # after the terminal's ^C: one line, the study runs on
+        print(
+            f"{chr(10) if terminal else ''}seqtune status: stopped watching "
+            "(the study itself was not stopped)",
+            file=sys.stderr,
+        )
         return 0
 
 

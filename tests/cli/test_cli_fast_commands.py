@@ -16,15 +16,15 @@ from conftest import ROOT, run_cli, tiny_spec, write_spec
 HEAVY = ("tensorflow", "keras", "keras_tuner", "matplotlib")
 
 #: Runs ``main(argv)`` in a fresh interpreter and prints, last, the heavy modules it loaded
-PROBE = """
+PROBE = f"""
 import json, sys
 from seqtune.cli import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as stop:  # --help, --version
     code = stop.code
-print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
-""" % (HEAVY,)
+print(json.dumps({{"code": code, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
 
 
 def probe(*argv: str, cwd: Path) -> tuple[int, list[str], str, str]:
@@ -105,3 +105,46 @@ def test_a_hyperband_folder_is_recognised_before_opening(tmp_path: Path) -> None
     (tmp_path / "study.json").write_text("{damaged")
     assert not _reads_keras_tuner(Namespace(study_dir=tmp_path))
     assert not _reads_keras_tuner(Namespace(study_dir=None))
+
+
+def test_watch_on_a_terminal_draws_the_trials_before_the_baselines(
+    study: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seqtune.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["status", str(study), "--watch", "0.1"]) == 0
+    out = capsys.readouterr().out
+    first, _, rest = out.partition("baselines: being scored…")
+    assert "2/2 finished" in first and "best: trial" in first and "baselines on" not in first
+    assert "2/2 finished" in rest and "baselines on the validation part" in rest
+    assert first.startswith("\x1b[H\x1b[2J") and rest.count("\x1b[H\x1b[2J") == 1
+
+
+def test_ctrl_c_ends_the_watch_in_one_line(study: Path) -> None:
+    """While a process holds the study (here the test, as a launch would), the watch goes
+    on; Ctrl-C ends it with exit 0 and one line, the study untouched."""
+    import signal
+
+    from seqtune.store.lock import StudyLock
+
+    lock = StudyLock.acquire(study, "seqtune launch")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "seqtune.cli", "status", str(study), "--watch", "0.2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the first whole frame ends with who runs the study
+            if "run by pid" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        lock.release()
+    assert proc.returncode == 0
+    assert err == "seqtune status: stopped watching (the study itself was not stopped)\n"

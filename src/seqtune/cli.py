@@ -982,14 +982,19 @@ def _check(args: argparse.Namespace) -> int:
     """Load the spec and its data, run every check ``launch`` runs, print the rows and
     windows of every part and fold; exit 2 with one line per problem. Writes nothing and
     does not load TensorFlow."""
-    from seqtune.checks import check_spec, format_report
+    from seqtune.checks import check_spec, format_report, problem_fields
+    from seqtune.errors import problems_of
 
     try:
         report = check_spec(_spec(args.spec))
-    except UserError as err:
+    except UserError as err:  # the spec or its data cannot be read: every mistake found
+        found = problems_of(err)
         if args.json:  # --json always prints JSON, also when the spec or its data cannot be read
-            print(json.dumps({"spec": str(args.spec), "problems": [str(err)], "ok": False}))
-        raise
+            out = {"spec": str(args.spec), "problems": [str(p) for p in found], "ok": False}
+            print(json.dumps({**out, "problem_fields": problem_fields(found)}))
+        for problem in found:
+            print(f"seqtune check: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     for problem in report["problems"]:
         print(f"seqtune check: {problem}", file=sys.stderr)

@@ -682,7 +682,17 @@ def _read_status(args: argparse.Namespace, baselines: bool = True) -> dict[str, 
     """The study's status; with ``baselines``, scored beside its best trial (the first
     time for a trial this fits them, which can take seconds)."""
     from seqtune.store.lock import holder
+
+    if args.study_dir is not None and args.study is None and args.storage is None:
+        from seqtune.study.reading import quick_status
+
+        # the folder's own files, without Optuna, pandas or TensorFlow, when they suffice
+        found = quick_status(args.study_dir, baselines)
+        if found is not None:
+            found["running_by"] = holder(Path(found["path"]))
+            return found
     from seqtune.study.baselines import status_baselines
+    from seqtune.study.reading import keep_status_baselines
 
     study = _open_any(args)
     try:
@@ -690,6 +700,7 @@ def _read_status(args: argparse.Namespace, baselines: bool = True) -> dict[str, 
         if baselines:
             # the validation-side baselines with the best trial's framing (never the test part)
             status["baselines"] = status_baselines(study, status["best"])
+            keep_status_baselines(study, status["best"], status["baselines"])  # for the next
     finally:
         study.close()
     # "pid N (seqtune launch)" while it runs

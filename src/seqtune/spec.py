@@ -11,17 +11,20 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from seqtune.data import DataSpec, Table
+from seqtune.data import DataSpec
 from seqtune.data.spec import parse_calendar
 from seqtune.errors import FAILED, Gather, UserError, check_keys
 from seqtune.models.params import KINDS, LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
 from seqtune.spaces import Domain, SearchSpace
 from seqtune.spaces.domains import Int
+
+if TYPE_CHECKING:
+    from seqtune.data import Table
 
 TOP_KEYS = ("study", "seed", "data", "model", "space", "objective", "search", "result")
 SEARCH_KEYS = (

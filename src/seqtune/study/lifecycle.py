@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from seqtune import __version__
-from seqtune.data import Table, load_table
 from seqtune.errors import UserError
 from seqtune.search.backends.base import Backend
 from seqtune.search.backends.registry import backend_class
-from seqtune.search.framing import Framing
-from seqtune.search.records import best_of, counts, csv_rows
+from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 from seqtune.store.digest import check_digest, file_digest
 from seqtune.store.files import (
@@ -42,6 +40,8 @@ from seqtune.store.lock import StudyLock
 
 if TYPE_CHECKING:  # the trial loop, the runner and its versions import TensorFlow: reading
     # a study (status) never does, so they are imported where a study trains
+    from seqtune.data import Table
+    from seqtune.search.framing import Framing
     from seqtune.search.runner import Runner
     from seqtune.search.versions import Training
 
@@ -227,6 +227,9 @@ class Study:
         """The study's data, checked against the launch's checksum, framed as its trials
         frame it (windows and metrics, no training): what ``status`` scores its baselines
         with, without loading TensorFlow."""
+        from seqtune.data import load_table
+        from seqtune.search.framing import Framing
+
         self.check_data()
         table = load_table(self.spec.data)
         check_spec_against_data(self.spec, table)
@@ -309,30 +312,36 @@ class Study:
 
     # ---- reporting -----------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        records = self.backend.records()
-        best = best_of(records, self.spec.objective.direction)
-        return {
-            "study": self.spec.study,
-            "path": None if self.path is None else str(self.path),
-            "backend": self.spec.search.backend,
-            "objective": {
-                "name": self.spec.objective.name,
-                "direction": self.spec.objective.direction,
-            },
-            "budget": self.backend.budget(),
-            "finished": sum(1 for r in records if r.counts_toward_budget),
-            "trials": counts(records),
-            "best": None
-            if best is None
-            else {
-                "number": best.number,
-                "value": best.value,
-                "params": best.params,
-                "epochs": best.epochs,
-                "best_epoch": best.best_epoch,
-            },
-            "trial_records": [r.to_dict() for r in records],
-        }
+        return status_of(self.spec, self.path, self.backend.records(), self.backend.budget())
+
+
+def status_of(
+    spec: Spec, path: Path | None, records: list[TrialRecord], budget: int
+) -> dict[str, Any]:
+    """What ``status --json`` says of a study's trials (without its baselines)."""
+    best = best_of(records, spec.objective.direction)
+    return {
+        "study": spec.study,
+        "path": None if path is None else str(path),
+        "backend": spec.search.backend,
+        "objective": {
+            "name": spec.objective.name,
+            "direction": spec.objective.direction,
+        },
+        "budget": budget,
+        "finished": sum(1 for r in records if r.counts_toward_budget),
+        "trials": counts(records),
+        "best": None
+        if best is None
+        else {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "epochs": best.epochs,
+            "best_epoch": best.best_epoch,
+        },
+        "trial_records": [r.to_dict() for r in records],
+    }
 
 
 def interrupted_launch(path: Path) -> list[Path]:
@@ -435,6 +444,7 @@ def prepare(spec: Spec, training: Training | None = None, **how: Any) -> tuple[T
     """Load the data and check the spec against it; nothing is written. ``training``: how
     the runner trains (:class:`~seqtune.search.versions.Training`; a new study's by
     default), with ``how``'s fields (``holdout``, ``pad``, ``lstm``) replaced."""
+    from seqtune.data import load_table
     from seqtune.search.runner import Runner
     from seqtune.search.versions import Training
 

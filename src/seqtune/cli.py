@@ -678,6 +678,13 @@ def _reads_keras_tuner(args: argparse.Namespace) -> bool:
     return isinstance(meta, dict) and meta.get("backend") == "hyperband"
 
 
+def _needs_keras(args: argparse.Namespace, model: bool) -> bool:
+    """Whether ``report``/``plot`` of a study folder loads Keras: a hyperband study's state,
+    or (``model``) the exported ``best.keras`` evaluated on the test part. Without them
+    the page or figure is drawn without TensorFlow."""
+    return _reads_keras_tuner(args) or (model and (Path(args.study_dir) / "best.keras").is_file())
+
+
 def _read_status(args: argparse.Namespace, baselines: bool = True) -> dict[str, Any]:
     """The study's status; with ``baselines``, scored beside its best trial (the first
     time for a trial this fits them, which can take seconds)."""
@@ -918,7 +925,8 @@ def _report(args: argparse.Namespace) -> int:
     from seqtune.report.commands import check_study_dir, report
 
     check_study_dir(args.study_dir)  # a wrong path is refused before TensorFlow loads
-    _load_tensorflow()  # seqtune.search loads it; the exported model needs it
+    if _needs_keras(args, model=True):  # quietly, before keras-tuner or best.keras load it
+        _load_tensorflow()
 
     print(f"wrote {report(args.study_dir, args.output, args.storage, args.force)}")
     return 0
@@ -928,7 +936,8 @@ def _plot(args: argparse.Namespace) -> int:
     from seqtune.report.commands import check_study_dir, plot
 
     check_study_dir(args.study_dir)
-    _load_tensorflow()
+    if _needs_keras(args, model=args.what == "forecast"):
+        _load_tensorflow()
 
     print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage, args.force)}")
     return 0

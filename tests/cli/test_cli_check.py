@@ -337,23 +337,26 @@ def test_check_json_prints_json_when_the_spec_cannot_be_read(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("split", "transform"),
+    ("split", "transform", "horizon"),
     [
-        ({"val": 12, "test": 24, "folds": 3}, "none"),
-        ({"val": 12, "test": 24, "folds": 4, "gap": 2}, "seasonal_diff"),
-        ({"val": 12, "test": 24}, "log_diff"),
-        ({"val": 0.13, "test": 0.33}, "seasonal_diff"),
+        ({"val": 12, "test": 24, "folds": 3}, "none", 1),
+        ({"val": 12, "test": 24, "folds": 4, "gap": 2}, "seasonal_diff", 1),
+        ({"val": 12, "test": 24, "folds": 3}, "log_diff", 3),
+        ({"val": 12, "test": 24}, "log_diff", 1),
+        ({"val": 0.13, "test": 0.33}, "seasonal_diff", 1),
+        ({"val": 12, "test": 24}, "seasonal_diff", 4),
     ],
 )
 def test_every_largest_look_back_check_advises_fits(
-    tmp_path: Path, split: dict[str, Any], transform: str
+    tmp_path: Path, split: dict[str, Any], transform: str, horizon: int
 ) -> None:
     """The look_back check advises passes check, and one more does not (folds included:
-    the advice once ignored them and named a look_back that left a fold no windows)."""
+    the advice once ignored them and named a look_back that left a fold no windows; a
+    horizon of several steps, whose last targets need rows too)."""
     import re
 
     def check_with(high: int) -> subprocess.CompletedProcess[str]:
-        spec = tiny_spec(data={"split": split}, search={"trials": 1})
+        spec = tiny_spec(data={"split": split, "horizon": horizon}, search={"trials": 1})
         spec["space"] = {**spec["space"], "look_back": {"int": [1, high]}, "transform": transform}
         return cli_here("check", str(write_spec(tmp_path / "lb.yaml", spec)))
 

@@ -78,7 +78,7 @@ def quick_status(study_dir: Path, baselines: bool = True) -> dict[str, Any] | No
     try:
         if file_digest(spec.data.csv) != meta.get("data_sha256"):
             return None  # the full path names the change
-        key = status_key(spec, meta, status["best"]["params"])
+        key = status_key(spec, meta, status["best"])
     except (UserError, OSError):
         return None
     kept = _read(path / STATUS_CACHE_FILE, key)
@@ -96,7 +96,7 @@ def keep_status_baselines(study: Any, best: dict[str, Any] | None, info: Any) ->
     if info.get("reason") or (info.get("statistical") or {}).get("note"):
         return
     try:
-        key = status_key(study.spec, study.meta, best["params"])
+        key = status_key(study.spec, study.meta, best)
     except UserError:
         return
     from seqtune.study.baselines import _keep
@@ -104,10 +104,11 @@ def keep_status_baselines(study: Any, best: dict[str, Any] | None, info: Any) ->
     _keep(study.path / STATUS_CACHE_FILE, key, info)
 
 
-def status_key(spec: Spec, meta: dict[str, Any], values: dict[str, Any]) -> str:
+def status_key(spec: Spec, meta: dict[str, Any], best: dict[str, Any]) -> str:
     """What the baselines ``status`` shows depend on: seqtune's version, the data (its
-    checksum at launch and where it is), the spec, the best trial's values and the
-    statistical baselines' limits."""
+    checksum at launch and where it is), the spec, the best trial (its number, which the
+    lines name, its value, which the warning compares, and its values) and the statistical
+    baselines' limits."""
     from seqtune import __version__
     from seqtune.models import statistical
 
@@ -123,7 +124,7 @@ def status_key(spec: Spec, meta: dict[str, Any], values: dict[str, Any]) -> str:
         meta.get("data_sha256"),
         str(spec.data.csv),
         spec.fingerprint(),
-        values,
+        [best["number"], best["value"], best["params"]],
         limits,
     ]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()

@@ -14,6 +14,8 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli, tiny_spec, write_spec
 
+pytestmark = pytest.mark.slow  # a study is launched (and trains) once for the module
+
 HEAVY = ("tensorflow", "keras", "keras_tuner", "matplotlib")
 #: What a status read from the folder's own files needs none of
 SLOW = (*HEAVY, "optuna", "sqlalchemy", "pandas", "sklearn", "statsmodels")

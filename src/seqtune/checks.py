@@ -26,7 +26,7 @@ import numpy as np
 from seqtune.data import Table, load_table
 from seqtune.data import transforms as target_transforms
 from seqtune.data.split import stratified_class_counts
-from seqtune.errors import UserError
+from seqtune.errors import UserError, problems_of
 from seqtune.spec import (
     Spec,
     check_spec_against_data,
@@ -41,6 +41,7 @@ __all__ = [
     "data_problems",
     "describe",
     "format_report",
+    "problem_fields",
     "refuse_data_problems",
     "searched_look_backs",
     "searched_transforms",
@@ -195,7 +196,7 @@ def all_problems(spec: Spec, table: Table) -> list[UserError]:
     try:
         check_spec_against_data(spec, table)
     except UserError as err:
-        found.append(err)
+        found.extend(problems_of(err))
     else:
         found.extend(data_problems(spec, table))
     try:
@@ -214,7 +215,20 @@ def check_spec(spec: Spec) -> dict[str, Any]:
     report = describe(spec, table)
     report["problems"] = [str(p) for p in problems]
     report["ok"] = not problems
+    report["problem_fields"] = problem_fields(problems)
     return report
+
+
+def problem_fields(problems: Sequence[UserError]) -> list[dict[str, str | None]]:
+    """``check --json``'s ``problem_fields``: each problem's ``field`` and ``message``
+    apart (``problems`` holds the same, one line each).
+
+    Examples
+    --------
+    >>> problem_fields([UserError("must be at least 1, got 0", "search.trials")])
+    [{'field': 'search.trials', 'message': 'must be at least 1, got 0'}]
+    """
+    return [{"field": p.field, "message": p.message} for p in problems]
 
 
 # -- the description ------------------------------------------------------------------------

@@ -655,7 +655,10 @@ def _print_best(status: dict[str, Any]) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     _probe_remote(args)
-    _load_tensorflow()
+    if _reads_keras_tuner(args):  # a hyperband study's state is keras-tuner's own
+        if args.watch is not None and sys.stdout.isatty():  # something at once
+            print("reading a hyperband study: keras-tuner loads TensorFlow first…", flush=True)
+        _load_tensorflow()
     if args.watch is not None:
         if args.json:
             raise UserError("--watch shows the table; leave out --json", "--watch")
@@ -668,15 +671,49 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_status(args: argparse.Namespace) -> dict[str, Any]:
+def _reads_keras_tuner(args: argparse.Namespace) -> bool:
+    """Whether opening the study imports keras-tuner (and so TensorFlow): a hyperband study
+    folder. A study of any other backend is read without TensorFlow; a folder whose
+    ``study.json`` cannot be read is refused by :func:`_open_any`, naming it."""
+    if getattr(args, "study_dir", None) is None:
+        return False
+    try:
+        meta = json.loads((Path(args.study_dir) / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("backend") == "hyperband"
+
+
+def _needs_keras(args: argparse.Namespace, model: bool) -> bool:
+    """Whether ``report``/``plot`` of a study folder loads Keras: a hyperband study's state,
+    or (``model``) the exported ``best.keras`` evaluated on the test part. Without them
+    the page or figure is drawn without TensorFlow."""
+    return _reads_keras_tuner(args) or (model and (Path(args.study_dir) / "best.keras").is_file())
+
+
+def _read_status(args: argparse.Namespace, baselines: bool = True) -> dict[str, Any]:
+    """The study's status; with ``baselines``, scored beside its best trial (the first
+    time for a trial this fits them, which can take seconds)."""
     from seqtune.store.lock import holder
+
+    if args.study_dir is not None and args.study is None and args.storage is None:
+        from seqtune.study.reading import quick_status
+
+        # the folder's own files, without Optuna, pandas or TensorFlow, when they suffice
+        found = quick_status(args.study_dir, baselines)
+        if found is not None:
+            found["running_by"] = holder(Path(found["path"]))
+            return found
     from seqtune.study.baselines import status_baselines
+    from seqtune.study.reading import keep_status_baselines
 
     study = _open_any(args)
     try:
         status = study.status()
-        # the validation-side baselines with the best trial's framing (never the test part)
-        status["baselines"] = status_baselines(study, status["best"])
+        if baselines:
+            # the validation-side baselines with the best trial's framing (never the test part)
+            status["baselines"] = status_baselines(study, status["best"])
+            keep_status_baselines(study, status["best"], status["baselines"])  # for the next
     finally:
         study.close()
     # "pid N (seqtune launch)" while it runs
@@ -686,11 +723,17 @@ def _read_status(args: argparse.Namespace) -> dict[str, Any]:
 
 def _watch(args: argparse.Namespace) -> int:
     """The status table, redrawn every ``--watch`` seconds until the study has met its
-    budget and no process runs it, or Ctrl-C (which ends the watch, not the study)."""
+    budget and no process runs it, or Ctrl-C (which ends the watch, not the study: one
+    line says so). On a terminal the trials are drawn at once, before the baselines are
+    scored (the first time for a trial that fits them, seconds on a long series)."""
     import time
 
-    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    terminal = sys.stdout.isatty()
+    clear = "\x1b[H\x1b[2J" if terminal else ""
     try:
+        if terminal:  # the first frame before any slow work; redrawn in place below
+            first = _read_status(args, baselines=False)
+            print(f"{clear}{format_status(first)}\nbaselines: being scored…", flush=True)
         while True:
             status = _read_status(args)
             stamp = time.strftime("%H:%M:%S")
@@ -702,7 +745,12 @@ def _watch(args: argparse.Namespace) -> int:
                 print("the study is not running: `seqtune resume` continues it", flush=True)
                 return 0
             time.sleep(args.watch)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # after the terminal's ^C: one line, the study runs on
+        print(
+            f"{chr(10) if terminal else ''}seqtune status: stopped watching "
+            "(the study itself was not stopped)",
+            file=sys.stderr,
+        )
         return 0
 
 
@@ -902,7 +950,8 @@ def _report(args: argparse.Namespace) -> int:
     from seqtune.report.commands import check_study_dir, report
 
     check_study_dir(args.study_dir)  # a wrong path is refused before TensorFlow loads
-    _load_tensorflow()  # seqtune.search loads it; the exported model needs it
+    if _needs_keras(args, model=True):  # quietly, before keras-tuner or best.keras load it
+        _load_tensorflow()
 
     print(f"wrote {report(args.study_dir, args.output, args.storage, args.force)}")
     return 0
@@ -912,7 +961,8 @@ def _plot(args: argparse.Namespace) -> int:
     from seqtune.report.commands import check_study_dir, plot
 
     check_study_dir(args.study_dir)
-    _load_tensorflow()
+    if _needs_keras(args, model=args.what == "forecast"):
+        _load_tensorflow()
 
     print(f"wrote {plot(args.study_dir, args.what, args.output, args.storage, args.force)}")
     return 0
@@ -977,14 +1027,19 @@ def _check(args: argparse.Namespace) -> int:
     """Load the spec and its data, run every check ``launch`` runs, print the rows and
     windows of every part and fold; exit 2 with one line per problem. Writes nothing and
     does not load TensorFlow."""
-    from seqtune.checks import check_spec, format_report
+    from seqtune.checks import check_spec, format_report, problem_fields
+    from seqtune.errors import problems_of
 
     try:
         report = check_spec(_spec(args.spec))
-    except UserError as err:
+    except UserError as err:  # the spec or its data cannot be read: every mistake found
+        found = problems_of(err)
         if args.json:  # --json always prints JSON, also when the spec or its data cannot be read
-            print(json.dumps({"spec": str(args.spec), "problems": [str(err)], "ok": False}))
-        raise
+            out = {"spec": str(args.spec), "problems": [str(p) for p in found], "ok": False}
+            print(json.dumps({**out, "problem_fields": problem_fields(found)}))
+        for problem in found:
+            print(f"seqtune check: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     for problem in report["problems"]:
         print(f"seqtune check: {problem}", file=sys.stderr)

@@ -6,6 +6,9 @@ seqtune itself), so that the CLI can turn any input mistake into one line and ex
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 
 class UserError(Exception):
     """A mistake in the user's input: spec, data file, command-line argument or study folder.
@@ -60,3 +63,70 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
         out.append(cur)
         cur = cur.__cause__ or cur.__context__
     return out
+
+
+class Problems(UserError):
+    """Several independent mistakes found in one reading of the input (``seqtune check``
+    lists them all). It reads as its first problem (``str``, ``field``, ``message``), the
+    one a command that refuses at once prints; ``problems`` holds every one, in the order
+    they were found.
+
+    Examples
+    --------
+    >>> err = Problems([UserError("bad", "a"), UserError("worse", "b")])
+    >>> str(err), [str(p) for p in err.problems]
+    ('a: bad', ['a: bad', 'b: worse'])
+    """
+
+    def __init__(self, problems: list[UserError]) -> None:
+        first = problems[0]
+        super().__init__(first.message, first.field)
+        self.problems = problems
+
+
+def problems_of(err: UserError) -> list[UserError]:
+    """Every problem an error holds: those of :class:`Problems`, else the error itself."""
+    return list(err.problems) if isinstance(err, Problems) else [err]
+
+
+#: What :class:`Gather` returns for a part that failed (its dependents are skipped).
+FAILED: Any = type("Failed", (), {"__repr__": lambda self: "FAILED"})()
+
+
+class Gather:
+    """Runs independent checks, keeping each one's UserError instead of stopping at the
+    first; :meth:`done` then raises the one problem, or :class:`Problems` with them all.
+
+    Examples
+    --------
+    >>> gather = Gather()
+    >>> gather(int, "12")
+    12
+    >>> def bad(x):
+    ...     raise UserError("not a number", x)
+    >>> gather(bad, "seed") is FAILED
+    True
+    >>> try:
+    ...     gather.done()
+    ... except UserError as err:
+    ...     print(err)
+    seed: not a number
+    """
+
+    def __init__(self) -> None:
+        self.found: list[UserError] = []
+
+    def __call__(self, check: Callable[..., Any], *args: Any) -> Any:
+        """``check(*args)``, or :data:`FAILED` when it raised a UserError (kept)."""
+        try:
+            return check(*args)
+        except UserError as err:
+            self.found.extend(problems_of(err))
+            return FAILED
+
+    def done(self) -> None:
+        """Raise what was found: the one UserError itself, or :class:`Problems`."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise Problems(self.found)

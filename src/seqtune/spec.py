@@ -11,18 +11,21 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from seqtune.data import DataSpec, Table
+from seqtune.data import DataSpec
 from seqtune.data.spec import parse_calendar
-from seqtune.errors import UserError, check_keys
+from seqtune.errors import FAILED, Gather, UserError, check_keys
 from seqtune.kinds import kind_space, kinds_of, model_dict, parse_kind, space_dict
 from seqtune.models.params import LAYOUTS, check_param_names, check_param_values
 from seqtune.objectives import Objective, parse_objective
 from seqtune.spaces import Domain, SearchSpace
 from seqtune.spaces.domains import Int
+
+if TYPE_CHECKING:
+    from seqtune.data import Table
 
 TOP_KEYS = ("study", "seed", "data", "model", "space", "objective", "search", "result")
 MODEL_KEYS = ("kind", "layout")
@@ -308,40 +311,15 @@ class SearchSettings:
             raw = {}
         if not isinstance(raw, dict):
             raise UserError(f"expected a mapping, got {type(raw).__name__}", field)
-        check_keys(raw, SEARCH_KEYS, field)
+        gather = Gather()  # every bad setting named, not only the first
+        for key in raw:
+            gather(check_keys, {key: None}, SEARCH_KEYS, field)
         out = cls()
         values: dict[str, Any] = {}
         for key in SEARCH_KEYS:
-            if key not in raw:
-                continue
-            value = raw[key]
-            where = f"{field}.{key}"
-            if key in ("backend", "pruner", "isolation", "aggregate"):
-                allowed = {
-                    "backend": BACKENDS,
-                    "pruner": PRUNERS,
-                    "isolation": ISOLATIONS,
-                    "aggregate": AGGREGATES,
-                }[key]
-                if value is None and key == "pruner":
-                    value = "none"
-                if value not in allowed:
-                    raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
-            elif key == "combine":
-                if not isinstance(value, bool) and value not in COMBINE_RULES:
-                    raise UserError(
-                        f"expected true, false or one of {', '.join(COMBINE_RULES)}, got {value!r}",
-                        where,
-                    )
-            elif key in ("patience", "trials", "ensemble") and value is None:
-                pass
-            else:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise UserError(f"expected a whole number, got {value!r}", where)
-                low = 2 if key == "factor" else (0 if key == "patience" else 1)
-                if value < low:
-                    raise UserError(f"must be at least {low}, got {value}", where)
-            values[key] = value
+            if key in raw:
+                values[key] = gather(_search_value, key, raw[key], f"{field}.{key}")
+        gather.done()
         settings = replace(out, **values, given=tuple(k for k in SEARCH_KEYS if k in raw))
         settings.check_backend(field)
         return settings
@@ -388,6 +366,36 @@ class SearchSettings:
         return out
 
 
+def _search_value(key: str, value: Any, where: str) -> Any:
+    """One ``search:`` setting, checked (``pruner: null`` is ``none``)."""
+    if key in ("backend", "pruner", "isolation", "aggregate"):
+        allowed = {
+            "backend": BACKENDS,
+            "pruner": PRUNERS,
+            "isolation": ISOLATIONS,
+            "aggregate": AGGREGATES,
+        }[key]
+        if value is None and key == "pruner":
+            value = "none"
+        if value not in allowed:
+            raise UserError(f"'{value}' is not one of {', '.join(allowed)}", where)
+    elif key == "combine":
+        if not isinstance(value, bool) and value not in COMBINE_RULES:
+            raise UserError(
+                f"expected true, false or one of {', '.join(COMBINE_RULES)}, got {value!r}",
+                where,
+            )
+    elif key in ("patience", "trials", "ensemble") and value is None:
+        pass
+    else:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise UserError(f"expected a whole number, got {value!r}", where)
+        low = 2 if key == "factor" else (0 if key == "patience" else 1)
+        if value < low:
+            raise UserError(f"must be at least {low}, got {value}", where)
+    return value
+
+
 @dataclass(frozen=True)
 class Spec:
     """A whole, validated study spec."""
@@ -425,51 +433,50 @@ class Spec:
                 "the spec must be a YAML mapping (study, data, model, space, ...)",
                 str(source) if source else "spec",
             )
-        check_keys(raw, TOP_KEYS, "")
-        study = raw.get("study", source.stem if source else None)
-        if not isinstance(study, str) or not STUDY_NAME.fullmatch(study):
-            raise UserError(
-                f"{study!r} is not a valid study name (letters, digits, '.', '_', '-'; "
-                "no path separators)",
-                "study",
-            )
-        seed = raw.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
-            raise UserError(f"expected a whole number in [0, 2^31), got {seed!r}", "seed")
+        # every independent section is checked, each mistake kept (``seqtune check`` lists
+        # them all); a check that needs a section that failed is skipped. The first
+        # problem is the one a single refusal names (Gather.done)
+        gather = Gather()
+        for key in raw:  # every unknown key, not only the first
+            gather(check_keys, {key: None}, TOP_KEYS, "")
+        study = gather(_parse_study, raw.get("study", source.stem if source else None))
+        seed = gather(_parse_seed, raw.get("seed", 0))
         if "data" not in raw:
-            raise UserError("missing section", "data")
-        data = DataSpec.from_dict(raw["data"], base_dir)
-        given_kind, layout = _parse_model(raw.get("model"))
-        space = SearchSpace.from_dict(raw.get("space") or {})
-        kinds = given_kind.choices if not isinstance(given_kind, str) else (given_kind,)
-        kind, space = kind_space(given_kind, space)  # refuses a `kind` in the space
-        check_param_names(kinds, [name for name in space.names if name != "kind"])
-        check_param_values(space)
-        if data.task == "classify" and "transform" in space:
-            raise UserError("target transforms apply to forecasting only", "space.transform")
-        _check_calendar_space(space, data)
+            gather(_missing, "data", "missing section")
+        data = gather(DataSpec.from_dict, raw["data"], base_dir) if "data" in raw else FAILED
+        model = gather(_parse_model, raw.get("model"))
+        given_kind, layout = (FAILED, FAILED) if model is FAILED else model
+        space = gather(_parse_space, raw.get("space") or {})
+        kind: Any = FAILED
+        if given_kind is not FAILED and space is not FAILED:
+            both = gather(kind_space, given_kind, space)  # refuses a `kind` in the space
+            kind, space = (FAILED, FAILED) if both is FAILED else both
+        if given_kind is not FAILED:  # every parameter no kind of the spec would read
+            kinds = (given_kind,) if isinstance(given_kind, str) else given_kind.choices
+            names = space.names if space is not FAILED else _names_of(raw.get("space"))
+            for name in names:
+                if name != "kind":
+                    gather(check_param_names, kinds, [name])
+        if space is not FAILED:
+            gather(check_param_values, space)
+        if space is not FAILED and data is not FAILED:
+            gather(_check_space_for_data, space, data)
         if "objective" not in raw:
-            raise UserError(
-                "missing (e.g. val_rmse for forecasting, val_f1 for classifying)", "objective"
+            gather(
+                _missing,
+                "objective",
+                "missing (e.g. val_rmse for forecasting, val_f1 for classifying)",
             )
-        objective = parse_objective(raw["objective"], data.task, base_dir)
-        search = SearchSettings.from_dict(raw.get("search"))
-        if search.backend == "hyperband" and (data.folds != 1 or data.gap != 0):
-            raise UserError(
-                "rolling-origin folds run on backend tpe or random: Hyperband continues a "
-                "trial from one model's weights, and a fold trial has one model per fold",
-                "data.split.folds",
-            )
-        if search.backend == "hyperband" and (search.repeats != 1 or search.members != 1):
-            where = "search.repeats" if search.repeats != 1 else "search.ensemble"
-            raise UserError(
-                "repeats and ensembles run on backend tpe or random: Hyperband continues a "
-                "trial from one model's weights",
-                where,
-            )
+        objective = FAILED
+        if "objective" in raw and data is not FAILED:
+            objective = gather(parse_objective, raw["objective"], data.task, base_dir)
+        search = gather(SearchSettings.from_dict, raw.get("search"))
+        if search is not FAILED and data is not FAILED:
+            gather(_check_backend_for_data, search, data)
         result = raw.get("result")
         if result is not None and not isinstance(result, dict):
-            raise UserError("expected a mapping (written by seqtune export)", "result")
+            gather(_missing, "result", "expected a mapping (written by seqtune export)")
+        gather.done()
         return cls(study, seed, data, kind, layout, space, objective, search, source, result)
 
     def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
@@ -506,6 +513,66 @@ class Spec:
             "objective": self.objective.to_spec(),
             "search": search,
         }
+
+
+def _missing(field: str, message: str) -> None:
+    raise UserError(message, field)
+
+
+def _parse_study(study: Any) -> str:
+    if not isinstance(study, str) or not STUDY_NAME.fullmatch(study):
+        raise UserError(
+            f"{study!r} is not a valid study name (letters, digits, '.', '_', '-'; "
+            "no path separators)",
+            "study",
+        )
+    return study
+
+
+def _parse_seed(seed: Any) -> int:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise UserError(f"expected a whole number in [0, 2^31), got {seed!r}", "seed")
+    return seed
+
+
+def _parse_space(raw: Any) -> SearchSpace:
+    """The ``space:`` mapping; each parameter's domain read on its own first, so that
+    every bad one is named (their relations, ``per``, are checked once all are read)."""
+    if isinstance(raw, dict):
+        from seqtune.spaces.parse import domain_from_spec
+
+        gather = Gather()
+        for name, domain in raw.items():
+            gather(domain_from_spec, name, domain, "space")
+        gather.done()
+    return SearchSpace.from_dict(raw)
+
+
+def _names_of(raw: Any) -> list[str]:
+    """The parameter names of a ``space:`` mapping that could not be read whole."""
+    return [str(name) for name in raw] if isinstance(raw, dict) else []
+
+
+def _check_space_for_data(space: SearchSpace, data: DataSpec) -> None:
+    if data.task == "classify" and "transform" in space:
+        raise UserError("target transforms apply to forecasting only", "space.transform")
+    _check_calendar_space(space, data)
+
+
+def _check_backend_for_data(search: SearchSettings, data: DataSpec) -> None:
+    if search.backend == "hyperband" and (data.folds != 1 or data.gap != 0):
+        raise UserError(
+            "rolling-origin folds run on backend tpe or random: Hyperband continues a "
+            "trial from one model's weights, and a fold trial has one model per fold",
+            "data.split.folds",
+        )
+    if search.backend == "hyperband" and (search.repeats != 1 or search.members != 1):
+        where = "search.repeats" if search.repeats != 1 else "search.ensemble"
+        raise UserError(
+            "repeats and ensembles run on backend tpe or random: Hyperband continues a "
+            "trial from one model's weights",
+            where,
+        )
 
 
 def _check_calendar_space(space: SearchSpace, data: DataSpec) -> None:
@@ -619,14 +686,17 @@ def check_spec_against_data(spec: Spec, table: Table) -> None:
     # look_back >= 1 is the parameter catalogue's bound, refused when the spec is parsed
     max_lb = max(searched_look_backs(spec), default=1)
     transforms = searched_transforms(spec)
+    gather = Gather()  # every transform the target cannot take, each calendar: all named
     for t in transforms:
-        table.check_transform(t)
-    table.check_capacity(max_lb, transforms)
+        gather(table.check_transform, t)
+    if not gather.found:  # the windows are counted after the rows the transforms lose
+        gather(table.check_capacity, max_lb, transforms)
     calendars = space.values_of("calendar") if "calendar" in space else None
     for value in calendars or []:
         items = parse_calendar(value)
         if items:  # what the index's frequency cannot give, in one line
-            table.calendar_values(items, "space.calendar")
+            gather(table.calendar_values, items, "space.calendar")
+    gather.done()
 
 
 @dataclass

@@ -337,23 +337,26 @@ def test_check_json_prints_json_when_the_spec_cannot_be_read(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("split", "transform"),
+    ("split", "transform", "horizon"),
     [
-        ({"val": 12, "test": 24, "folds": 3}, "none"),
-        ({"val": 12, "test": 24, "folds": 4, "gap": 2}, "seasonal_diff"),
-        ({"val": 12, "test": 24}, "log_diff"),
-        ({"val": 0.13, "test": 0.33}, "seasonal_diff"),
+        ({"val": 12, "test": 24, "folds": 3}, "none", 1),
+        ({"val": 12, "test": 24, "folds": 4, "gap": 2}, "seasonal_diff", 1),
+        ({"val": 12, "test": 24, "folds": 3}, "log_diff", 3),
+        ({"val": 12, "test": 24}, "log_diff", 1),
+        ({"val": 0.13, "test": 0.33}, "seasonal_diff", 1),
+        ({"val": 12, "test": 24}, "seasonal_diff", 4),
     ],
 )
 def test_every_largest_look_back_check_advises_fits(
-    tmp_path: Path, split: dict[str, Any], transform: str
+    tmp_path: Path, split: dict[str, Any], transform: str, horizon: int
 ) -> None:
     """The look_back check advises passes check, and one more does not (folds included:
-    the advice once ignored them and named a look_back that left a fold no windows)."""
+    the advice once ignored them and named a look_back that left a fold no windows; a
+    horizon of several steps, whose last targets need rows too)."""
     import re
 
     def check_with(high: int) -> subprocess.CompletedProcess[str]:
-        spec = tiny_spec(data={"split": split}, search={"trials": 1})
+        spec = tiny_spec(data={"split": split, "horizon": horizon}, search={"trials": 1})
         spec["space"] = {**spec["space"], "look_back": {"int": [1, high]}, "transform": transform}
         return cli_here("check", str(write_spec(tmp_path / "lb.yaml", spec)))
 
@@ -364,3 +367,94 @@ def test_every_largest_look_back_check_advises_fits(
     best = int(found.group(1))
     assert check_with(best).returncode == 0
     assert check_with(best + 1).returncode == 2
+
+
+THREE_MISTAKES = """\
+study: three
+data: {csv: %s, target: Passengers, scaler: zscore, split: {val: 12, test: 48}}
+model: {kind: mlp, layout: window}
+space:
+  look_back: {int: [12, 24]}
+  unitz: 8
+  learning_rate: {float: [0.01, 0.001]}
+objective: val_rmse
+search: {backend: tpe, trials: 0, colour: red}
+"""
+
+
+def test_check_lists_every_problem_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Mistakes in several sections (and several in one) are all named by one ``check``:
+    one line each, exit 2; ``launch`` still refuses at once, naming the first."""
+    from conftest import AIRLINE
+
+    spec = tmp_path / "three.yaml"
+    spec.write_text(THREE_MISTAKES % AIRLINE)
+    code, out, err = seqtune(capsys, "check", str(spec))
+    assert (code, out) == (2, "")
+    assert [line.split(": ")[1] for line in err.splitlines()] == [
+        "data.scaler",
+        "space.learning_rate",
+        "space.unitz",
+        "search.colour",
+        "search.trials",
+    ]
+    assert all(line.startswith("seqtune check: ") for line in err.splitlines())
+    code, out, err_json = seqtune(capsys, "check", str(spec), "--json")
+    report = json.loads(out)
+    assert code == 2 and report["ok"] is False
+    assert [f"seqtune check: {p}" for p in report["problems"]] == err.splitlines()
+    assert [p["field"] for p in report["problem_fields"]][:2] == [
+        "data.scaler",
+        "space.learning_rate",
+    ]
+    assert report["problem_fields"][-1]["message"] == "must be at least 1, got 0"
+    code, out, err = seqtune(capsys, "launch", str(spec), "--results", str(tmp_path / "r"))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "seqtune launch: data.scaler: 'zscore' is not allowed; expected one of: minmax, "
+        "standard, none"
+    ]
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "needle"),
+    [
+        ("missing.yaml", None, "no such file"),
+        ("broken.yaml", "a: [1\n", "not valid YAML"),
+        ("list.yaml", "- 1\n- 2\n", "must be a YAML mapping"),
+    ],
+)
+def test_check_json_is_json_whatever_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, needle: str
+) -> None:
+    spec = tmp_path / name
+    if text is not None:
+        spec.write_text(text)
+    code, out, err = seqtune(capsys, "check", str(spec), "--json")
+    report = json.loads(out)
+    assert code == 2 and report["ok"] is False and report["spec"] == str(spec)
+    assert len(report["problems"]) == 1 and needle in report["problems"][0]
+    assert report["problem_fields"] == [
+        {"field": str(spec), "message": report["problems"][0].split(": ", 1)[1]}
+    ]
+    assert err == f"seqtune check: {report['problems'][0]}\n"
+
+
+def test_check_names_every_transform_the_data_cannot_take(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checks against the data go on past the first transform refused."""
+    rows = "".join(f"{v}\n" for v in [0.0, -1.0, 2.0] * 40)
+    (tmp_path / "z.csv").write_text("y\n" + rows)
+    spec = tiny_spec(search={"trials": 1})
+    spec["data"] = {**spec["data"], "csv": str(tmp_path / "z.csv"), "target": "y"}
+    spec["data"].pop("period")
+    spec["space"] = {**spec["space"], "transform": {"choice": ["log", "log_diff", "seasonal_diff"]}}
+    code, out, err = seqtune(capsys, "check", str(write_spec(tmp_path / "t.yaml", spec)))
+    assert code == 2
+    lines = err.splitlines()
+    assert len(lines) == 3 and all(line.startswith("seqtune check: ") for line in lines)
+    assert "'log'" in lines[0] and "'log_diff'" in lines[1] and "seasonal_diff" in lines[2]

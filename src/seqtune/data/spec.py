@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqtune.errors import UserError, check_keys, suggest_name
+from seqtune.errors import FAILED, Gather, UserError, check_keys, suggest_name
 
 TASKS = ("forecast", "classify")
 SPLIT_METHODS = ("chronological", "stratified")
@@ -66,6 +66,10 @@ def parse_calendar(value: Any, field: str = "space.calendar") -> tuple[str, ...]
             raise UserError(f"{value!r} lists '{item}' twice", field)
         items.append(item)
     return tuple(items)
+
+
+def _refuse(message: str, field: str) -> Any:
+    raise UserError(message, field)
 
 
 def _str(raw: Any, field: str) -> str:
@@ -187,36 +191,55 @@ class DataSpec:
         Each group of keys is checked by a helper, in the order a user reads them."""
         if not isinstance(raw, dict):
             raise UserError(f"must be a mapping with at least csv and target, got {raw!r}", field)
-        check_keys(raw, KEYS, field)
+        # every key checked on its own, each mistake kept (``seqtune check`` lists them);
+        # a check that needs a value that failed is skipped
+        gather = Gather()
+        for key in raw:
+            gather(check_keys, {key: None}, KEYS, field)
         for key in ("csv", "target"):
             if key not in raw:
-                raise UserError("missing required key", f"{field}.{key}")
-        csv_text = _str(raw["csv"], f"{field}.csv")
-        target = _str(raw["target"], f"{field}.target")
-        task = _choice(raw.get("task", "forecast"), TASKS, f"{field}.task")
-        features, drop = _columns(raw, target, field)
-        val, test, method, (folds, step, gap) = _split_settings(raw, field)
-        scaler = _choice(raw.get("scaler", "minmax"), SCALERS, f"{field}.scaler")
-        period = _period(raw.get("period"), f"{field}.period")
-        label_at = _choice(raw.get("label_at", "next"), LABEL_AT, f"{field}.label_at")
-        class_weight = _choice(
-            raw.get("class_weight", "none"), CLASS_WEIGHTS, f"{field}.class_weight"
+                gather(_refuse, "missing required key", f"{field}.{key}")
+        csv_text = gather(_str, raw["csv"], f"{field}.csv") if "csv" in raw else FAILED
+        target = gather(_str, raw["target"], f"{field}.target") if "target" in raw else FAILED
+        task = gather(_choice, raw.get("task", "forecast"), TASKS, f"{field}.task")
+        columns = FAILED if target is FAILED else gather(_columns, raw, target, field)
+        features, drop = (FAILED, FAILED) if columns is FAILED else columns
+        split = gather(_split_settings, raw, field)
+        val, test, method, (folds, step, gap) = (
+            (FAILED, FAILED, FAILED, (FAILED, FAILED, FAILED)) if split is FAILED else split
+        )
+        scaler = gather(_choice, raw.get("scaler", "minmax"), SCALERS, f"{field}.scaler")
+        period = gather(_period, raw.get("period"), f"{field}.period")
+        label_at = gather(_choice, raw.get("label_at", "next"), LABEL_AT, f"{field}.label_at")
+        class_weight = gather(
+            _choice, raw.get("class_weight", "none"), CLASS_WEIGHTS, f"{field}.class_weight"
         )
         autoregressive = raw.get("autoregressive", False)
         if not isinstance(autoregressive, bool):
-            raise UserError(
-                f"must be true or false, got {autoregressive!r}", f"{field}.autoregressive"
+            autoregressive = gather(
+                _refuse,
+                f"must be true or false, got {autoregressive!r}",
+                f"{field}.autoregressive",
             )
-        missing = _choice(raw.get("missing", "error"), MISSING, f"{field}.missing")
-        horizon = _horizon(raw.get("horizon", 1), task, f"{field}.horizon")
-        time = _time(raw.get("time"), task, target, features, field)
-        calendar = _calendar(raw.get("calendar", []) or [], time, f"{field}.calendar")
-        if task == "forecast":
-            _forecast_only(raw, method, label_at, class_weight, autoregressive, field)
-        else:
-            _classify_inputs(target, features, autoregressive, label_at, field)
+        missing = gather(_choice, raw.get("missing", "error"), MISSING, f"{field}.missing")
+        horizon = (
+            FAILED
+            if task is FAILED
+            else gather(_horizon, raw.get("horizon", 1), task, f"{field}.horizon")
+        )
+        time = FAILED
+        if FAILED not in (task, target, features):
+            time = gather(_time, raw.get("time"), task, target, features, field)
+        if time is not FAILED:
+            calendar = gather(_calendar, raw.get("calendar", []) or [], time, f"{field}.calendar")
+        if task == "forecast" and FAILED not in (method, label_at, class_weight, autoregressive):
+            gather(_forecast_only, raw, method, label_at, class_weight, autoregressive, field)
+        elif task == "classify" and FAILED not in (target, features, autoregressive, label_at):
+            gather(_classify_inputs, target, features, autoregressive, label_at, field)
+        path = FAILED if csv_text is FAILED else gather(_csv_path, csv_text, base_dir)
+        gather.done()
         return cls(
-            csv=_csv_path(csv_text, base_dir),
+            csv=path,
             csv_text=csv_text,
             target=target,
             task=task,

@@ -33,13 +33,12 @@ from seqtune.models.ensemble import mean_model
 from seqtune.models.feed import window_of
 from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
-from seqtune.objectives import load_user_function, task_metrics
 from seqtune.objectives.epochs import BestEpoch, score
-from seqtune.objectives.guard import guarded
+from seqtune.search.framing import Framing
 from seqtune.search.signals import check_stop
 from seqtune.search.versions import Training
 from seqtune.spec import Spec, searched_look_backs
-from seqtune.tasks import calendar_of, task_of
+from seqtune.tasks import calendar_of
 
 #: Told each epoch's objective value: ``report(epoch, value)`` returns True to stop the
 #: trial there (pruned). NaN values are not reported.
@@ -138,8 +137,9 @@ def _first_member(wide: Wide, epochs: int, initial_epoch: int) -> Iterator[Epoch
         yield Epoch(epoch.epoch, float(epoch.loss[0]), epoch.validation[0])
 
 
-class Runner:
-    """Runs trials of one spec on one loaded table."""
+class Runner(Framing):
+    """Runs trials of one spec on one loaded table (its windows and metrics are
+    :class:`~seqtune.search.framing.Framing`'s)."""
 
     def __init__(
         self,
@@ -150,8 +150,7 @@ class Runner:
         # how this study trains, by the version that made it (seqtune.search.versions)
         self.training = training = training or Training()
         holdout, pad, lstm = training.holdout, training.pad, training.lstm
-        self.spec = spec
-        self.table = table
+        super().__init__(spec, table)
         # How the engine computes an LSTM: fused (0.3.2 on; any window length shares one
         # trace) or unrolled over the window's steps (a study made before; an export
         # records which, for train)
@@ -167,20 +166,7 @@ class Runner:
         # through the compiled fit (traced per trial): the two agree to round-off only, so
         # a trial is always trained the same way (trainer_for), and an export says which.
         self.holdout = holdout
-        self.task = task_of(spec.data.task)
         self.on_epoch: Callable[[int], None] | None = None  # told each epoch's end (progress)
-        self._user_fn = None
-        if spec.objective.function is not None:
-            # raises, exits, hangs, returns a non-number: one UserError naming it (a bug
-            # in it would fail every trial alike, so the study stops)
-            self._user_fn = guarded(
-                load_user_function(spec.objective.function, spec.objective.path),
-                spec.objective.function,
-                spec.objective.timeout,
-            )
-
-    def windows(self, values: dict[str, Any]) -> Windows:
-        return self.task.windows(self.table, values, self.spec.seed)
 
     def trainer_for(self, values: dict[str, Any], windows: Windows) -> str:
         """How the holdout trial of ``values`` (on its ``windows``) trains: ``wide`` (a
@@ -210,12 +196,6 @@ class Runner:
         for them than the trace they save (about 2 s). A function of the spec, the values
         and the rows, so a trial, its export and ``train`` pad alike."""
         return self.pad_steps and self._batches(values, rows) <= WIDE_MAX_BATCHES
-
-    def metrics(self, batch_size: int) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
-        out = task_metrics(self.spec.data.task, batch_size)
-        if self._user_fn is not None:
-            out[self.spec.objective.name] = self._user_fn
-        return out
 
     def build(self, values: dict[str, Any], windows: Windows) -> keras.Model:
         head, n_out = self.task.head(windows)
@@ -318,17 +298,6 @@ class Runner:
         """Whether export and ``train`` refit the chosen configuration on every row before
         the test part (folds, repeats or an ensemble) instead of keeping the trial's model."""
         return self.trains_members or self.spec.search.members > 1
-
-    def member_windows(self, values: dict[str, Any]) -> list[Windows]:
-        """The windows a trial of ``values`` trains its models on, one per rolling-origin
-        fold (``folds: 1``: the holdout's train and val), with its framing and calendar."""
-        resolved = resolve(kind_of(self.spec, values), values)
-        look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
-        calendar = calendar_of(values)
-        return [
-            self.table.fold_windows(f, look_back, transform, calendar)
-            for f in range(len(self.table.fold_plan))
-        ]
 
     def _wide(
         self,

@@ -41,7 +41,7 @@ from seqtune.errors import UserError
 if TYPE_CHECKING:
     from seqtune.data import Windows
     from seqtune.objectives.registry import Objective
-    from seqtune.search.runner import Runner
+    from seqtune.search.framing import Framing as Runner  # a Runner, or its windows alone
     from seqtune.study.lifecycle import Study
 
 #: ``{baseline: {part: value}}``, as in ``best.yaml``'s ``result.baselines``
@@ -420,7 +420,7 @@ def status_baselines(study: Study, best: dict[str, Any] | None) -> dict[str, Any
         "statistical": None,
     }
     try:
-        _, runner = study.prepare()  # refuses data that changed since the launch
+        runner = study.framing()  # refuses data that changed since the launch; no TensorFlow
         values = dict(best["params"])
         info["look_back"], info["transform"] = framing(runner, values)
         info["folds"] = len(runner.table.fold_plan) if runner.table.uses_folds else 1

@@ -15,17 +15,13 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from seqtune import __version__
-from seqtune.data import Table, load_table
 from seqtune.errors import UserError
 from seqtune.search.backends.base import Backend
 from seqtune.search.backends.registry import backend_class
-from seqtune.search.loop import TrialLoop
-from seqtune.search.records import best_of, counts, csv_rows
-from seqtune.search.runner import Runner
-from seqtune.search.versions import Training
+from seqtune.search.records import TrialRecord, best_of, counts, csv_rows
 from seqtune.spec import Overrides, Spec, check_spec_against_data, diff_fingerprints
 from seqtune.store.digest import check_digest, file_digest
 from seqtune.store.files import (
@@ -41,6 +37,13 @@ from seqtune.store.files import (
     write_yaml,
 )
 from seqtune.store.lock import StudyLock
+
+if TYPE_CHECKING:  # the trial loop, the runner and its versions import TensorFlow: reading
+    # a study (status) never does, so they are imported where a study trains
+    from seqtune.data import Table
+    from seqtune.search.framing import Framing
+    from seqtune.search.runner import Runner
+    from seqtune.search.versions import Training
 
 
 def make_backend(study_dir: Path, spec: Spec, storage: str | None) -> Backend:
@@ -220,6 +223,18 @@ class Study:
         self.check_data()
         return _prepare_as_made(self.spec, self.meta.get("seqtune"))
 
+    def framing(self) -> Framing:
+        """The study's data, checked against the launch's checksum, framed as its trials
+        frame it (windows and metrics, no training): what ``status`` scores its baselines
+        with, without loading TensorFlow."""
+        from seqtune.data import load_table
+        from seqtune.search.framing import Framing
+
+        self.check_data()
+        table = load_table(self.spec.data)
+        check_spec_against_data(self.spec, table)
+        return Framing(self.spec, table)
+
     def save_checkpoint(self, number: int, model: Any) -> None:
         """The model of a trial that is the best so far: into the artifact store when the
         process was given one, else into the study folder, else (a worker without either)
@@ -269,6 +284,8 @@ class Study:
         fresh one (``search.isolation: process``); the best model so far kept as a
         checkpoint, trials.csv rewritten after every trial. Raises :class:`Interrupted` on
         SIGINT/SIGTERM (the running trial is told interrupted first)."""
+        from seqtune.search.loop import TrialLoop
+
         out = sys.stderr if out is None else out  # looked up now: it may be redirected
         if self.spec.search.isolation == "process":
             from seqtune.search.isolation import IsolatedRunner
@@ -295,30 +312,36 @@ class Study:
 
     # ---- reporting -----------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        records = self.backend.records()
-        best = best_of(records, self.spec.objective.direction)
-        return {
-            "study": self.spec.study,
-            "path": None if self.path is None else str(self.path),
-            "backend": self.spec.search.backend,
-            "objective": {
-                "name": self.spec.objective.name,
-                "direction": self.spec.objective.direction,
-            },
-            "budget": self.backend.budget(),
-            "finished": sum(1 for r in records if r.counts_toward_budget),
-            "trials": counts(records),
-            "best": None
-            if best is None
-            else {
-                "number": best.number,
-                "value": best.value,
-                "params": best.params,
-                "epochs": best.epochs,
-                "best_epoch": best.best_epoch,
-            },
-            "trial_records": [r.to_dict() for r in records],
-        }
+        return status_of(self.spec, self.path, self.backend.records(), self.backend.budget())
+
+
+def status_of(
+    spec: Spec, path: Path | None, records: list[TrialRecord], budget: int
+) -> dict[str, Any]:
+    """What ``status --json`` says of a study's trials (without its baselines)."""
+    best = best_of(records, spec.objective.direction)
+    return {
+        "study": spec.study,
+        "path": None if path is None else str(path),
+        "backend": spec.search.backend,
+        "objective": {
+            "name": spec.objective.name,
+            "direction": spec.objective.direction,
+        },
+        "budget": budget,
+        "finished": sum(1 for r in records if r.counts_toward_budget),
+        "trials": counts(records),
+        "best": None
+        if best is None
+        else {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "epochs": best.epochs,
+            "best_epoch": best.best_epoch,
+        },
+        "trial_records": [r.to_dict() for r in records],
+    }
 
 
 def interrupted_launch(path: Path) -> list[Path]:
@@ -421,6 +444,10 @@ def prepare(spec: Spec, training: Training | None = None, **how: Any) -> tuple[T
     """Load the data and check the spec against it; nothing is written. ``training``: how
     the runner trains (:class:`~seqtune.search.versions.Training`; a new study's by
     default), with ``how``'s fields (``holdout``, ``pad``, ``lstm``) replaced."""
+    from seqtune.data import load_table
+    from seqtune.search.runner import Runner
+    from seqtune.search.versions import Training
+
     table = load_table(spec.data)
     check_spec_against_data(spec, table)
     return table, Runner(spec, table, replace(training or Training(), **how))
@@ -429,6 +456,8 @@ def prepare(spec: Spec, training: Training | None = None, **how: Any) -> tuple[T
 def _prepare_as_made(spec: Spec, version: str | None) -> tuple[Table, Runner]:
     """:func:`prepare` for a study launched by seqtune ``version``: it trains as that
     version did (:meth:`Training.of_study`), so its later trials train as its first."""
+    from seqtune.search.versions import Training
+
     return prepare(spec, Training.of_study(version))
 
 

@@ -428,7 +428,9 @@ def _classify_recipe(
         f"look_back {look_back[0]}-{look_back[1]} rows"
     )
     search = dict(SEARCH, repeats=1, ensemble=1, trials=20)
-    reasons.append(f"search: {search['trials']} TPE trials of at most {search['max_epochs']} epochs")
+    reasons.append(
+        f"search: {search['trials']} TPE trials of at most {search['max_epochs']} epochs"
+    )
     data: dict[str, Any] = {"csv": str(where), "target": data_spec.target, "task": "classify"}
     if data_spec.drop:
         data["drop"] = list(data_spec.drop)

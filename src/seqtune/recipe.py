@@ -49,7 +49,7 @@ MIN_TRAIN_SHARE = 0.4
 #: the test part: about this share of the rows
 TEST_SHARE = 0.2
 #: names that mark a time column when ``--time`` is not given (lower case)
-TIME_NAMES = ("date", "time", "datetime", "timestamp", "ds", "month", "period", "week", "day")
+TIME_NAMES = ("date", "time", "datetime", "timestamp", "ds", "year", "month", "week", "day")
 #: a season is only used when the rows before the test part hold at least this many
 MIN_SEASONS = 4
 
@@ -107,8 +107,10 @@ class Recipe:
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The decisions as plain values (``init --json``)."""
+        """The decisions as plain values (``init --json``); the spec's mapping as
+        ``content``."""
         out = asdict(self)
+        out["content"] = out.pop("spec")
         out["look_back"] = list(self.look_back)
         out["transforms"] = list(self.transforms)
         return out
@@ -152,7 +154,7 @@ def detect_time(frame: pd.DataFrame, target: str) -> str | None:
         column = frame[name]
         if pd.api.types.is_datetime64_any_dtype(column):
             return str(name)
-        if column.dtype == object:
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
             head = column.dropna().astype(str).head(5)
             parsed = pd.to_datetime(head, errors="coerce", format="mixed")
             if len(head) and parsed.notna().all():

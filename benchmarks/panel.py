@@ -257,7 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-seconds", default="60", help="SEQTUNE_BASELINE_SECONDS for the export"
     )
     p.add_argument("--out", type=Path, required=True, help="folder: panel.json, panel.md, runs")
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="run nothing: combine these panel.json files (e.g. of two processes run side "
+        "by side on parts of the series) into --out, in the order of SERIES",
+    )
     args = p.parse_args(argv)
+    if args.merge:
+        return _merge(args.merge, args.out)
     names = [n.strip() for n in args.series.split(",") if n.strip()]
     unknown = [n for n in names if n not in SERIES]
     if unknown:
@@ -290,6 +299,29 @@ def main(argv: list[str] | None = None) -> int:
             _save(args.out, runs, start, load, argv)
     summary = _save(args.out, runs, start, load, argv)
     print(markdown(runs, summary))
+    return 0
+
+
+def _merge(files: list[Path], out: Path) -> int:
+    """One panel.json and panel.md of several runs' (each series and horizon once, the
+    first file's run kept), ordered as :data:`SERIES`."""
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    commands, seconds = [], 0
+    for path in files:
+        found = json.loads(path.read_text())
+        commands.append(found["summary"].get("command", str(path)))
+        seconds = max(seconds, int(found["summary"].get("wall_seconds", 0)))
+        for run in found["runs"]:
+            runs.setdefault((run["series"], run["horizon"]), run)
+    order = list(SERIES)
+    merged = sorted(runs.values(), key=lambda r: (order.index(r["series"]), r["horizon"]))
+    summary = summarize(merged)
+    summary["wall_seconds"] = seconds
+    summary["command"] = " ; ".join(commands)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "panel.json").write_text(json.dumps({"summary": summary, "runs": merged}, indent=2))
+    (out / "panel.md").write_text(markdown(merged, summary))
+    print(markdown(merged, summary))
     return 0
 
 

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from tests.conftest import AIRLINE, cli_here, run_cli
+from conftest import AIRLINE, cli_here, run_cli
 
 
 def test_init_writes_a_spec_that_check_accepts(tmp_path: Path) -> None:

@@ -156,3 +156,25 @@ def test_a_classify_recipe(tmp_path: Path) -> None:
     assert spec["data"]["class_weight"] == "balanced"
     with pytest.raises(UserError, match="--horizon"):
         make_recipe(csv, "label", task="classify", horizon=3)
+
+
+def test_an_irregular_time_column_found_by_name_is_left_out_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    frame = _series(144, "MS")
+    frame.loc[10, "when"] = "2001-07-01 00:00:00"  # out of order: not a regular index
+    recipe = _recipe(tmp_path, frame)
+    assert recipe.time is None and recipe.period is None
+    assert recipe.reasons[0].startswith("no time index: column 'when' is not a regular one")
+    _checked(tmp_path, recipe)
+    with pytest.raises(UserError, match="data.time"):  # given with --time: refused
+        _recipe(tmp_path, frame, time="when")
+
+
+def test_a_parquet_file_is_read_as_a_csv(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "sales.parquet"
+    _series(144, "MS").to_parquet(path)
+    recipe = make_recipe(path, "y", spec_dir=tmp_path)
+    assert recipe.period == 12 and recipe.study == "sales"
+    assert _checked(tmp_path, recipe)["data"]["csv"] == "sales.parquet"

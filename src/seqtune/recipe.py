@@ -314,7 +314,16 @@ def make_recipe(
         if skip:
             raw["drop"] = skip
     data_spec = DataSpec.from_dict(raw, Path.cwd())
-    table = load_table(data_spec)  # column, numbers, constant target, time regularity
+    try:
+        table = load_table(data_spec)  # column, numbers, constant target, time regularity
+    except UserError as err:
+        if err.field != "data.time" or not reasons:  # a --time the user gave: refused
+            raise
+        reasons[-1] = f"no time index: column '{time}' is not a regular one ({err.message})"
+        time = None
+        del raw["time"]
+        data_spec = DataSpec.from_dict(raw, Path.cwd())
+        table = load_table(data_spec)
     rows = table.n_rows
     where = _written_path(csv, spec_dir or Path.cwd())
     name = study_name(csv)

@@ -206,8 +206,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def markdown(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The runs as a markdown table (test RMSE; best per row in bold) and the aggregates."""
-    head = ["series", "h", "rows", "test", *COLUMNS, "ratio", "search s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 4 + "---:|" * (len(head) - 4)]
+    head = ["series", "h", "rows", "test", *COLUMNS, "ratio", "search s", "seqtune chose"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 4 + "---:|" * (len(head) - 5) + "---|"]
     for run in runs:
         recipe = run.get("recipe") or {}
         split = recipe.get("split") or {}
@@ -228,6 +228,8 @@ def markdown(runs: list[dict[str, Any]], summary: dict[str, Any]) -> str:
             cells.append(f"**{text}**" if v is not None and v == best else text)
         cells.append(f"{run['ratio']:.3f}" if "ratio" in run else "-")
         cells.append(f"{run.get('search_seconds', float('nan')):.0f}")
+        chosen = run.get("chosen") or {}
+        cells.append(f"{chosen.get('transform', '?')}, look_back {chosen.get('look_back', '?')}")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if "geometric_mean_ratio" in summary:

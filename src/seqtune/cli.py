@@ -314,10 +314,9 @@ def _add_init(sub: Any) -> None:
 def _init(args: argparse.Namespace) -> int:
     """Decide a spec for the data file (seqtune.recipe), write it, say what and why."""
     from seqtune.recipe import make_recipe, study_name, write_recipe
-
-    out = args.out if args.out is not None else Path(f"{study_name(args.csv)}.yaml")
     from seqtune.store.outputs import check_output
 
+    out = args.out if args.out is not None else Path(f"{study_name(args.csv)}.yaml")
     check_output(out, force=args.force, suffixes=(".yaml", ".yml"), reads=[args.csv], flag="--out")
     recipe = make_recipe(
         args.csv,

@@ -442,7 +442,14 @@ NAIVE = ("persistence", "mean")
 
 def naive_verdict(spec: Spec, key: str, mine: Any, found: dict[str, Any]) -> str | None:
     """The one line when persistence or the training mean beats every model on the test
-    part (the exported model and every other baseline); None otherwise."""
+    part (the exported model and every other baseline); None otherwise.
+
+    Examples
+    --------
+    >>> found = {"persistence": {"test": 10.0}, "ridge": {"test": 11.0}}
+    >>> naive_verdict(spec, "rmse", 12.0, found)  # doctest: +SKIP
+    'no model beats repeating the last value on the test part (rmse: the model 12, ...'
+    """
     from seqtune.study.baselines import best_baseline
 
     best = best_baseline(spec.objective, found, "test")

@@ -1,4 +1,4 @@
-"""The ``seqtune`` command: launch, resume, status, export, report, plot, train, datasets.
+"""The ``seqtune`` command: init, launch, resume, status, export, report, plot, train, datasets.
 
 Exit codes: 0 done; 1 failed at run time (disk full, a storage that went away, a worker
 that failed, an internal error) — one line on stderr, what finished is kept and ``resume``
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(sub)
     _add_plot(sub)
     _add_datasets(sub)
+    _add_init(sub)
     sub.add_parser("schema", help="print the spec's JSON Schema (editor completion of spec keys)")
     for command in sub.choices.values():  # every command takes -q and -v
         loudness = command.add_mutually_exclusive_group()
@@ -294,6 +295,51 @@ def _add_datasets(sub: Any) -> None:
     ds.add_argument("--seed", type=int, default=0)
 
 
+def _add_init(sub: Any) -> None:
+    """The ``init`` command's arguments."""
+    init = sub.add_parser(
+        "init", help="write a first spec for a CSV of your own, sized from its rows and period"
+    )
+    init.add_argument("csv", type=Path, help="the data file (CSV, or Parquet by extension)")
+    init.add_argument("--target", required=True, help="the column to forecast or classify")
+    init.add_argument("--time", help="the time column (default: one named or looking like it)")
+    init.add_argument("--horizon", type=_positive, help="steps to forecast at once (default 1)")
+    init.add_argument("--task", choices=("forecast", "classify"), default="forecast")
+    init.add_argument(
+        "-o", "--out", type=Path, help="the spec file to write (default: ./STUDY.yaml)"
+    )
+    _force_option(init)
+    _json_option(init, "one JSON object on stdout: the file written and every decision")
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Decide a spec for the data file (seqtune.recipe), write it, say what and why."""
+    from seqtune.recipe import make_recipe, study_name, write_recipe
+    from seqtune.store.outputs import check_output
+
+    out = args.out if args.out is not None else Path(f"{study_name(args.csv)}.yaml")
+    check_output(out, force=args.force, suffixes=(".yaml", ".yml"), reads=[args.csv], flag="--out")
+    recipe = make_recipe(
+        args.csv,
+        args.target,
+        time=args.time,
+        horizon=args.horizon,
+        task=args.task,
+        spec_dir=out.absolute().parent,
+    )
+    write_recipe(recipe, out, force=args.force, reads=(args.csv,))
+    if args.json:
+        print(json.dumps({"spec": str(out), **recipe.to_dict()}, indent=2, default=str))
+        return 0
+    if not args.quiet:
+        for reason in recipe.reasons:
+            print(f"  {reason}")
+    print(f"wrote {out} (study {recipe.study}, {recipe.task} of '{recipe.target}')")
+    if not args.quiet:
+        print(f"next: seqtune check {out}   (then: seqtune launch {out})")
+    return 0
+
+
 def _json_option(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", action="store_true", help=what)
 
@@ -408,6 +454,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _predict(args)
     if verb == "check":
         return _check(args)
+    if verb == "init":
+        return _init(args)
     return _train(args)
 
 

@@ -24,6 +24,7 @@ COMMANDS = [
     "report",
     "plot",
     "datasets",
+    "init",
 ]
 
 

@@ -108,3 +108,29 @@ def test_baselines_are_scored_on_the_same_rows_as_the_model() -> None:
     # on the airline series the seasonal naive forecast beats the training mean
     assert found["seasonal_naive"]["test"] < found["mean"]["test"]
     assert all({"val", "test"} <= set(parts) for parts in found.values())
+
+
+def test_export_says_in_one_line_when_no_model_beats_persistence_or_the_mean() -> None:
+    from seqtune.exported.export import baseline_warning
+
+    spec = folds_spec()
+    found = {
+        "persistence": {"val": 30.0, "test": 10.0},
+        "mean": {"val": 40.0, "test": 50.0},
+        "ridge": {"val": 20.0, "test": 11.0},
+        "auto_ets": {"val": 25.0, "test": 10.5, "seconds": 1.0},
+    }
+    line = baseline_warning(spec, {"rmse": 12.0}, found)
+    assert line == (
+        "no model beats repeating the last value on the test part (rmse: the model 12, "
+        "persistence 10): this series gave nothing more to forecast"
+    )
+    found["mean"]["test"] = 9.0
+    line = baseline_warning(spec, {"rmse": 12.0}, found)
+    assert line is not None and line.startswith("no model beats the training mean ")
+    # the model beats them: no line; another model beats them: the usual warning
+    assert baseline_warning(spec, {"rmse": 8.0}, found) is None
+    found["auto_ets"]["test"] = 7.0
+    assert baseline_warning(spec, {"rmse": 8.0}, found) == (
+        "the model does not beat the auto ets baseline on the test part (rmse 8 vs 7)"
+    )

@@ -506,7 +506,38 @@ def baseline_warning(spec: Spec, test: dict[str, Any], found: dict[str, Any]) ->
 
     name = spec.objective.name
     key = name if name in test else name.removeprefix("val_")
-    return not_beaten(spec.objective, key, test.get(key), found, "test")
+    warning = not_beaten(spec.objective, key, test.get(key), found, "test")
+    return naive_verdict(spec, key, test.get(key), found) or warning
+
+
+#: the baselines that know nothing of the series' dynamics: when one of them is best, no
+#: model (the exported one, the ridge, the statistical ones) has found anything to forecast
+NAIVE = ("persistence", "mean")
+
+
+def naive_verdict(spec: Spec, key: str, mine: Any, found: dict[str, Any]) -> str | None:
+    """The one line when persistence or the training mean beats every model on the test
+    part (the exported model and every other baseline); None otherwise.
+
+    Examples
+    --------
+    >>> found = {"persistence": {"test": 10.0}, "ridge": {"test": 11.0}}
+    >>> naive_verdict(spec, "rmse", 12.0, found)  # doctest: +SKIP
+    'no model beats repeating the last value on the test part (rmse: the model 12, ...'
+    """
+    from seqtune.study.baselines import best_baseline
+
+    best = best_baseline(spec.objective, found, "test")
+    if best not in NAIVE or not isinstance(mine, int | float) or isinstance(mine, bool):
+        return None
+    value = float(found[best]["test"])
+    if spec.objective.better(float(mine), value):
+        return None
+    what = "repeating the last value" if best == "persistence" else "the training mean"
+    return (
+        f"no model beats {what} on the test part ({key}: the model {mine:.6g}, "
+        f"{best.replace('_', ' ')} {value:.6g}): this series gave nothing more to forecast"
+    )
 
 
 def refit_epochs(best_epoch: int | None) -> int:

@@ -55,10 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="seqtune",
         description=(
-            "Hyperparameter search for Keras sequence models on time series: check a spec, "
-            "launch and resume a study, watch its status, export the best model, predict, "
-            "train, report and plot; worker and datasets for many machines and the shipped "
-            "data. `seqtune COMMAND --help` for each."
+            "Hyperparameter search for Keras sequence models on time series: init a spec for "
+            "your own CSV, check it, launch and resume a study, watch its status, export the "
+            "best model, predict, train, report and plot; worker and datasets for many "
+            "machines and the shipped data; schema for editors. `seqtune COMMAND --help` for "
+            "each."
         ),
     )
     p.add_argument("--version", action="version", version=f"seqtune {__version__}")

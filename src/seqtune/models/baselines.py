@@ -49,7 +49,7 @@ This module never imports ``seqtune.search`` nor TensorFlow.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -230,11 +230,23 @@ def logistic(
     scale = _standardise(x_train)
     model = LogisticRegression(C=c, max_iter=2000)
     model.fit(scale(x_train), y, sample_weight=sample_weight)
+    return _class_probabilities(model, scale, x_parts, n_classes)
+
+
+def _class_probabilities(
+    model: Any,
+    inputs: Callable[[np.ndarray], np.ndarray],
+    x_parts: Iterable[np.ndarray],
+    n_classes: int,
+) -> list[np.ndarray]:
+    """A fitted scikit-learn classifier's probabilities of each array of ``x_parts`` (its
+    windows made inputs by ``inputs``), in the metrics' shape: P(class 1) for two classes,
+    else one column per class; a class absent from training gets probability 0."""
     out = []
     for x in x_parts:
         proba = np.zeros((len(x), n_classes))
         if len(x):
-            proba[:, model.classes_] = _in_chunks(lambda c: model.predict_proba(scale(c)), x)
+            proba[:, model.classes_] = _in_chunks(lambda c: model.predict_proba(inputs(c)), x)
         out.append(proba[:, 1] if n_classes == 2 else proba)
     return out
 
@@ -292,13 +304,7 @@ def gradient_boosting(
     )
     with threadpool_limits(limits=GBM_THREADS, user_api="openmp"):
         _fit_boosting(model, flat, y, w, fit, stop if early else None)
-        out = []
-        for x in parts:
-            proba = np.zeros((len(x), n_classes))
-            if len(x):
-                proba[:, model.classes_] = _in_chunks(lambda c: model.predict_proba(_flat(c)), x)
-            out.append(proba[:, 1] if n_classes == 2 else proba)
-    return out
+        return _class_probabilities(model, _flat, parts, n_classes)
 
 
 def _fit_boosting(

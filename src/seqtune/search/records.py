@@ -76,3 +76,49 @@ def csv_rows(records: list[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
         for r in records
     ]
     return header, rows
+
+
+def stored_record(
+    number: int,
+    state: str,
+    attrs: dict[str, Any],
+    value: float | None,
+    took: float | None,
+    retried_as: int | None = None,
+    retry_of: int | None = None,
+    params: dict[str, Any] | None = None,
+) -> TrialRecord:
+    """A trial as its storage keeps it, made a :class:`TrialRecord`: ``state`` in seqtune's
+    words, ``attrs`` the user attributes seqtune wrote, ``took`` the seconds between the
+    storage's start and completion times (used when the trial wrote none). A failed trial
+    seqtune did not fail itself was failed by a worker that found its heartbeat stale.
+    Optuna's backend and ``status``'s reading of the SQLite file both build records here.
+
+    Examples
+    --------
+    >>> stored_record(3, "failed", {"params": {}}, None, 1.5).reason
+    'its worker stopped sending heartbeats'
+    """
+    reason = attrs.get("reason")
+    if state == "failed" and "interrupted" in attrs:
+        state, reason = "interrupted", attrs["interrupted"]
+    elif state == "failed" and reason is None:
+        # seqtune gives every trial it fails a reason: this one was failed by a worker
+        # that found its heartbeat stale (its own worker was killed or lost)
+        state, reason = "interrupted", "its worker stopped sending heartbeats"
+    if retried_as is not None:
+        reason = f"{reason or 'lost'}; run again as trial {retried_as}"
+    seconds = attrs.get("seconds")
+    return TrialRecord(
+        number=number,
+        state=state,
+        params=attrs.get("params", params if params is not None else {}),
+        value=value if state == "complete" else None,
+        epochs=attrs.get("epochs"),
+        best_epoch=attrs.get("best_epoch"),
+        seconds=took if seconds is None else seconds,
+        seed=attrs.get("seed"),
+        reason=reason,
+        metrics=attrs.get("metrics", {}),
+        retry_of=retry_of,
+    )

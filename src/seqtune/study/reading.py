@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtune.errors import UserError
-from seqtune.search.records import TrialRecord
+from seqtune.search.records import TrialRecord, stored_record
 from seqtune.spec import Spec
 from seqtune.store.digest import file_digest
 from seqtune.study.lifecycle import read_folder, status_of
@@ -239,28 +239,15 @@ def _record(
     retried_as: int | None,
 ) -> TrialRecord:
     """One trial as :func:`seqtune.search.backends.optuna_backend.to_record` makes it."""
-    state = _STATE[state_name]
-    reason = attrs.get("reason")
-    if state == "failed" and "interrupted" in attrs:
-        state, reason = "interrupted", attrs["interrupted"]
-    elif state == "failed" and reason is None:
-        state, reason = "interrupted", "its worker stopped sending heartbeats"
-    if retried_as is not None:
-        reason = f"{reason or 'lost'}; run again as trial {retried_as}"
-    seconds = attrs.get("seconds")
-    if seconds is None and start and complete:
+    took = None
+    if start and complete:
         took = datetime.datetime.fromisoformat(complete) - datetime.datetime.fromisoformat(start)
-        seconds = took.total_seconds()
-    return TrialRecord(
-        number=number,
-        state=state,
-        params=attrs["params"],
-        value=value if state == "complete" else None,
-        epochs=attrs.get("epochs"),
-        best_epoch=attrs.get("best_epoch"),
-        seconds=seconds,
-        seed=attrs.get("seed"),
-        reason=reason,
-        metrics=attrs.get("metrics", {}),
-        retry_of=system.get("failed_trial"),
+    return stored_record(
+        number,
+        _STATE[state_name],
+        attrs,
+        value,
+        None if took is None else took.total_seconds(),
+        retried_as,
+        system.get("failed_trial"),
     )

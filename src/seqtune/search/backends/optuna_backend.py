@@ -29,7 +29,7 @@ from seqtune.search.backends.base import (
     derive_seed,
     refuse_changed_objective,
 )
-from seqtune.search.records import TrialRecord
+from seqtune.search.records import TrialRecord, stored_record
 from seqtune.search.signals import check_stop
 from seqtune.spaces import suggest_optuna
 from seqtune.spec import Spec
@@ -731,34 +731,20 @@ def _set_result(trial: optuna.trial.Trial, result: TrialResult) -> None:
 def to_record(
     t: optuna.trial.FrozenTrial, retried_as: int | None = None, retry_of: int | None = None
 ) -> TrialRecord:
-    attrs = t.user_attrs
-    state = _STATE.get(t.state, "failed")
-    reason = attrs.get("reason")
-    if state == "failed" and "interrupted" in attrs:
-        state, reason = "interrupted", attrs["interrupted"]
-    elif state == "failed" and reason is None:
-        # seqtune gives every trial it fails a reason: this one was failed by a worker
-        # that found its heartbeat stale (its own worker was killed or lost)
-        state, reason = "interrupted", "its worker stopped sending heartbeats"
-    if retried_as is not None:
-        reason = f"{reason or 'lost'}; run again as trial {retried_as}"
     if retry_of is None:
         retry_of = t.system_attrs.get("failed_trial")
-    seconds = attrs.get("seconds")
-    if seconds is None and t.datetime_start and t.datetime_complete:
-        seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    return TrialRecord(
-        number=t.number,
-        state=state,
-        params=attrs.get("params", dict(t.params)),
-        value=t.value if state == "complete" else None,
-        epochs=attrs.get("epochs"),
-        best_epoch=attrs.get("best_epoch"),
-        seconds=seconds,
-        seed=attrs.get("seed"),
-        reason=reason,
-        metrics=attrs.get("metrics", {}),
-        retry_of=retry_of,
+    took = None
+    if t.datetime_start and t.datetime_complete:
+        took = (t.datetime_complete - t.datetime_start).total_seconds()
+    return stored_record(
+        t.number,
+        _STATE.get(t.state, "failed"),
+        t.user_attrs,
+        t.value,
+        took,
+        retried_as,
+        retry_of,
+        dict(t.params),
     )
 
 

@@ -30,6 +30,7 @@ from seqtune.data.table import read_frame
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.exported import intervals
+from seqtune.exported.bundle import first_time
 from seqtune.exported.state import (
     ForecastState,
     column_kind,
@@ -306,7 +307,8 @@ def forecast(
     from seqtune.models.training import predictor
 
     if state is not None:
-        windows = state.windows()
+        # a deseason framing's indices, from where the recent rows start in the period
+        windows = state.windows(state.phase_of(first_time(data)))
         residuals = state.residuals
     else:
         from seqtune.search.runner import Runner

@@ -195,3 +195,18 @@ def test_predict_from_recent_rows_gives_predictions_csv_forecasts(tmp_path: Path
         want = [float(r["prediction"]) for r in preds if r["origin"] == origin]
         assert len(want) == 3
         assert got == pytest.approx(want, rel=1e-5)
+
+
+def test_an_export_without_state_places_newer_rows_in_the_period(tmp_path: Path) -> None:
+    from seqtune.data import DataSpec, load_table
+    from seqtune.exported.predict import placed
+
+    raw = {"csv": str(AIRLINE), "target": "Passengers", "time": "Date"}
+    table = load_table(DataSpec.from_dict({**raw, "split": {"val": 12, "test": 24}}, tmp_path))
+    newer = tmp_path / "newer.csv"
+    pd.read_csv(AIRLINE).iloc[29:].to_csv(newer, index=False)  # from 1951-06
+    data = load_table(DataSpec.from_dict({**raw, "csv": str(newer)}, tmp_path))
+    windows = table.windows(3, "log_deseason")
+    assert placed(windows, table, data).season.phase == 29 % 12  # type: ignore[union-attr]
+    plain = table.windows(3, "log")
+    assert placed(plain, table, data) is plain

@@ -73,7 +73,7 @@ def test_unknown_and_inapplicable_framings_are_refused_in_one_line() -> None:
     with pytest.raises(UserError, match="set data.period"):
         transforms.check("deseason", "forecast", y, None, "v", rows)
     with pytest.raises(UserError, match="needs a positive target, but 'v' is -2 at row 2"):
-        transforms.check("log_deseason", "forecast", y, 12, "v", rows)
+        transforms.check("log_deseason_diff", "forecast", y, 12, "v", rows)
     with pytest.raises(UserError, match="classify target takes only 'none'"):
         transforms.check("deseason", "classify", y, 12, "v", rows)
     transforms.check("deseason_diff", "forecast", y, 12, "v", rows)  # no log: any sign
@@ -206,7 +206,7 @@ def test_an_export_without_state_places_newer_rows_in_the_period(tmp_path: Path)
     newer = tmp_path / "newer.csv"
     pd.read_csv(AIRLINE).iloc[29:].to_csv(newer, index=False)  # from 1951-06
     data = load_table(DataSpec.from_dict({**raw, "csv": str(newer)}, tmp_path))
-    windows = table.windows(3, "log_deseason")
+    windows = table.windows(3, "log_deseason_diff")
     assert placed(windows, table, data).season.phase == 29 % 12  # type: ignore[union-attr]
     plain = table.windows(3, "log")
     assert placed(plain, table, data) is plain

@@ -8,8 +8,9 @@ reaches past the origin (step h >= lag), the forecast of step h - lag.
 
 The ``deseason`` framings take out seasonal indices fitted on the training rows
 (:mod:`seqtune.data.seasonal`; ``season`` below): ``deseason`` is ``y_t - s_t``,
-``log_deseason`` ``log y_t - s_t``, and their ``_diff`` variants the first difference of that
-(the trend taken out too). The inverse adds ``s_t`` of the forecast row back.
+``deseason_diff`` its first difference (the trend taken out too), ``log_deseason_diff`` the
+same on ``log y`` (indices of the logs). The inverse adds ``s_t`` of the forecast row back.
+(``log y_t - s_t`` undifferenced was measured and left out: docs/hybrid.md.)
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import numpy as np
 from seqtune.data.seasonal import Season, fit_indices
 from seqtune.errors import UserError, suggest_name
 
-DESEASON = ("deseason", "log_deseason", "deseason_diff", "log_deseason_diff")
+DESEASON = ("deseason", "deseason_diff", "log_deseason_diff")
 TRANSFORMS = ("none", "log", "diff", "log_diff", "seasonal_diff", "log_seasonal_diff", *DESEASON)
 SEASONAL = ("seasonal_diff", "log_seasonal_diff", *DESEASON)
-LOGS = ("log", "log_diff", "log_seasonal_diff", "log_deseason", "log_deseason_diff")
+LOGS = ("log", "log_diff", "log_seasonal_diff", "log_deseason_diff")
 
 
 def lost_rows(name: str, period: int | None) -> int:
     """Rows lost at the start of the series: 0, 1 or ``period``."""
-    if name in ("none", "log", "deseason", "log_deseason"):
+    if name in ("none", "log", "deseason"):
         return 0
     if name in ("diff", "log_diff", "deseason_diff", "log_deseason_diff"):
         return 1

@@ -210,3 +210,13 @@ def test_an_export_without_state_places_newer_rows_in_the_period(tmp_path: Path)
     assert placed(windows, table, data).season.phase == 29 % 12  # type: ignore[union-attr]
     plain = table.windows(3, "log")
     assert placed(plain, table, data) is plain
+
+
+def test_a_holdout_shorter_than_two_seasons_is_refused(tmp_path: Path) -> None:
+    spec = tiny_spec(
+        data={"split": {"val": 40, "test": 90}},  # 14 training rows
+        space={**tiny_spec()["space"], "transform": {"choice": ["deseason_diff"]}},
+    )
+    done = cli_here("check", str(write_spec(tmp_path / "s.yaml", spec)))
+    assert done.returncode != 0
+    assert "needs two full seasons (24 rows); the training part has 14" in done.stderr

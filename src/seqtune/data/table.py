@@ -428,13 +428,13 @@ class Table:
     def _check_two_seasons(self, transform: str, period: int) -> None:
         """UserError unless the fewest training rows (the first fold's, or the holdout's)
         hold two full seasons: what the seasonal indices are estimated on."""
-        fewest = self.bounds["train"][1]
-        if self.uses_folds:
-            fewest = min(fewest, self.fold_plan[0].train_stop)
+        fewest, where = self.bounds["train"][1], "the training part has"
+        if self.uses_folds and self.fold_plan[0].train_stop < fewest:
+            fewest, where = self.fold_plan[0].train_stop, "the first fold trains on"
         if fewest < 2 * period:
             raise UserError(
                 f"'{transform}' estimates the season on the training rows and needs two full "
-                f"seasons ({2 * period} rows); the first fold trains on {fewest}",
+                f"seasons ({2 * period} rows); {where} {fewest}",
                 "space.transform",
             )
 

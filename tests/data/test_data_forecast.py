@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from seqtune.data import TRANSFORMS, DataSpec, Table, Windows, load_table
-from seqtune.data.transforms import lost_rows
+from seqtune.data.transforms import DESEASON, lost_rows
 
 AIRLINE = Path(__file__).resolve().parents[2] / "data" / "airline.csv"
 PARTS = ("train", "val", "test")
@@ -34,12 +34,35 @@ def synthetic(n: int = 60, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"Date": [f"d{i}" for i in t], "y": y, "u": rng.normal(5, 2, n)})
 
 
+def season_loop(base: np.ndarray, period: int) -> np.ndarray:
+    """Reference: classical seasonal indices, the centred moving average row by row."""
+    half = period // 2
+    sums, counts = np.zeros(period), np.zeros(period)
+    for t in range(half, len(base) - half):
+        if period % 2:
+            trend = base[t - half : t + half + 1].mean()
+        else:
+            inner = base[t - half + 1 : t + half].sum()
+            trend = (inner + 0.5 * base[t - half] + 0.5 * base[t + half]) / period
+        sums[t % period] += base[t] - trend
+        counts[t % period] += 1
+    indices = sums / counts
+    return indices - indices.mean()
+
+
 def loop_windows(table: Table, look_back: int, transform: str) -> dict[str, Any]:
     """Reference: the windows built row by row, with the scaler fitted by hand."""
     spec = table.spec
     y = table.y
     d = lost_rows(transform, spec.period)
     logy = np.log(y) if "log" in transform else y
+    if transform in DESEASON:  # classical indices of the training rows, by hand
+        logy = (
+            logy
+            - season_loop(logy[: table.bounds["train"][1]], spec.period)[
+                np.arange(len(y)) % spec.period
+            ]
+        )
     z = np.full(len(y), np.nan)
     for t in range(d, len(y)):
         z[t] = logy[t] - (logy[t - d] if d else 0.0)

@@ -16,7 +16,7 @@ import pytest
 from seqtune.data import DataSpec, Table, load_table
 from seqtune.data.spec import parse_calendar
 from seqtune.data.split import part_sizes
-from seqtune.data.transforms import LOGS, TRANSFORMS, forward, inverse, lost_rows
+from seqtune.data.transforms import LOGS, TRANSFORMS, fit_season, forward, inverse, lost_rows
 from seqtune.errors import UserError
 from seqtune.exported.predict import check_same_columns, prediction_rows
 from seqtune.objectives.registry import test_report as report_of
@@ -77,14 +77,19 @@ def test_horizon_one_windows_keep_their_shape(tmp_path: Path) -> None:
     assert w.horizon == 1 and w.y_val.ndim == 1 and w.true_original("val").ndim == 1
 
 
-def _inverse_loop(name: str, z: np.ndarray, y: np.ndarray, rows: np.ndarray, period: int):
+def _inverse_loop(
+    name: str, z: np.ndarray, y: np.ndarray, rows: np.ndarray, period: int, season: Any = None
+):
     lag = lost_rows(name, period)
     out = np.empty_like(z)
     for k, t in enumerate(rows):
         level = list(np.log(y[:t]) if name in LOGS else y[:t])  # only values before the origin
+        s = [season.at(np.array([r]))[0] if season else 0.0 for r in range(t + z.shape[1])]
+        level = [v - s[r] for r, v in enumerate(level)]  # deseasonalised (deseason only)
         for h in range(z.shape[1]):
             level.append(z[k, h] + (level[t + h - lag] if lag else 0.0))
-        out[k] = np.exp(level[t:]) if name in LOGS else level[t:]
+        back = [v + s[r] for r, v in enumerate(level)]
+        out[k] = np.exp(back[t:]) if name in LOGS else back[t:]
     return out
 
 
@@ -95,16 +100,19 @@ def test_inverse_over_horizon_matches_a_loop(name: str) -> None:
     period, horizon = 4, 10  # the horizon runs past two periods
     rows = np.array([8, 15, 30, 40])  # 40 = len(y): a forecast past the data
     z = rng.normal(0, 0.1, (rows.size, horizon))
+    season = fit_season(name, y, period, 20)  # None but for a deseason framing
     np.testing.assert_allclose(
-        inverse(name, z, y, rows, period), _inverse_loop(name, z, y, rows, period), rtol=1e-12
+        inverse(name, z, y, rows, period, season),
+        _inverse_loop(name, z, y, rows, period, season),
+        rtol=1e-12,
     )
     # the true z inverts to the true values exactly
-    zt = forward(name, y, period)
+    zt = forward(name, y, period, season)
     r = rows[:-1]
     idx = r[:, None] + np.arange(horizon)
     idx = np.minimum(idx, len(y) - 1)
     ok = r + horizon <= len(y)
-    np.testing.assert_allclose(inverse(name, zt[idx][ok], y, r[ok], period), y[idx][ok])
+    np.testing.assert_allclose(inverse(name, zt[idx][ok], y, r[ok], period, season), y[idx][ok])
 
 
 @pytest.mark.parametrize("transform", TRANSFORMS)

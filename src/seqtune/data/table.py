@@ -422,6 +422,21 @@ class Table:
         target_transforms.check(
             transform, self.task, self.y, self.period, self.target, self.row_numbers
         )
+        if transform in target_transforms.DESEASON and self.period is not None:
+            self._check_two_seasons(transform, self.period)
+
+    def _check_two_seasons(self, transform: str, period: int) -> None:
+        """UserError unless the fewest training rows (the first fold's, or the holdout's)
+        hold two full seasons: what the seasonal indices are estimated on."""
+        fewest, where = self.bounds["train"][1], "the training part has"
+        if self.uses_folds and self.fold_plan[0].train_stop < fewest:
+            fewest, where = self.fold_plan[0].train_stop, "the first fold trains on"
+        if fewest < 2 * period:
+            raise UserError(
+                f"'{transform}' estimates the season on the training rows and needs two full "
+                f"seasons ({2 * period} rows); {where} {fewest}",
+                "space.transform",
+            )
 
     def label_offset(self) -> int:
         """Rows a classify window spans beyond its look_back (1 for label_at next)."""

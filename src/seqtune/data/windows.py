@@ -16,6 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from seqtune.data import transforms
 from seqtune.data.scalers import Scaler
+from seqtune.data.seasonal import Season
 from seqtune.data.split import PARTS, STRATIFIED_WARNING, LeakWarning, stratified_split
 from seqtune.errors import UserError
 
@@ -54,6 +55,7 @@ class Windows:
     target_col: int | None = None
     matrix: np.ndarray | None = field(default=None, repr=False)
     starts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    season: Season | None = field(default=None, repr=False)
 
     @property
     def n_classes(self) -> int | None:
@@ -112,9 +114,13 @@ class Windows:
             assert self.target_scaler is not None and self.target_values is not None
             if self.horizon > 1:
                 z = self.target_scaler.inverse(pred.reshape(rows.size, self.horizon))
-                return transforms.inverse(self.transform, z, self.target_values, rows, self.period)
+                return transforms.inverse(
+                    self.transform, z, self.target_values, rows, self.period, self.season
+                )
             z = self.target_scaler.inverse(pred.reshape(rows.size))
-            return transforms.inverse(self.transform, z, self.target_values, rows, self.period)
+            return transforms.inverse(
+                self.transform, z, self.target_values, rows, self.period, self.season
+            )
         assert self.classes is not None
         k = self.classes.size
         if pred.ndim == 2 and pred.shape[1] == 1:
@@ -153,7 +159,9 @@ class Windows:
         assert self.feature_scaler is not None and self.task == "forecast"
         matrix = np.array(values, dtype=np.float64)
         if self.target_col is not None:
-            matrix[:, self.target_col] = transforms.forward(self.transform, y, self.period)
+            matrix[:, self.target_col] = transforms.forward(
+                self.transform, y, self.period, self.season
+            )
         last = matrix[-self.look_back :]
         return self.feature_scaler.transform(last).astype(np.float32)[None]
 
@@ -163,7 +171,8 @@ class Windows:
         assert self.target_scaler is not None
         z = self.target_scaler.inverse(np.asarray(y_pred).reshape(1, self.horizon))
         y = np.asarray(y, np.float64)
-        return transforms.inverse(self.transform, z, y, np.array([len(y)]), self.period)[0]
+        rows = np.array([len(y)])
+        return transforms.inverse(self.transform, z, y, rows, self.period, self.season)[0]
 
 
 #: Rows scaled at a time into the float32 matrix (bounds the float64 temporaries).
@@ -209,8 +218,9 @@ def build_forecast(
     rows ``t .. t + H - 1``, all inside that part (the inputs may reach back across).
     """
     d = transforms.lost_rows(transform, period)
-    z = transforms.forward(transform, y, period)
     n_train = bounds["train"][1]
+    season = transforms.fit_season(transform, y, period, n_train)
+    z = transforms.forward(transform, y, period, season)
     target_scaler = Scaler.fit(scaler, z[d:n_train, None])
 
     matrix = np.array(values, dtype=np.float64)
@@ -256,6 +266,7 @@ def build_forecast(
         target_col=target_col,
         matrix=scaled,
         starts=starts,
+        season=season,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from seqtune.data import Windows
 from seqtune.data.table import read_frame
@@ -64,7 +65,19 @@ def forecast_state(
     errors = None
     if validation is not None:
         errors = intervals.as_steps(intervals.scores(*validation, scale))
-    return ForecastState.of(windows, columns, time, errors, calibrated_on, scale)
+    origin = first_time(table)
+    return ForecastState.of(windows, columns, time, errors, calibrated_on, scale, origin)
+
+
+def first_time(table: Any) -> str | int | None:
+    """The time of ``table``'s first row (a date as ISO text, or an integer; None without
+    ``data.time``): where a ``deseason`` framing counts positions in the period from."""
+    if table.time is None:
+        return None
+    first = table.time.values[0]
+    if table.time.freq is None:
+        return int(first)
+    return pd.Timestamp(first).isoformat()
 
 
 def interval_summary(

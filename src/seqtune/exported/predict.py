@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 
 from seqtune.data import Table, Windows, load_table
+from seqtune.data.seasonal import steps_between
 from seqtune.data.table import read_frame
 from seqtune.data.transforms import lost_rows
 from seqtune.errors import UserError
 from seqtune.exported import intervals
+from seqtune.exported.bundle import first_time
 from seqtune.exported.state import (
     ForecastState,
     column_kind,
@@ -301,6 +303,17 @@ def check_same_frequency(table: Table, other: Table) -> None:
         refuse_other_frequency((a.freq, a.step), (b.freq, b.step), other.spec.csv)
 
 
+def placed(windows: Windows, table: Table, data: Table) -> Windows:
+    """``windows`` of ``table`` made to read ``data``'s rows: a ``deseason`` framing's
+    indices shifted to where ``data``'s first row lies in the period (by the time index;
+    without one, ``data`` starts where ``table`` does)."""
+    first, later = first_time(table), first_time(data)
+    if windows.season is None or table.time is None or first is None or later is None:
+        return windows
+    steps = steps_between(first, later, table.time.freq, table.time.step)
+    return replace(windows, season=windows.season.shifted(steps))
+
+
 def forecast(
     spec: Spec,
     values: dict[str, Any],
@@ -322,13 +335,14 @@ def forecast(
     from seqtune.models.training import predictor
 
     if state is not None:
-        windows = state.windows()
+        # a deseason framing's indices, from where the recent rows start in the period
+        windows = state.windows(state.phase_of(first_time(data)))
         residuals = state.residuals
     else:
         from seqtune.search.runner import Runner
 
         assert table is not None
-        windows = model_windows(Runner(spec, table), values)
+        windows = placed(model_windows(Runner(spec, table), values), table, data)
         residuals = None
     if levels and residuals is None:
         raise UserError(

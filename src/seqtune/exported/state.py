@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from seqtune.data.scalers import Scaler
+from seqtune.data.seasonal import Season, steps_between
 from seqtune.data.timeindex import frequency_text
 from seqtune.data.windows import Windows
 from seqtune.errors import UserError
@@ -37,8 +38,8 @@ from seqtune.errors import UserError
 STATE_SUFFIX = ".state.json"
 FORMAT = 1
 #: The format of a state whose forecast combines the network with statistical models
-#: (``combination``): an earlier seqtune refuses it rather than forecast with the network
-#: alone.
+#: (``combination``) or adds back seasonal indices (``season``): an earlier seqtune refuses
+#: it rather than forecast without them.
 COMBINED_FORMAT = 2
 
 
@@ -117,6 +118,13 @@ class ForecastState:
     combination : dict or None
         The statistical members, their weights and the rows they were fitted on, when the
         forecast combines them with the network (:mod:`seqtune.exported.combination`).
+    season : ndarray or None
+        A ``deseason`` framing's seasonal indices by position in the period (the model's
+        first row at position 0), fitted on the rows the model trained on; None otherwise.
+    season_origin : str, int or None
+        The time of the model's first row (a date as ISO text, or an integer): recent
+        rows' position in the period is counted from it (None without ``data.time``: the
+        recent rows start at the same position as the model's data).
     """
 
     look_back: int
@@ -133,6 +141,8 @@ class ForecastState:
     calibrated_on: str = ""
     scale: str = "absolute"
     combination: dict[str, Any] | None = None
+    season: np.ndarray | None = None
+    season_origin: str | int | None = None
 
     @classmethod
     def of(
@@ -143,8 +153,10 @@ class ForecastState:
         residuals: np.ndarray | None,
         calibrated_on: str,
         scale: str = "absolute",
+        origin: str | int | None = None,
     ) -> ForecastState:
-        """The state of a model trained on ``windows`` (a forecast's)."""
+        """The state of a model trained on ``windows`` (a forecast's); ``origin``: the time
+        of the table's first row (kept with a ``deseason`` framing's indices)."""
         assert windows.feature_scaler is not None and windows.target_scaler is not None
         errors = None
         if residuals is not None:
@@ -163,12 +175,17 @@ class ForecastState:
             residuals=errors,
             calibrated_on=calibrated_on,
             scale=scale,
+            season=None if windows.season is None else windows.season.indices,
+            season_origin=None if windows.season is None else origin,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only."""
+        """Plain JSON types only (``combination`` with a combined forecast, ``season`` with a
+        ``deseason`` framing; either makes the file format 2, which an older seqtune refuses
+        instead of forecasting without it)."""
+        newer = self.combination is not None or self.season is not None
         out = {
-            "format": FORMAT if self.combination is None else COMBINED_FORMAT,
+            "format": COMBINED_FORMAT if newer else FORMAT,
             "task": "forecast",
             "look_back": self.look_back,
             "transform": self.transform,
@@ -188,6 +205,11 @@ class ForecastState:
         }
         if self.combination is not None:
             out["combination"] = self.combination
+        if self.season is not None:
+            out["season"] = {
+                "indices": [float(v) for v in self.season],
+                "origin": self.season_origin,
+            }
         return out
 
     def to_json(self) -> str:
@@ -227,6 +249,7 @@ class ForecastState:
         scale = raw.get("scale", "absolute")
         if scale not in ("absolute", "log"):
             raise ValueError(f"scale: {scale!r} is not absolute or log")
+        season, origin = _season_of(raw.get("season"), period)
         return cls(
             look_back=int(raw["look_back"]),
             transform=str(raw["transform"]),
@@ -242,6 +265,8 @@ class ForecastState:
             calibrated_on=str(raw.get("calibrated_on", "")),
             scale=str(scale),
             combination=combination,
+            season=season,
+            season_origin=origin,
         )
 
     @classmethod
@@ -255,9 +280,19 @@ class ForecastState:
                 str(path),
             ) from None
 
-    def windows(self) -> Windows:
+    def phase_of(self, first: object) -> int:
+        """Steps from the model's first row to a recent rows' first row at time ``first``
+        (None: no time index): where those rows start in a ``deseason`` framing's period."""
+        if self.season is None or self.season_origin is None or first is None:
+            return 0
+        time = self.time or {}
+        return steps_between(self.season_origin, first, time.get("freq"), time.get("step"))
+
+    def windows(self, phase: int = 0) -> Windows:
         """Windows without rows that map recent rows to the network's input and its output
-        back to original units (:meth:`Windows.input_after`, :meth:`Windows.forecast_after`)."""
+        back to original units (:meth:`Windows.input_after`, :meth:`Windows.forecast_after`);
+        ``phase``: the recent rows' first row's steps from the model's first row
+        (:meth:`phase_of`)."""
         f = len(self.input_names)
         x = np.zeros((0, self.look_back, f), np.float32)
         y = np.zeros((0,), np.float32)
@@ -278,6 +313,7 @@ class ForecastState:
             period=self.period,
             horizon=self.horizon,
             target_col=self.target_col,
+            season=None if self.season is None else Season(self.season).shifted(phase),
         )
 
     def check_columns(self, frame: pd.DataFrame, path: Path) -> None:
@@ -310,6 +346,21 @@ class ForecastState:
         if self.time is not None:
             want = (self.time.get("freq"), self.time.get("step"))
             refuse_other_frequency(want, (freq, step), path)
+
+
+def _season_of(raw: Any, period: Any) -> tuple[np.ndarray | None, str | int | None]:
+    """``(indices, origin)`` of a state's ``season`` (absent before the deseason framings)."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict) or set(raw) != {"indices", "origin"}:
+        raise ValueError("season: expected indices and origin")
+    indices = np.asarray(raw["indices"], np.float64)
+    if indices.shape != (period,) or not np.all(np.isfinite(indices)):
+        raise ValueError(f"season: expected {period} finite indices")
+    origin = raw["origin"]
+    if origin is not None and (isinstance(origin, bool) or not isinstance(origin, str | int)):
+        raise ValueError("season: origin is not a time")
+    return indices, origin
 
 
 def refuse_other_frequency(

@@ -145,3 +145,16 @@ def test_a_value_axis_spanning_orders_of_magnitude_is_logarithmic() -> None:
         "linear",
         "linear",
     )
+
+
+def test_slices_say_what_the_colours_mean_and_keep_log_ticks_apart(mixed: StudyData) -> None:
+    fig = figures.slices(mixed)
+    bars = [ax for ax in fig.axes if ax.get_ylabel().startswith("trial number")]
+    assert len(bars) == 1  # the colour legend: trial order
+    logs = [ax for ax in fig.axes if ax.get_xscale() == "log"]
+    assert logs, "the mixed study searches learning_rate on a log scale"
+    for ax in logs:
+        lo, hi = ax.get_xlim()
+        shown = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert 1 <= len(shown) <= 5
+        assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))

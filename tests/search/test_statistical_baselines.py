@@ -239,9 +239,16 @@ def test_export_writes_them_with_their_test_scores(
         return original(name, *args, **kw)
 
     monkeypatch.setattr(statistical, "fit", counted)
+    monkeypatch.setattr(statistical, "_FITS", {})
     out = cli_here("export", str(results / "tiny"))
     assert out.returncode == 0, out.stderr
-    assert sorted(fits) == sorted(NAMES)  # the test part's fits: the folds' came from status
+    # the baselines' fits on the rows before the test part (their fold scores came from
+    # status), and the combination's fits on each fold's training rows: it weighs the
+    # models' fold forecasts, which status does not keep (one memo serves both at the end)
+    fitted = {key[0] for key in statistical._FITS}  # what was fitted, not asked again
+    assert len(statistical._FITS) == len(NAMES) * (1 + FOLDS["folds"]) and fitted == NAMES
+    assert sorted(set(fits)) == sorted(NAMES)
+    assert "forecast: 0.50 × network + 0.50 × " in out.stdout
     assert "auto arima " in next(x for x in out.stdout.splitlines() if x.startswith("baselines"))
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())["result"]
     for name in NAMES:

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,8 @@ def steps_between(first: object, later: object, freq: str | None, step: int | No
     """
     if freq is None:
         return (int(later) - int(first)) // int(step or 1)  # type: ignore[call-overload]
+    import pandas as pd  # here: `status` imports this module and never counts steps
+
     a, b = pd.Timestamp(first), pd.Timestamp(later)  # type: ignore[arg-type]
     if b >= a:
         return len(pd.date_range(a, b, freq=freq)) - 1

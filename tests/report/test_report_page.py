@@ -108,3 +108,19 @@ def test_a_bad_output_name_is_refused(tmp_path: Path, name: str) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(UserError):
         report(tmp_path, tmp_path / name)
+
+
+def test_text_a_trial_brings_is_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a failed trial's reason is free text (an exception's message): the page shows it as
+    # text, never as markup (the page is built with f-strings, every value through one
+    # escape)
+    import report_studies
+
+    from seqtune.search.runner import TrialFailed
+
+    hostile = '<img src=x onerror="alert(1)"> & <script>alert(2)</script>'
+    monkeypatch.setattr(report_studies, "TrialFailed", lambda _: TrialFailed(hostile))
+    study = build_study(tmp_path, trials=3, fail=lambda v: True)
+    page = report(study.path).read_text()
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; &lt;script&gt;" in page
+    assert "<img src=x" not in page and "<script>alert" not in page

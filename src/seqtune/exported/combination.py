@@ -183,24 +183,20 @@ def fold_forecasts(
     forecasts cover (every fold's validation part, or the holdout's): each statistical
     model fitted on each fold's training rows, never the test part. A model that fails
     on a fold is left out; None when the rows do not line up with the network's."""
-    from seqtune.study.baselines import _fit_stop as fit_stop
-    from seqtune.study.baselines import validation_windows
+    from seqtune.study.baselines import FIT_ERRORS, fit_and_filter, validation_windows
 
     actual, network = (np.asarray(a, np.float64) for a in validation)
     found = validation_windows(runner, values)
     per: dict[str, list[np.ndarray]] = {n: [] for n in statistical.STATISTICAL}
     truths, groups = [], []
     for i, w in enumerate(found):
-        assert w.target_values is not None
         rows = w.target_rows("val")
-        y, stop = w.target_values, fit_stop(w, "val")
         truths.append(np.asarray(w.true_original("val"), np.float64).reshape(rows.size, -1))
         groups.append(np.full(rows.size, i))
         for name in list(per):
             try:
-                fitted = statistical.fit(name, y[:stop], w.period)
-                got = fitted.forecasts(y, rows, w.horizon).reshape(rows.size, -1)
-            except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+                got = fit_and_filter(name, w, "val", "val")[1].reshape(rows.size, -1)
+            except FIT_ERRORS:
                 per.pop(name)
                 continue
             if not np.all(np.isfinite(got)):

@@ -190,28 +190,18 @@ def statistical_scores(
     values: dict[str, list[float]] = {}
     seconds: dict[str, float] = {}
     for windows, part in parts:
-        assert windows.target_values is not None
-        rows = windows.target_rows(part)
-        if not rows.size:
+        if not windows.target_rows(part).size:
             continue
-        y = windows.target_values
-        stop = _fit_stop(windows, fit_before)
         for name in statistical.STATISTICAL:
             start = time.perf_counter()
-            fit_seconds = 0.0
             try:
-                fitted = statistical.fit(name, y[:stop], windows.period)
-                # the fit's own cost, also when this process remembered it (export fits the
-                # same rows for its combination first): what the baseline costs a user
-                fit_seconds, start = fitted.seconds, time.perf_counter()
-                pred = fitted.forecasts(y, rows, windows.horizon)
+                fitted, pred, spent = fit_and_filter(name, windows, part, fit_before)
                 value = float(metric(windows.truth(part), pred))
-            except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            except FIT_ERRORS as exc:
                 out.models.setdefault(name, []).append(f"failed: {type(exc).__name__}")
+                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
                 continue
-            finally:
-                spent = fit_seconds + time.perf_counter() - start
-                seconds[name] = seconds.get(name, 0.0) + spent
+            seconds[name] = seconds.get(name, 0.0) + spent
             out.models.setdefault(name, []).append(fitted.describe)
             if fitted.cut and name not in out.cut:
                 out.cut.append(name)
@@ -220,6 +210,29 @@ def statistical_scores(
     for name, found in values.items():
         out.scores[name] = {parts[0][1]: float(np.mean(found)), "seconds": round(seconds[name], 3)}
     return out
+
+
+#: What a statistical model's fit or filter raises on a series it cannot model: that model
+#: is left out of that fold (the others go on).
+FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+def fit_and_filter(
+    name: str, windows: Windows, part: str, fit_before: str
+) -> tuple[Any, np.ndarray, float]:
+    """The statistical model ``name`` fitted on the rows of ``windows`` before the first
+    target of ``fit_before`` (:func:`_fit_stop`) and filtered through the targets of
+    ``part``: ``(fitted, forecasts, seconds)``, the seconds being the fit's own (also when
+    this process remembered the fit: what the baseline costs a user) plus the filtering.
+    Raises one of :data:`FIT_ERRORS` where the model cannot be fitted or filtered."""
+    from seqtune.models import statistical
+
+    assert windows.target_values is not None
+    y = windows.target_values
+    fitted = statistical.fit(name, y[: _fit_stop(windows, fit_before)], windows.period)
+    start = time.perf_counter()
+    pred = fitted.forecasts(y, windows.target_rows(part), windows.horizon)
+    return fitted, pred, fitted.seconds + time.perf_counter() - start
 
 
 def _fit_stop(windows: Windows, before: str) -> int:

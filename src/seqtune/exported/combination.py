@@ -223,7 +223,7 @@ def build(
     """The combination of ``rule`` (one of the rules, or ``auto``: the one the left-out
     folds choose), its weights fitted on the folds, its members fitted on every row of
     ``windows`` before the test part; or None and one line saying why there is none."""
-    from seqtune.study.baselines import objective_metric
+    from seqtune.study.baselines import FIT_ERRORS, fit_stop, objective_metric
 
     if statistical.time_limit() == 0:
         return None, (f"no combination: the statistical baselines are off ({statistical.ENV}=0)")
@@ -247,14 +247,14 @@ def build(
     direction = runner.spec.objective.direction
     choice = rules.choose(members, actual, groups, score, direction, rule)
     y = np.asarray(windows.target_values, np.float64)
-    stop = fit_before_test(windows)
+    stop = fit_stop(windows, "test")
     fitted: dict[str, statistical.Fitted] = {}
     for name in choice.members:
         if name == rules.NETWORK:
             continue
         try:
             fitted[name] = statistical.fit(name, y[:stop], windows.period)
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        except FIT_ERRORS as exc:
             # e.g. a search cut at its time limit on a busy machine after a failed first fit
             label = NAMES.get(name, name)
             return None, (
@@ -268,14 +268,6 @@ def build(
     return combo, None
 
 
-def fit_before_test(windows: Any) -> int:
-    """The rows ``[0, stop)`` the members are fitted on: every row before the test part."""
-    rows = windows.target_rows("test")
-    if rows.size:
-        return int(rows.min())
-    return int(len(windows.target_values))
-
-
 def combined_runner(runner: Any, combo: Combination, windows: Any) -> Any:
     """A copy of ``runner`` whose ``predict`` gives the combined forecast on ``windows``'
     parts (``evaluate``, predictions.csv and the intervals' summary read it)."""
@@ -285,10 +277,8 @@ def combined_runner(runner: Any, combo: Combination, windows: Any) -> Any:
 
     def predict(model: Any, w: Any, part: str) -> np.ndarray:
         pred = np.asarray(network(model, w, part), np.float64)
-        rows = w.target_rows(part)
-        found = combo.members_forecasts(y, rows, int(w.horizon))
-        found = {n: np.asarray(f).reshape(pred.shape) for n, f in found.items()}
-        return rules.combine({rules.NETWORK: pred, **found}, *_weights(combo))
+        both = _beside(combo, pred, y, w.target_rows(part), int(w.horizon))
+        return rules.combine(both, *_weights(combo))
 
     out.predict = predict
     return out
@@ -302,13 +292,21 @@ def member_columns(runner: Any, combo: Combination, model: Any, windows: Any) ->
     def columns(part: str) -> dict[str, np.ndarray]:
         pred = np.asarray(runner.predict(model, windows, part), np.float64)
         pred = pred.reshape(len(pred), -1)
-        rows = windows.target_rows(part)
-        found = combo.members_forecasts(y, rows, int(windows.horizon))
-        out = {rules.NETWORK: pred}
-        out.update({n: np.asarray(f).reshape(pred.shape) for n, f in found.items()})
-        return out
+        return _beside(combo, pred, y, windows.target_rows(part), int(windows.horizon))
 
     return columns
+
+
+def _beside(
+    combo: Combination, network: np.ndarray, y: np.ndarray, rows: np.ndarray, horizon: int
+) -> dict[str, np.ndarray]:
+    """``{member: forecasts}``: the network's ``network`` and each statistical member's
+    forecasts of ``rows`` of the series ``y``, in the network's shape."""
+    found = combo.members_forecasts(y, rows, horizon)
+    return {
+        rules.NETWORK: network,
+        **{n: np.asarray(f).reshape(network.shape) for n, f in found.items()},
+    }
 
 
 def _weights(combo: Combination) -> tuple[list[str], list[float]]:
@@ -358,10 +356,5 @@ def forecast_path(
     """The combined forecast of the ``horizon`` steps after the recent rows ``y``, from
     the network's ``network`` ((1, horizon))."""
     series = member_series(combo, y, labels, where)
-    horizon = network.shape[1]
-    rows = np.array([series.size])
-    found = {
-        n: np.asarray(f).reshape(1, horizon)
-        for n, f in combo.members_forecasts(series, rows, horizon).items()
-    }
-    return rules.combine({rules.NETWORK: network, **found}, *_weights(combo))
+    both = _beside(combo, network, series, np.array([series.size]), network.shape[1])
+    return rules.combine(both, *_weights(combo))

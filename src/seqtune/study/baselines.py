@@ -221,7 +221,7 @@ def fit_and_filter(
     name: str, windows: Windows, part: str, fit_before: str
 ) -> tuple[Any, np.ndarray, float]:
     """The statistical model ``name`` fitted on the rows of ``windows`` before the first
-    target of ``fit_before`` (:func:`_fit_stop`) and filtered through the targets of
+    target of ``fit_before`` (:func:`fit_stop`) and filtered through the targets of
     ``part``: ``(fitted, forecasts, seconds)``, the seconds being the fit's own (also when
     this process remembered the fit: what the baseline costs a user) plus the filtering.
     Raises one of :data:`FIT_ERRORS` where the model cannot be fitted or filtered."""
@@ -229,17 +229,20 @@ def fit_and_filter(
 
     assert windows.target_values is not None
     y = windows.target_values
-    fitted = statistical.fit(name, y[: _fit_stop(windows, fit_before)], windows.period)
+    fitted = statistical.fit(name, y[: fit_stop(windows, fit_before)], windows.period)
     start = time.perf_counter()
     pred = fitted.forecasts(y, windows.target_rows(part), windows.horizon)
     return fitted, pred, fitted.seconds + time.perf_counter() - start
 
 
-def _fit_stop(windows: Windows, before: str) -> int:
+def fit_stop(windows: Windows, before: str) -> int:
     """Rows ``[0, stop)`` a statistical model is fitted on: through the training part's
-    last target (``before="val"``), or up to the first test target (``"test"``)."""
+    last target (``before="val"``), or up to the first test target (``"test"``; every row
+    when there is no test part)."""
+    assert windows.target_values is not None
     if before == "test":
-        return int(windows.target_rows("test").min())
+        rows = windows.target_rows("test")
+        return int(rows.min()) if rows.size else len(windows.target_values)
     rows = windows.target_rows("train")
     return int(rows[-1]) + windows.horizon if rows.size else 0
 

@@ -42,6 +42,9 @@ from seqtune.errors import UserError
 
 #: the fewest rows a forecast recipe accepts (training, validation and test parts)
 MIN_ROWS = 30
+#: the framings the recipe searches, in order, before the data's rules
+#: (:func:`allowed_transforms`) leave out those it does not allow
+TRANSFORMS = ("none", "diff", "log_diff", "seasonal_diff", "log_seasonal_diff")
 #: at most this many rolling-origin folds
 MAX_FOLDS = 4
 #: the first fold's training part keeps at least this share of the rows
@@ -252,15 +255,14 @@ def allowed_transforms(y: np.ndarray, period: int | None) -> tuple[str, ...]:
     >>> allowed_transforms(np.array([-1.0, 2.0]), None)
     ('none', 'diff')
     """
+    from seqtune.data.transforms import LOGS, SEASONAL
+
     positive = bool(np.all(np.isfinite(y)) and np.min(y) > 0)
-    out = ["none", "diff"]
-    if positive:
-        out.append("log_diff")
-    if period:
-        out.append("seasonal_diff")
-        if positive:
-            out.append("log_seasonal_diff")
-    return tuple(out)
+    return tuple(
+        name
+        for name in TRANSFORMS
+        if (positive or name not in LOGS) and (period or name not in SEASONAL)
+    )
 
 
 # -- the whole recipe --------------------------------------------------------------------------

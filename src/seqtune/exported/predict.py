@@ -77,6 +77,7 @@ def prediction_rows(
     label = "time" if table.time is not None else "step"
     levels = intervals.calibrates(residuals, levels)
     out: list[list[Any]] = []
+    member_names: list[str] = []
     for part in ("val", "test"):
         if len(windows.part(part)[0]) == 0:  # a refit has no validation part
             continue
@@ -85,7 +86,9 @@ def prediction_rows(
         pred, true = pred.reshape(len(pred), -1), true.reshape(len(true), -1)
         extra = intervals.bounds(pred, residuals, levels, scale) if residuals is not None else {}
         if members is not None:
-            extra = {**extra, **members(part)}
+            found = members(part)
+            member_names = list(found)
+            extra = {**extra, **found}
         first = windows.target_rows(part)
         origins = table.labels_of(first - 1)
         for h in range(pred.shape[1]):
@@ -97,9 +100,7 @@ def prediction_rows(
     order = {"val": 0, "test": 1}
     out.sort(key=lambda r: (order[r[1]], r[2], r[3]))
     header = [label, "part", "origin", "h", "actual", "prediction", *intervals.columns(levels)]
-    if members is not None:
-        header += list(members("test"))
-    return header, out
+    return header + member_names, out
 
 
 def resolve_export(path: Path) -> tuple[Spec, dict[str, Any], Path]:

@@ -27,7 +27,6 @@ from seqtune.exported.combination import (
     Combination,
     build,
     combined_runner,
-    fit_before_test,
     fold_forecasts,
 )
 from seqtune.exported.export import _refit, refit_epochs
@@ -36,6 +35,7 @@ from seqtune.models import statistical
 from seqtune.models.combination import RULES, Choice, weights
 from seqtune.quiet import quiet_libraries
 from seqtune.search.records import best_of
+from seqtune.study.baselines import fit_stop
 from seqtune.study.lifecycle import Study
 
 
@@ -66,7 +66,7 @@ def measure(folder: Path) -> list[tuple[str, str, float, str]]:
     assert found is not None
     actual, members, _ = found
     y = np.asarray(windows.target_values, np.float64)
-    stop = fit_before_test(windows)
+    stop = fit_stop(windows, "test")
     for rule in ("auto", *RULES):
         if rule == "auto":
             choice = combo.choice

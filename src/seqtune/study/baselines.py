@@ -24,7 +24,6 @@ scored.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seqtune.errors import UserError
+from seqtune.store import kept as kept_file
 
 if TYPE_CHECKING:
     from seqtune.data import Windows
@@ -311,7 +311,7 @@ def cached_statistical(
     if key in _STAT_CACHE:
         return _STAT_CACHE[key]
     path = folder / CACHE_FILE if folder is not None else None
-    kept = _read_kept(path, key)
+    kept = kept_file.read(path, key)
     if kept is not None:
         try:
             got = StatisticalScores.from_dict(kept)
@@ -322,7 +322,7 @@ def cached_statistical(
     got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
     _remember(key, got)
     if not got.off:
-        _keep(path, key, got.to_dict())
+        kept_file.keep(path, key, got.to_dict())
     return got
 
 
@@ -336,7 +336,7 @@ def _kept_scores(folder: Path | None, key: str, compute: Callable[[], Scores]) -
     names = [*FORECAST, *CLASSIFY]
     stamp = hashlib.sha256(json.dumps([__version__, key, names]).encode()).hexdigest()
     path = folder / NAIVE_CACHE_FILE if folder is not None else None
-    kept = _read_kept(path, stamp)
+    kept = kept_file.read(path, stamp)
     if isinstance(kept, dict):
         try:
             return {
@@ -345,31 +345,8 @@ def _kept_scores(folder: Path | None, key: str, compute: Callable[[], Scores]) -
         except (ValueError, TypeError, AttributeError):
             pass  # damaged: computed again
     scores = rounded(compute())
-    _keep(path, stamp, scores)
+    kept_file.keep(path, stamp, scores)
     return scores
-
-
-def _read_kept(path: Path | None, key: str) -> Any:
-    """The ``scores`` a study-folder cache file keeps under ``key``; None when there is no
-    folder, no file, another key, or a damaged file (then computed again)."""
-    if path is None:
-        return None
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return raw.get("scores") if isinstance(raw, dict) and raw.get("key") == key else None
-
-
-def _keep(path: Path | None, key: str, scores: Any) -> None:
-    """Write ``scores`` under ``key`` to a study-folder cache file, atomically; a missing or
-    read-only folder keeps them in this process only."""
-    if path is None or not path.parent.is_dir():
-        return
-    from seqtune.store.files import write_text
-
-    with contextlib.suppress(OSError):
-        write_text(path, json.dumps({"key": key, "scores": scores}, indent=1) + "\n")
 
 
 def _remember(key: str, scores: StatisticalScores) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 from seqtune.errors import UserError
 from seqtune.search.records import TrialRecord, stored_record
 from seqtune.spec import Spec
+from seqtune.store import kept as kept_file
 from seqtune.store.digest import file_digest
 from seqtune.study.lifecycle import read_folder, status_of
 
@@ -81,8 +82,8 @@ def quick_status(study_dir: Path, baselines: bool = True) -> dict[str, Any] | No
         key = status_key(spec, meta, status["best"])
     except (UserError, OSError):
         return None
-    kept = _read(path / STATUS_CACHE_FILE, key)
-    if kept is None:
+    kept = kept_file.read(path / STATUS_CACHE_FILE, key)
+    if not isinstance(kept, dict):
         return None
     status["baselines"] = kept
     return status
@@ -99,9 +100,7 @@ def keep_status_baselines(study: Any, best: dict[str, Any] | None, info: Any) ->
         key = status_key(study.spec, study.meta, best)
     except UserError:
         return
-    from seqtune.study.baselines import _keep
-
-    _keep(study.path / STATUS_CACHE_FILE, key, info)
+    kept_file.keep(study.path / STATUS_CACHE_FILE, key, info)
 
 
 def status_key(spec: Spec, meta: dict[str, Any], best: dict[str, Any]) -> str:
@@ -128,18 +127,6 @@ def status_key(spec: Spec, meta: dict[str, Any], best: dict[str, Any]) -> str:
         limits,
     ]
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _read(path: Path, key: str) -> Any:
-    """The ``scores`` kept under ``key`` in a cache file (a dict), else None."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(raw, dict) or raw.get("key") != key:
-        return None
-    kept = raw.get("scores")
-    return kept if isinstance(kept, dict) else None
 
 
 def _records(database: Path, spec: Spec) -> list[TrialRecord] | None:

@@ -1,0 +1,128 @@
+"""Which statistical partner the exported network should be averaged with: measured after
+the fact on exported studies, without training anything again.
+
+For each exported forecast study (a folder with ``predictions.csv`` holding the
+``network`` column, as 0.5.0's exports write it, and ``best.yaml``) this refits AutoETS,
+AutoTheta and AutoARIMA on every row before the test part (as export does), filters them
+through the test part one step ahead, and scores on the test part:
+
+- ``network``: the exported network alone;
+- ``exported``: what the export chose (by default ½ network + ½ the statistical model best
+  on the folds);
+- ``net+mean3``: ½ network + ½ the mean of the three statistical models;
+- ``equal4``: the mean of the network and the three;
+- ``median4``: their median (not a weighted sum: predict could not apply it);
+- ``net+median3``: ½ network + ½ the median of the three;
+- ``ridge``: the ridge baseline on the chosen windows (``result.baselines``).
+
+Each score is divided by the best of AutoETS, AutoARIMA, AutoTheta, the seasonal naive
+forecast and persistence on the same test rows (``result.baselines``), as
+``benchmarks/panel.py`` does; the aggregate is the geometric mean. These are test-part
+scores of rules *not* chosen on the folds: they say which default to measure next, not a
+result to report as seqtune's. One-step forecasts only.
+
+Usage::
+
+    python benchmarks/panel.py --horizons 1 --out /tmp/panel      # exported studies
+    SEQTUNE_BASELINE_SECONDS=10 python benchmarks/combination_partners.py /tmp/panel \\
+        results/airline
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from seqtune.data.table import load_table
+from seqtune.models import statistical
+from seqtune.quiet import quiet_libraries
+from seqtune.spec import Spec
+
+#: the best of these on the test part is the ratio's denominator (as in panel.py)
+REFERENCE = ("auto_ets", "auto_arima", "auto_theta", "seasonal_naive", "persistence")
+
+
+def _rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+
+
+def studies(paths: list[Path]) -> list[Path]:
+    """Exported study folders: each path itself, or the studies of a panel.py output."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / "predictions.csv").exists():
+            found.append(path)
+        else:
+            found.extend(sorted(path.glob("runs/*-h1/results/*")))
+    return [p for p in found if (p / "predictions.csv").exists() and (p / "best.yaml").exists()]
+
+
+def measure(study: Path) -> dict[str, float]:
+    """Each rule's test RMSE over the best statistical model's on one exported study."""
+    spec = Spec.from_file(study / "spec.yaml")
+    table = load_table(spec.data)
+    y = np.asarray(table.y, np.float64)
+    rows = pd.read_csv(study / "predictions.csv")
+    rows = rows[rows["part"] == "test"]
+    if "network" not in rows.columns or (rows["h"] != 1).any():
+        raise SystemExit(f"{study}: predictions.csv has no network column or is not one step")
+    actual = rows["actual"].to_numpy(np.float64)
+    network = rows["network"].to_numpy(np.float64)
+    stop = y.size - actual.size
+    targets = np.arange(stop, y.size)
+    stats = np.array(
+        [
+            statistical.fit(name, y[:stop], table.period).forecasts(y, targets, 1)
+            for name in statistical.STATISTICAL
+        ]
+    )
+    result = yaml.safe_load((study / "best.yaml").read_text())["result"]
+    baselines = {
+        name: float(parts["test"])
+        for name, parts in (result.get("baselines") or {}).items()
+        if isinstance(parts, dict) and isinstance(parts.get("test"), int | float)
+    }
+    best = min(baselines[name] for name in REFERENCE if name in baselines)
+    scores = {
+        "network": _rmse(actual, network),
+        "exported": _rmse(actual, rows["prediction"].to_numpy(np.float64)),
+        "net+mean3": _rmse(actual, 0.5 * network + 0.5 * stats.mean(axis=0)),
+        "equal4": _rmse(actual, np.vstack([network, stats]).mean(axis=0)),
+        "median4": _rmse(actual, np.median(np.vstack([network, stats]), axis=0)),
+        "net+median3": _rmse(actual, 0.5 * network + 0.5 * np.median(stats, axis=0)),
+        "ridge": baselines.get("ridge", math.nan),
+    }
+    return {rule: value / best for rule, value in scores.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="study folders or panel.py outputs")
+    args = parser.parse_args()
+    quiet_libraries(own_warnings=False)
+    ratios: dict[str, dict[str, float]] = {}
+    for path in studies(args.paths):
+        name = path.parent.parent.name if "runs" in path.parts else path.name
+        while name in ratios:  # the same series from two panel runs
+            name += "'"
+        ratios[name] = measure(path)
+    if not ratios:
+        raise SystemExit("no exported study with predictions.csv under the paths given")
+    rules = list(next(iter(ratios.values())))
+    print("study".ljust(16) + "".join(rule.rjust(12) for rule in rules))
+    for name, row in ratios.items():
+        print(name[:15].ljust(16) + "".join(f"{row[rule]:12.3f}" for rule in rules))
+    for label, agg in (("geomean", lambda v: math.exp(np.mean(np.log(v)))), ("worst", max)):
+        print(
+            label.ljust(16)
+            + "".join(f"{agg([row[r] for row in ratios.values()]):12.3f}" for r in rules)
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -313,6 +313,10 @@ def _add_init(sub: Any) -> None:
     _json_option(init, "one JSON object on stdout: the file written and every decision")
 
 
+#: the spec fields whose mistakes ``init`` names by the flag the user typed
+INIT_FLAGS = {"data.target": "--target", "data.time": "--time"}
+
+
 def _init(args: argparse.Namespace) -> int:
     """Decide a spec for the data file (seqtune.recipe), write it, say what and why."""
     from seqtune.recipe import make_recipe, study_name, write_recipe
@@ -320,14 +324,21 @@ def _init(args: argparse.Namespace) -> int:
 
     out = args.out if args.out is not None else Path(f"{study_name(args.csv)}.yaml")
     check_output(out, force=args.force, suffixes=(".yaml", ".yml"), reads=[args.csv], flag="--out")
-    recipe = make_recipe(
-        args.csv,
-        args.target,
-        time=args.time,
-        horizon=args.horizon,
-        task=args.task,
-        spec_dir=out.absolute().parent,
-    )
+    try:
+        recipe = make_recipe(
+            args.csv,
+            args.target,
+            time=args.time,
+            horizon=args.horizon,
+            task=args.task,
+            spec_dir=out.absolute().parent,
+        )
+    except UserError as err:
+        # the user typed --target/--time, not a spec's data.target/data.time
+        flag = INIT_FLAGS.get(err.field or "")
+        if flag is None:
+            raise
+        raise UserError(err.message, flag) from None
     write_recipe(recipe, out, force=args.force, reads=(args.csv,))
     if args.json:
         print(json.dumps({"spec": str(out), **recipe.to_dict()}, indent=2, default=str))

@@ -72,11 +72,11 @@ def test_init_json_lists_every_decision(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("frame", "args", "message"),
     [
-        (None, ["--target", "Passenger"], "column 'Passenger' not found"),
+        (None, ["--target", "Passenger"], "--target: column 'Passenger' not found"),
         ("text", ["--target", "y"], "non-numeric value 'abc'"),
         ("short", ["--target", "y"], "only 12 rows"),
         ("constant", ["--target", "y"], "is constant"),
-        (None, ["--target", "Passengers", "--time", "Nope"], "column 'Nope' not found"),
+        (None, ["--target", "Passengers", "--time", "Nope"], "--time: column 'Nope' not found"),
         (None, ["--target", "Passengers", "--horizon", "0"], "must be at least 1"),
         (None, ["--target", "Passengers", "--horizon", "60"], "shorter --horizon"),
     ],

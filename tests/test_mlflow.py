@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import AIRLINE, ROOT, cli_here, launched_and_exported, tiny_spec
 
 import seqtune
@@ -186,6 +187,10 @@ def test_the_logged_forecaster_predicts_as_the_export_with_the_study_and_data_go
     (run,) = _runs(tracking, "models", "tags.`seqtune.role` = 'forecaster'")
     test = seqtune.load(study).test
     assert run.data.metrics["test_rmse"] == pytest.approx(test["rmse"], rel=1e-12)
+    exported = yaml.safe_load((study / "best.yaml").read_text())
+    assert run.data.params["kind"] == exported["model"]["kind"]
+    combined = (exported["result"].get("combination") or {}).get("text")
+    assert run.data.params.get("forecast") == combined
     shutil.rmtree(copy)  # the export, its study folder and the study's data CSV
 
     mlflow.set_tracking_uri(tracking)

@@ -329,6 +329,12 @@ def _log_export_run(client: Any, run_id: str, forecaster: Forecaster) -> None:
         metrics["value"] = value
     params = dict(fixed_values(forecaster.spec))
     params.update(trial=result.get("trial"), horizon=forecaster.horizon)
+    # which network (a searched kind's choice is in model.kind, not in the space) and what
+    # the exported forecast combines, as best.yaml says them
+    params["kind"] = forecaster.spec.kind
+    combination = result.get("combination")
+    if isinstance(combination, dict) and combination.get("text"):
+        params["forecast"] = combination["text"]
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items() if _number(v)],

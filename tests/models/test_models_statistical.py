@@ -102,6 +102,21 @@ def test_the_time_limit_keeps_the_best_so_far(monkeypatch: pytest.MonkeyPatch) -
     assert np.isfinite(quick.forecasts(y, np.arange(96, 100))).all()
 
 
+def test_the_limit_counts_the_fitting_threads_cpu_not_other_jobs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a loaded machine: 50 wall seconds pass while the search's thread gets 20 s of CPU
+    clock = {"cpu": 120.0, "wall": 1000.0}
+    monkeypatch.setattr(statistical.time, "thread_time", lambda: clock["cpu"])
+    monkeypatch.setattr(statistical.time, "perf_counter", lambda: clock["wall"])
+    budget = statistical.Budget(30.0, cpu=100.0, wall=950.0)
+    assert not budget.spent()  # 20 CPU seconds of 30: not cut, whatever the wall clock
+    clock["cpu"] = 130.0
+    assert budget.spent()  # its own 30 CPU seconds
+    clock["cpu"], clock["wall"] = 101.0, 950.0 + statistical.WALL_FACTOR * 30.0
+    assert budget.spent()  # a machine so loaded that the wall clock caps it
+
+
 def test_the_time_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(statistical.ENV, "2.5")
     assert time_limit() == 2.5

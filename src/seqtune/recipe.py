@@ -14,9 +14,7 @@ every size read from the data instead of fixed:
 - **look_back** one to two seasons (2 to a tenth of the rows without a period), never more
   than a third of the first fold's training rows;
 - the **transforms** the data allows: logs only for a positive target, seasonal differences
-  and the deseasonalised first differences only with a period;
-- the **model kind** chosen by the folds: a linear autoregression on the window or a small
-  MLP (on short series the linear one often wins; docs/model-kinds.md);
+  only with a period;
 - a search of 30 TPE trials of at most 100 epochs (2 seeds per fold), minutes on 2 cores,
   scored by the RMSE over the folds in the target's own units.
 
@@ -46,10 +44,7 @@ from seqtune.errors import UserError
 MIN_ROWS = 30
 #: the framings the recipe searches, in order, before the data's rules
 #: (:func:`allowed_transforms`) leave out those it does not allow
-TRANSFORMS = ("none", "diff", "log_diff", "seasonal_diff", "log_seasonal_diff", "deseason_diff")
-#: the network kinds a forecast recipe lets the folds choose between (a linear
-#: autoregression on the window, or a small MLP; docs/model-kinds.md)
-FORECAST_KINDS = ("linear", "mlp")
+TRANSFORMS = ("none", "diff", "log_diff", "seasonal_diff", "log_seasonal_diff")
 #: at most this many rolling-origin folds
 MAX_FOLDS = 4
 #: the first fold's training part keeps at least this share of the rows
@@ -251,13 +246,12 @@ def look_back_range(period: int | None, rows: int, split: Split) -> tuple[int, i
 
 def allowed_transforms(y: np.ndarray, period: int | None) -> tuple[str, ...]:
     """The framings the data allows: the level and first differences always; their logs
-    when every value is positive; seasonal differences (and their logs) and the first
-    differences of the deseasonalised series with a period.
+    when every value is positive; seasonal differences (and their logs) with a period.
 
     Examples
     --------
     >>> allowed_transforms(np.array([1.0, 2.0, 3.0]), 12)
-    ('none', 'diff', 'log_diff', 'seasonal_diff', 'log_seasonal_diff', 'deseason_diff')
+    ('none', 'diff', 'log_diff', 'seasonal_diff', 'log_seasonal_diff')
     >>> allowed_transforms(np.array([-1.0, 2.0]), None)
     ('none', 'diff')
     """
@@ -374,10 +368,6 @@ def make_recipe(
         search["trials"] = 20
         batch = [64, 256]
     reasons.append(
-        f"model: the folds choose between {' and '.join(FORECAST_KINDS)} on the window "
-        "(a linear autoregression or a small MLP)"
-    )
-    reasons.append(
         f"search: {search['trials']} TPE trials of at most {search['max_epochs']} epochs, "
         f"{search['repeats']} seeds per fold, median pruner; objective val_rmse in "
         f"'{target}' units (mean over the folds)"
@@ -399,7 +389,7 @@ def make_recipe(
         "study": name,
         "seed": 123,
         "data": data,
-        "model": {"kind": {"choice": list(FORECAST_KINDS)}, "layout": "window"},
+        "model": {"kind": "mlp", "layout": "window"},
         "space": space,
         "objective": "val_rmse",
         "search": search,

@@ -22,6 +22,7 @@ from seqtune.exported.export import baseline_warning
 from seqtune.models import statistical
 from seqtune.study.baselines import (
     CACHE_FILE,
+    FITS_FILE,
     cached_statistical,
     format_baselines,
     statistical_validation,
@@ -152,6 +153,50 @@ def test_status_fits_them_once_and_keeps_them_in_the_study_folder(
         study.close()
 
 
+def test_the_fits_status_made_are_rebuilt_not_searched_again_by_a_new_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export and train (other processes) rebuild the fold fits status kept in the study
+    folder instead of searching again: the same models, scores and seconds."""
+    monkeypatch.setattr(statistical, "_FITS", {})
+    elsewhere = statistical.fit("auto_theta", np.arange(1.0, 50.0), None)  # another study's
+    path = finished(tmp_path, FOLDS, value=1e4)
+    study = Study.open(path)
+    try:
+        _, runner = study.prepare()
+        first = cached_statistical(runner, VALUES, path)
+        kept = json.loads((path / FITS_FILE).read_text())["scores"]
+        assert len(kept) == 3 * len(NAMES)  # three folds x three models, nothing else
+        assert not any(f["state"] == elsewhere.state for f in kept.values())
+
+        def search(*_: Any) -> Any:
+            raise AssertionError("searched again instead of rebuilt from the kept fits")
+
+        # a new process: no memory of fits or scores; the scores' file gone too
+        monkeypatch.setattr(statistical, "_FITS", {})
+        monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})
+        (path / CACHE_FILE).unlink()
+        for fitter in ("_fit_ets", "_fit_theta", "_fit_arima"):
+            monkeypatch.setattr(statistical, fitter, search)
+        again = cached_statistical(runner, VALUES, path)
+        assert again.models == first.models
+        for name in NAMES:
+            assert again.scores[name]["val"] == pytest.approx(first.scores[name]["val"], 1e-9)
+            # the fit's own seconds (what it costs a user) plus this filtering's
+            assert again.scores[name]["seconds"] == pytest.approx(
+                first.scores[name]["seconds"], abs=0.1
+            )
+        # a damaged file, or another version's: searched again, never an error
+        monkeypatch.setattr(statistical, "_FITS", {})
+        monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})
+        (path / FITS_FILE).write_text("{not json")
+        (path / CACHE_FILE).unlink()
+        with pytest.raises(AssertionError, match="searched again"):
+            cached_statistical(runner, VALUES, path)
+    finally:
+        study.close()
+
+
 def test_status_json_shows_them_with_their_seconds(tmp_path: Path) -> None:
     path = finished(tmp_path, FOLDS, value=1e4)
     out = cli_here("status", str(path))
@@ -230,24 +275,28 @@ def test_export_writes_them_with_their_test_scores(
     results = tmp_path / "r"
     assert cli_here("launch", str(spec), "--results", str(results)).returncode == 0
     status = json.loads(cli_here("status", "--json", str(results / "tiny")).stdout)["baselines"]
-    fits: list[str] = []
-    original = statistical.fit
-    monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})  # the folder's file, not memory
+    searched: list[str] = []
+    monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})  # the folder's files, not memory
 
-    def counted(name: str, *args: Any, **kw: Any) -> Any:
-        fits.append(name)
-        return original(name, *args, **kw)
+    def counted(fitter: str) -> Any:
+        original = getattr(statistical, fitter)
 
-    monkeypatch.setattr(statistical, "fit", counted)
-    monkeypatch.setattr(statistical, "_FITS", {})
+        def search(*args: Any) -> Any:
+            searched.append(fitter)
+            return original(*args)
+
+        return search
+
+    for fitter in ("_fit_ets", "_fit_theta", "_fit_arima"):
+        monkeypatch.setattr(statistical, fitter, counted(fitter))
+    monkeypatch.setattr(statistical, "_FITS", {})  # a new process
     out = cli_here("export", str(results / "tiny"))
     assert out.returncode == 0, out.stderr
-    # the baselines' fits on the rows before the test part (their fold scores came from
-    # status), and the combination's fits on each fold's training rows: it weighs the
-    # models' fold forecasts, which status does not keep (one memo serves both at the end)
-    fitted = {key[0] for key in statistical._FITS}  # what was fitted, not asked again
+    # searched: each model once, on the rows before the test part; the combination's fold
+    # fits are rebuilt from those status kept in the folder (FITS_FILE), not searched again
+    assert sorted(searched) == ["_fit_arima", "_fit_ets", "_fit_theta"]
+    fitted = {key.split()[0] for key in statistical._FITS}
     assert len(statistical._FITS) == len(NAMES) * (1 + FOLDS["folds"]) and fitted == NAMES
-    assert sorted(set(fits)) == sorted(NAMES)
     assert "forecast: 0.50 × network + 0.50 × " in out.stdout
     assert "auto arima " in next(x for x in out.stdout.splitlines() if x.startswith("baselines"))
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())["result"]

@@ -223,7 +223,7 @@ def build(
     """The combination of ``rule`` (one of the rules, or ``auto``: the one the left-out
     folds choose), its weights fitted on the folds, its members fitted on every row of
     ``windows`` before the test part; or None and one line saying why there is none."""
-    from seqtune.study.baselines import FIT_ERRORS, fit_stop, objective_metric
+    from seqtune.study.baselines import fits_kept, study_folder_of
 
     if statistical.time_limit() == 0:
         return None, (f"no combination: the statistical baselines are off ({statistical.ENV}=0)")
@@ -233,6 +233,20 @@ def build(
         return None, "no combination: statsmodels is not installed"
     if validation is None:
         return None, "no combination: the trial left no validation forecasts"
+    with fits_kept(study_folder_of(runner.spec)):  # what status fitted on the same rows
+        return _build(runner, values, validation, windows, rule)
+
+
+def _build(
+    runner: Any,
+    values: dict[str, Any],
+    validation: tuple[np.ndarray, np.ndarray],
+    windows: Any,
+    rule: str,
+) -> tuple[Combination | None, str | None]:
+    """:func:`build` once its inputs are there."""
+    from seqtune.study.baselines import FIT_ERRORS, fit_stop, objective_metric
+
     found = fold_forecasts(runner, values, validation)
     if found is None:
         return None, "no combination: the folds' rows do not line up with the network's"

@@ -477,6 +477,7 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     from seqtune.models.baselines import score_baselines
     from seqtune.study.baselines import (
         cached_statistical,
+        fits_kept,
         objective_metric,
         rounded,
         statistical_scores,
@@ -488,8 +489,10 @@ def baselines(runner: Runner, values: dict[str, Any], windows: Any) -> dict[str,
     out = {name: dict(parts) for name, parts in score_baselines(windows, metric, ["test"]).items()}
     for name, parts in validation_baselines(runner, values).items():
         out.setdefault(name, {}).update(parts)
-    stat_val = cached_statistical(runner, values, study_folder_of(runner.spec))  # status's
-    stat_test = statistical_scores([(windows, "test")], metric, "test")
+    folder = study_folder_of(runner.spec)
+    stat_val = cached_statistical(runner, values, folder)  # status's
+    with fits_kept(folder):  # train fits the same rows again
+        stat_test = statistical_scores([(windows, "test")], metric, "test")
     for name, parts in stat_test.scores.items():
         seconds = parts["seconds"] + stat_val.scores.get(name, {}).get("seconds", 0.0)
         out[name] = {**stat_val.scores.get(name, {}), **parts, "seconds": seconds}

@@ -68,13 +68,14 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,7 +226,10 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     # export fits the same models on the same rows for its baselines and its combination:
     # the second asks this process's memory (a fit is deterministic unless cut)
     bounds = (ETS_MAX_PERIOD, ARIMA_MAX_PERIOD, ARIMA_MAX_ORDER, ARIMA_MAX_FITS)
-    key = (name, hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest(), m, limit, bounds)
+    digest = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()
+    key = f"{name} {digest} {m} {float(limit)!r} {','.join(map(str, bounds))}"
+    for keys in _RECORDING:
+        keys.add(key)
     if key in _FITS:
         return _FITS[key]
     # imported first: statsmodels adds an "always" filter for its ConvergenceWarning when
@@ -236,15 +240,87 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
         warnings.simplefilter("ignore")  # statsmodels' convergence chatter, per candidate
         fitted = fitters[name](y, m, Budget(limit))
     fitted.seconds = time.perf_counter() - start
-    if len(_FITS) >= _FITS_SIZE:
-        _FITS.pop(next(iter(_FITS)))
-    _FITS[key] = fitted
+    _memo(key, fitted)
     return fitted
 
 
-#: Fits kept in this process, by model, training rows, period, time limit and bounds.
-_FITS: dict[tuple[Any, ...], Fitted] = {}
+def _memo(key: str, fitted: Fitted) -> None:
+    _FITS.pop(key, None)
+    if len(_FITS) >= _FITS_SIZE:
+        _FITS.pop(next(iter(_FITS)))
+    _FITS[key] = fitted
+
+
+#: Fits kept in this process, by model, training rows (their checksum), period, time limit
+#: and bounds (a text key, so that :func:`remembered` can write them down).
+_FITS: dict[str, Fitted] = {}
 _FITS_SIZE = 48
+
+
+#: The keys each open :func:`recording` has seen :func:`fit` ask for.
+_RECORDING: list[set[str]] = []
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[set[str]]:
+    """The keys of the fits :func:`fit` is asked for inside (made or remembered): which of
+    :func:`remembered` a study's command used, and not another study's in this process.
+
+    Examples
+    --------
+    >>> with recording() as used:
+    ...     _ = fit("auto_theta", np.arange(1.0, 40.0), None)
+    >>> [key.split()[0] for key in used]
+    ['auto_theta']
+    """
+    keys: set[str] = set()
+    _RECORDING.append(keys)
+    try:
+        yield keys
+    finally:
+        _RECORDING.remove(keys)
+
+
+def remembered() -> dict[str, dict[str, Any]]:
+    """This process's fits as plain JSON values (each one's :attr:`Fitted.state`, seconds
+    and ``cut``), by the key :func:`fit` finds them under: what a study folder keeps so
+    that ``export`` and ``train`` do not fit again what ``status`` fitted on the same rows
+    (:func:`recall` takes them back).
+
+    Examples
+    --------
+    >>> y = np.arange(1.0, 40.0)
+    >>> fitted = fit("auto_theta", y[:29], None)
+    >>> _ = _FITS.clear(), recall(remembered())  # another process, given the kept fits
+    >>> fit("auto_theta", y[:29], None).forecasts(y, [29, 30]).round(2).tolist()
+    [29.5, 30.5]
+    """
+    return {
+        key: {"state": f.state, "seconds": f.seconds, "cut": f.cut}
+        for key, f in _FITS.items()
+        if f.state
+    }
+
+
+def recall(kept: Any) -> int:
+    """Take back fits another process :func:`remembered`: :func:`fit` then rebuilds each
+    from its state (:meth:`Fitted.from_state`) instead of searching again. Entries this
+    version cannot read are skipped; returns how many were taken."""
+    if not isinstance(kept, dict):
+        return 0
+    taken = 0
+    for key, entry in list(kept.items())[-_FITS_SIZE:]:
+        if not isinstance(key, str) or key in _FITS or not isinstance(entry, dict):
+            continue
+        try:
+            fitted = Fitted.from_state(entry["state"])
+            fitted.seconds = float(entry.get("seconds", 0.0))
+            fitted.cut = bool(entry.get("cut", False))
+        except (ValueError, KeyError, TypeError):
+            continue
+        _memo(key, fitted)
+        taken += 1
+    return taken
 
 
 def _quiet(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

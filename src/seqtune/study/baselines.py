@@ -24,12 +24,13 @@ scored.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,12 @@ CACHE_FILE = ".statistical_baselines.json"
 #: kept the same way: a new ``status`` process reads them instead of fitting again (the
 #: logistic baseline on a long stream costs seconds per fit)
 NAIVE_CACHE_FILE = ".baselines.json"
+#: The statistical models' fits themselves (fitted parameters, seconds, whether the clock
+#: cut the search), by the rows each was fitted on: ``export`` and ``train`` rebuild what
+#: ``status`` fitted on the same fold rows instead of searching again (:func:`fits_kept`)
+FITS_FILE = ".statistical_fits.json"
+#: The most fits that file holds (the latest; a study's folds and test part take 15)
+FITS_KEPT = 48
 
 PART_NAMES = {"val": "validation part", "test": "test part"}
 
@@ -256,6 +263,40 @@ def statistical_validation(runner: Runner, values: dict[str, Any]) -> Statistica
     )
 
 
+@contextlib.contextmanager
+def fits_kept(folder: Path | None) -> Iterator[None]:
+    """Inside, :func:`seqtune.models.statistical.fit` finds the fits kept in ``folder``'s
+    :data:`FITS_FILE` (by model, training rows, period, limit and bounds, for this seqtune
+    version) as if this process had made them; on leaving, the fits made inside are added
+    to the file (those asked for inside: a fit another study made in this process is not
+    written here). Nothing is read or written without a folder; a damaged or stale file
+    reads as empty.
+
+    Examples
+    --------
+    >>> with fits_kept(None):  # doctest: +SKIP
+    ...     statistical_scores(...)
+    """
+    from seqtune import __version__
+    from seqtune.models import statistical
+
+    if folder is None:
+        yield
+        return
+    path = folder / FITS_FILE
+    kept = kept_file.read(path, __version__)
+    kept = kept if isinstance(kept, dict) else {}
+    statistical.recall(kept)
+    with statistical.recording() as used:
+        try:
+            yield
+        finally:
+            if used - set(kept):  # a fit the file does not hold yet
+                now = statistical.remembered()
+                mine = {**kept, **{key: now[key] for key in used if key in now}}
+                kept_file.keep(path, __version__, dict(list(mine.items())[-FITS_KEPT:]))
+
+
 def study_folder_of(spec: Any) -> Path | None:
     """The study folder a spec was read from (its ``spec.yaml``, or an export's
     ``best.yaml`` beside the study's files), where :data:`CACHE_FILE` lives; else None."""
@@ -319,7 +360,10 @@ def cached_statistical(
             return got
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # damaged: computed again
-    got = statistical_scores([(w, "val") for w in found], objective_metric(runner, values), "val")
+    with fits_kept(folder):
+        got = statistical_scores(
+            [(w, "val") for w in found], objective_metric(runner, values), "val"
+        )
     _remember(key, got)
     if not got.off:
         kept_file.keep(path, key, got.to_dict())

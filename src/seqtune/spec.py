@@ -45,7 +45,7 @@ SEARCH_KEYS = (
 )
 #: ``search.combine``: true (the default rule), false, a rule, or ``auto`` (the rule the
 #: left-out folds choose); seqtune.exported.combination
-COMBINE_RULES = ("auto", "network", "average", "inverse", "stacking")
+COMBINE_RULES = ("auto", "network", "average", "inverse", "stacking", "pooled")
 BACKENDS = ("tpe", "random", "hyperband")
 ISOLATIONS = ("none", "process")
 AGGREGATES = ("mean", "median")

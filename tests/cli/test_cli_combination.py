@@ -125,6 +125,43 @@ def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
     assert report["test"]["rmse"] == pytest.approx(best["result"]["test"]["rmse"], rel=1e-4)
 
 
+def test_a_pooled_combination_is_one_artifact_for_export_predict_and_train(
+    tmp_path: Path,
+) -> None:
+    """``combine: pooled``: ½ network + ½ the mean of the three statistical models, in
+    best.yaml, predictions.csv, predict and train alike."""
+    spec = tiny_spec(
+        data={"split": {"val": 12, "test": 24, "folds": 3}},
+        search={"backend": "tpe", "trials": 1, "max_epochs": 3, "combine": "pooled"},
+    )
+    path = write_spec(tmp_path / "tiny.yaml", spec)
+    results = tmp_path / "results"
+    assert cli_here("launch", str(path), "--results", str(results)).returncode == 0
+    study = results / "tiny"
+    proc = cli_here("export", str(study))
+    assert proc.returncode == 0, proc.stderr
+    best = yaml.safe_load((study / "best.yaml").read_text())
+    combo = best["result"]["combination"]
+    assert combo["rule"] == "pooled"
+    names = [m["name"] for m in combo["members"]]
+    assert names[0] == "network" and sorted(names[1:]) == sorted(statistical.STATISTICAL)
+    weights = [m["weight"] for m in combo["members"]]
+    assert weights == pytest.approx([0.5, 1 / 6, 1 / 6, 1 / 6], abs=1e-6)  # written to 6 places
+    assert "pooled" in combo["fold_scores"]
+    test_rows = [r for r in rows_of(study / "predictions.csv") if r["part"] == "test"]
+    for r in test_rows:
+        mean = np.mean([float(r[n]) for n in names[1:]])
+        assert float(r["prediction"]) == pytest.approx(0.5 * float(r["network"]) + 0.5 * mean)
+    origin = int(test_rows[3]["origin"])
+    got = seqtune.load(study / "best.yaml").predict(pd.read_csv(AIRLINE).iloc[: origin + 1])
+    assert got["prediction"].iloc[0] == pytest.approx(float(test_rows[3]["prediction"]), 1e-5)
+    proc = cli_here("train", str(study / "best.yaml"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["combination"]["rule"] == "pooled"
+    assert report["test"]["rmse"] == pytest.approx(best["result"]["test"]["rmse"], rel=1e-4)
+
+
 def test_no_combination_when_the_statistical_baselines_are_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

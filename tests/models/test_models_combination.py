@@ -11,7 +11,7 @@ import pytest
 from seqtune.errors import UserError
 from seqtune.exported.combination import Combination, forecast_path, member_series, wanted
 from seqtune.models import statistical
-from seqtune.models.combination import RULES, blocks, choose, combine, weights
+from seqtune.models.combination import AUTO_RULES, RULES, blocks, choose, combine, weights
 from seqtune.spec import SearchSettings
 
 
@@ -58,8 +58,23 @@ def test_the_folds_choose_the_network_alone_when_nothing_helps() -> None:
     choice = choose(found, y, np.repeat(np.arange(4), 10), _rmse, "minimize", "auto")
     assert choice.rule == "network"
     assert choice.members == ("network",) and choice.weights == (1.0,)
-    assert set(choice.scores) == set(RULES)
+    assert set(choice.scores) == set(AUTO_RULES)  # pooled is taken only when asked for
     assert choice.scores["network"] == min(choice.scores.values())
+
+
+def test_pooled_halves_the_network_and_shares_the_rest_equally() -> None:
+    y, found = _members()
+    assert weights("pooled", found, y).tolist() == [0.5, 0.25, 0.25]  # the biased one too
+    groups = np.repeat(np.arange(4), 12)
+    choice = choose(found, y, groups, _rmse, "minimize", "pooled")
+    assert choice.rule == "pooled" and choice.members == ("network", "auto_ets", "auto_theta")
+    assert choice.weights == (0.5, 0.25, 0.25)
+    assert set(choice.scores) == set(RULES)  # its left-out score beside the others'
+    # auto never picks it, even where it would score best on the left-out folds
+    even = {"network": y + 1.0, "auto_ets": y - 0.5, "auto_theta": y - 1.5}
+    scored = choose(even, y, groups, _rmse, "minimize", "pooled").scores
+    assert scored["pooled"] == pytest.approx(0.0, abs=1e-12)
+    assert choose(even, y, groups, _rmse, "minimize", "auto").rule != "pooled"
 
 
 def test_the_folds_choose_a_combination_when_it_helps_on_left_out_folds() -> None:

@@ -11,6 +11,9 @@ some rows into weights (non-negative, summing to 1):
   (Bates & Granger 1969).
 - ``stacking``: the non-negative weights summing to 1 that minimise the squared error of
   the combined forecast (constrained least squares).
+- ``pooled``: ½ network + ½ the mean of every statistical model (each ``1 / (2k)``): no
+  choice among them on the folds, so no wrong one (docs/combination.md, "pooled"). Asked
+  for by name only: ``auto`` chooses among the four above, as it did before ``pooled``.
 
 :func:`choose` scores each rule by leaving one group of rows out at a time (a fold's
 validation part): weights fitted on the other groups, scored with the study's objective on
@@ -45,8 +48,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The rules, simplest first (a tie goes to the earlier one).
-RULES = ("network", "average", "inverse", "stacking")
+#: The rules ``auto`` chooses among, simplest first (a tie goes to the earlier one).
+AUTO_RULES = ("network", "average", "inverse", "stacking")
+#: Every rule a study may name.
+RULES = (*AUTO_RULES, "pooled")
 #: The rule a study combines with unless its spec names another (or ``auto``).
 DEFAULT = "average"
 #: How a holdout's one validation part is cut for :func:`choose` (contiguous blocks).
@@ -110,6 +115,10 @@ def weights(rule: str, forecasts: dict[str, np.ndarray], actual: np.ndarray) -> 
         others = [i for i, n in enumerate(names) if n != NETWORK]
         out[names.index(NETWORK)] = 0.5
         out[min(others, key=lambda i: errors[i])] = 0.5
+    elif rule == "pooled":
+        others = [i for i, n in enumerate(names) if n != NETWORK]
+        out[names.index(NETWORK)] = 0.5
+        out[others] = 0.5 / len(others)
     elif rule == "inverse":
         if np.any(errors <= 0):  # a perfect member takes it all
             out[int(np.argmin(errors))] = 1.0
@@ -183,7 +192,8 @@ def choose(
         raise ValueError(f"unknown rule {rule!r}")
     order = {NETWORK: np.asarray(forecasts[NETWORK], np.float64)}
     order.update({n: np.asarray(f, np.float64) for n, f in forecasts.items() if n != NETWORK})
-    usable = [r for r in RULES if r == NETWORK or len(order) > 1]
+    asked = () if rule == "auto" or rule in AUTO_RULES else (rule,)
+    usable = [r for r in (*AUTO_RULES, *asked) if r == NETWORK or len(order) > 1]
     labels = list(dict.fromkeys(groups.tolist()))
     scores: dict[str, float] = {}
     for one in usable:
@@ -200,7 +210,7 @@ def choose(
         scores[one] = float(np.mean(values))
     if rule == "auto":
         sign = 1.0 if direction == "minimize" else -1.0
-        finite = [r for r in usable if np.isfinite(scores[r])]
+        finite = [r for r in usable if r in AUTO_RULES and np.isfinite(scores[r])]
         rule = min(finite, key=lambda r: sign * scores[r]) if finite else NETWORK
     w = weights(rule, order, actual)
     keep = [i for i, v in enumerate(w) if v > 0 or list(order)[i] == NETWORK]

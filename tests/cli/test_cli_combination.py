@@ -9,6 +9,7 @@ import csv
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,24 +36,23 @@ def rows_of(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
+def _exported(tmp_path: Path, search: dict[str, Any]) -> tuple[Path, Any]:
+    """A tiny airline study on 3 folds, launched with ``search`` and exported: its folder
+    and the export's process."""
     spec = tiny_spec(
         data={"split": {"val": 12, "test": 24, "folds": 3}},
-        search={
-            "backend": "tpe",
-            "trials": 2,
-            "max_epochs": 3,
-            "patience": None,
-            "combine": True,
-        },
+        search={"backend": "tpe", "max_epochs": 3, **search},
     )
     path = write_spec(tmp_path / "tiny.yaml", spec)
     results = tmp_path / "results"
     assert cli_here("launch", str(path), "--results", str(results)).returncode == 0
-    study = results / "tiny"
-    proc = cli_here("export", str(study))
+    proc = cli_here("export", str(results / "tiny"))
     assert proc.returncode == 0, proc.stderr
+    return results / "tiny", proc
 
+
+def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
+    study, proc = _exported(tmp_path, {"trials": 2, "patience": None, "combine": True})
     best = yaml.safe_load((study / "best.yaml").read_text())
     combo = best["result"]["combination"]
     assert combo["rule"] == "average", combo
@@ -130,16 +130,7 @@ def test_a_pooled_combination_is_one_artifact_for_export_predict_and_train(
 ) -> None:
     """``combine: pooled``: ½ network + ½ the mean of the three statistical models, in
     best.yaml, predictions.csv, predict and train alike."""
-    spec = tiny_spec(
-        data={"split": {"val": 12, "test": 24, "folds": 3}},
-        search={"backend": "tpe", "trials": 1, "max_epochs": 3, "combine": "pooled"},
-    )
-    path = write_spec(tmp_path / "tiny.yaml", spec)
-    results = tmp_path / "results"
-    assert cli_here("launch", str(path), "--results", str(results)).returncode == 0
-    study = results / "tiny"
-    proc = cli_here("export", str(study))
-    assert proc.returncode == 0, proc.stderr
+    study, _ = _exported(tmp_path, {"trials": 1, "combine": "pooled"})
     best = yaml.safe_load((study / "best.yaml").read_text())
     combo = best["result"]["combination"]
     assert combo["rule"] == "pooled"

@@ -289,11 +289,12 @@ def remembered() -> dict[str, dict[str, Any]]:
 
     Examples
     --------
+    >>> import json
     >>> y = np.arange(1.0, 40.0)
     >>> fitted = fit("auto_theta", y[:29], None)
-    >>> _ = _FITS.clear(), recall(remembered())  # another process, given the kept fits
-    >>> fit("auto_theta", y[:29], None).forecasts(y, [29, 30]).round(2).tolist()
-    [29.5, 30.5]
+    >>> kept = json.loads(json.dumps(remembered()))  # written down, read back elsewhere
+    >>> [entry["state"]["describe"] for entry in kept.values() if entry["state"] == fitted.state]
+    ['Theta (no season)']
     """
     return {
         key: {"state": f.state, "seconds": f.seconds, "cut": f.cut}

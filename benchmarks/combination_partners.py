@@ -4,7 +4,8 @@ the fact on exported studies, without training anything again.
 For each exported forecast study (a folder with ``predictions.csv`` holding the
 ``network`` column, as 0.5.0's exports write it, and ``best.yaml``) this refits AutoETS,
 AutoTheta and AutoARIMA on every row before the test part (as export does), filters them
-through the test part one step ahead, and scores on the test part:
+through the test part from each test origin (every step of the horizon), and scores on the
+test part with the study's objective (RMSE or MAE, over every step of every origin):
 
 - ``network``: the exported network alone;
 - ``exported``: what the export chose (by default ½ network + ½ the statistical model best
@@ -19,13 +20,14 @@ Each score is divided by the best of AutoETS, AutoARIMA, AutoTheta, the seasonal
 forecast and persistence on the same test rows (``result.baselines``), as
 ``benchmarks/panel.py`` does; the aggregate is the geometric mean. These are test-part
 scores of rules *not* chosen on the folds: they say which default to measure next, not a
-result to report as seqtune's. One-step forecasts only.
+result to report as seqtune's. ``--absolute`` prints the scores themselves.
 
 Usage::
 
     python benchmarks/panel.py --horizons 1 --out /tmp/panel      # exported studies
     SEQTUNE_BASELINE_SECONDS=10 python benchmarks/combination_partners.py /tmp/panel \\
         results/airline
+    python benchmarks/combination_partners.py --absolute results/h12-lstm-s*   # MAE itself
 """
 
 from __future__ import annotations
@@ -51,6 +53,14 @@ def _rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.sqrt(np.mean((actual - forecast) ** 2)))
 
 
+def _mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.mean(np.abs(actual - forecast)))
+
+
+#: the study's objective, over every step of every test origin (as result.test has it)
+_ERRORS = {"rmse": _rmse, "mae": _mae}
+
+
 def studies(paths: list[Path]) -> list[Path]:
     """Exported study folders: each path itself, or the studies of a panel.py output."""
     found: list[Path] = []
@@ -58,30 +68,36 @@ def studies(paths: list[Path]) -> list[Path]:
         if (path / "predictions.csv").exists():
             found.append(path)
         else:
-            found.extend(sorted(path.glob("runs/*-h1/results/*")))
+            found.extend(sorted(path.glob("runs/*-h*/results/*")))
     return [p for p in found if (p / "predictions.csv").exists() and (p / "best.yaml").exists()]
 
 
-def measure(study: Path) -> dict[str, float]:
-    """Each rule's test RMSE over the best statistical model's on one exported study."""
+def measure(study: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """Each rule's test score over the best statistical model's on one exported study, and
+    the scores themselves."""
     spec = Spec.from_file(study / "spec.yaml")
     table = load_table(spec.data)
     y = np.asarray(table.y, np.float64)
     rows = pd.read_csv(study / "predictions.csv")
     rows = rows[rows["part"] == "test"]
-    if "network" not in rows.columns or (rows["h"] != 1).any():
-        raise SystemExit(f"{study}: predictions.csv has no network column or is not one step")
+    if "network" not in rows.columns:
+        raise SystemExit(f"{study}: predictions.csv has no network column (export by 0.5.0+)")
+    horizon = int(rows["h"].max())
+    origins = list(dict.fromkeys(rows["origin"].tolist()))  # in order; one row per step each
     actual = rows["actual"].to_numpy(np.float64)
     network = rows["network"].to_numpy(np.float64)
-    stop = y.size - actual.size
-    targets = np.arange(stop, y.size)
+    stop = y.size - (len(origins) + horizon - 1)  # the first test target
+    firsts = stop + np.arange(len(origins))  # each origin's first target row
     stats = np.array(
         [
-            statistical.fit(name, y[:stop], table.period).forecasts(y, targets, 1)
+            np.reshape(
+                statistical.fit(name, y[:stop], table.period).forecasts(y, firsts, horizon), -1
+            )
             for name in statistical.STATISTICAL
         ]
     )
     result = yaml.safe_load((study / "best.yaml").read_text())["result"]
+    error = _ERRORS[result["objective"]["name"].removeprefix("val_")]
     baselines = {
         name: float(parts["test"])
         for name, parts in (result.get("baselines") or {}).items()
@@ -89,39 +105,44 @@ def measure(study: Path) -> dict[str, float]:
     }
     best = min(baselines[name] for name in REFERENCE if name in baselines)
     scores = {
-        "network": _rmse(actual, network),
-        "exported": _rmse(actual, rows["prediction"].to_numpy(np.float64)),
-        "net+mean3": _rmse(actual, 0.5 * network + 0.5 * stats.mean(axis=0)),
-        "equal4": _rmse(actual, np.vstack([network, stats]).mean(axis=0)),
-        "median4": _rmse(actual, np.median(np.vstack([network, stats]), axis=0)),
-        "net+median3": _rmse(actual, 0.5 * network + 0.5 * np.median(stats, axis=0)),
+        "network": error(actual, network),
+        "exported": error(actual, rows["prediction"].to_numpy(np.float64)),
+        "net+mean3": error(actual, 0.5 * network + 0.5 * stats.mean(axis=0)),
+        "equal4": error(actual, np.vstack([network, stats]).mean(axis=0)),
+        "median4": error(actual, np.median(np.vstack([network, stats]), axis=0)),
+        "net+median3": error(actual, 0.5 * network + 0.5 * np.median(stats, axis=0)),
         "ridge": baselines.get("ridge", math.nan),
     }
-    return {rule: value / best for rule, value in scores.items()}
+    return {rule: value / best for rule, value in scores.items()}, scores
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="study folders or panel.py outputs")
+    parser.add_argument("--absolute", action="store_true", help="the scores, not the ratios")
     args = parser.parse_args()
     quiet_libraries(own_warnings=False)
-    ratios: dict[str, dict[str, float]] = {}
+    table: dict[str, dict[str, float]] = {}
     for path in studies(args.paths):
         name = path.parent.parent.name if "runs" in path.parts else path.name
-        while name in ratios:  # the same series from two panel runs
+        while name in table:  # the same series from two panel runs
             name += "'"
-        ratios[name] = measure(path)
-    if not ratios:
+        ratios, scores = measure(path)
+        table[name] = scores if args.absolute else ratios
+    if not table:
         raise SystemExit("no exported study with predictions.csv under the paths given")
-    rules = list(next(iter(ratios.values())))
+    rules = list(next(iter(table.values())))
     print("study".ljust(16) + "".join(rule.rjust(12) for rule in rules))
-    for name, row in ratios.items():
-        print(name[:15].ljust(16) + "".join(f"{row[rule]:12.3f}" for rule in rules))
-    for label, agg in (("geomean", lambda v: math.exp(np.mean(np.log(v)))), ("worst", max)):
-        print(
-            label.ljust(16)
-            + "".join(f"{agg([row[r] for row in ratios.values()]):12.3f}" for r in rules)
-        )
+    for name, row in table.items():
+        print(name[:15].ljust(16) + "".join(f"{row[rule]:12.4g}" for rule in rules))
+    aggregates = (
+        ("median", np.median),
+        ("geomean", lambda v: math.exp(np.mean(np.log(v)))),
+        ("worst", max),
+    )
+    for label, agg in aggregates:
+        cells = [agg([row[rule] for row in table.values()]) for rule in rules]
+        print(label.ljust(16) + "".join(f"{cell:12.4g}" for cell in cells))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,14 @@ SERIES: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
     "sunspots": (lambda: _yearly(_statsmodels("sunspots"), "YEAR", "SUNACTIVITY"), "SUNACTIVITY"),
     "nile": (lambda: _yearly(_statsmodels("nile"), "year", "volume"), "volume"),
 }
+#: series no comparison of rules or recipes looked at before it was decided (0.5.1): the
+#: rest of statsmodels' US macro data, quarterly; ``--held-out`` runs them
+HELD_OUT: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
+    f"us_{column}": (lambda column=column: _quarterly(_statsmodels("macrodata"), column), column)
+    for column in ("realcons", "realinv", "realgovt", "realdpi", "cpi", "m1")
+}
+#: every series a run may name
+KNOWN = {**SERIES, **HELD_OUT}
 
 
 def _seqtune(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -132,7 +140,7 @@ def run_one(
     name: str, horizon: int, work: Path, trials: int | None, env: dict[str, str]
 ) -> dict[str, Any]:
     """init -> launch -> export for one series and horizon; the scores of ``best.yaml``."""
-    loader, target = SERIES[name]
+    loader, target = KNOWN[name]
     folder = work / f"{name}-h{horizon}"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"
@@ -252,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--series", default=",".join(SERIES), help="comma-separated names")
     p.add_argument(
+        "--held-out", action="store_true", help=f"the held-out series: {', '.join(HELD_OUT)}"
+    )
+    p.add_argument(
         "--horizons", default="1,period", help="comma-separated: numbers and/or 'period'"
     )
     p.add_argument("--trials", type=int, help="override the recipe's trial budget")
@@ -264,15 +275,17 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         nargs="+",
         help="run nothing: combine these panel.json files (e.g. of two processes run side "
-        "by side on parts of the series) into --out, in the order of SERIES",
+        "by side on parts of the series) into --out, in the order of KNOWN",
     )
     args = p.parse_args(argv)
     if args.merge:
         return _merge(args.merge, args.out)
     names = [n.strip() for n in args.series.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SERIES]
+    if args.held_out:
+        names = list(HELD_OUT)
+    unknown = [n for n in names if n not in KNOWN]
     if unknown:
-        p.error(f"unknown series {unknown}; known: {', '.join(SERIES)}")
+        p.error(f"unknown series {unknown}; known: {', '.join(KNOWN)}")
     env = dict(os.environ)
     env["SEQTUNE_BASELINE_SECONDS"] = args.baseline_seconds
     src = str(ROOT / "src")
@@ -306,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _merge(files: list[Path], out: Path) -> int:
     """One panel.json and panel.md of several runs' (each series and horizon once, the
-    first file's run kept), ordered as :data:`SERIES`."""
+    first file's run kept), ordered as :data:`KNOWN`."""
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     commands, seconds = [], 0
     for path in files:
@@ -315,7 +328,7 @@ def _merge(files: list[Path], out: Path) -> int:
         seconds = max(seconds, int(found["summary"].get("wall_seconds", 0)))
         for run in found["runs"]:
             runs.setdefault((run["series"], run["horizon"]), run)
-    order = list(SERIES)
+    order = list(KNOWN)
     merged = sorted(runs.values(), key=lambda r: (order.index(r["series"]), r["horizon"]))
     summary = summarize(merged)
     summary["wall_seconds"] = seconds
@@ -329,7 +342,7 @@ def _merge(files: list[Path], out: Path) -> int:
 
 def _period_of(name: str, out: Path, env: dict[str, str]) -> int | None:
     """The period the recipe finds for a series (None: none, so no second horizon)."""
-    loader, target = SERIES[name]
+    loader, target = KNOWN[name]
     folder = out / "runs" / f"{name}-probe"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{name}.csv"

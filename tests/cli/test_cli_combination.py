@@ -52,7 +52,8 @@ def _exported(tmp_path: Path, search: dict[str, Any]) -> tuple[Path, Any]:
 
 
 def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
-    study, proc = _exported(tmp_path, {"trials": 2, "patience": None, "combine": True})
+    # average: one statistical partner, the one the folds chose (pooled: the test below)
+    study, proc = _exported(tmp_path, {"trials": 2, "patience": None, "combine": "average"})
     best = yaml.safe_load((study / "best.yaml").read_text())
     combo = best["result"]["combination"]
     assert combo["rule"] == "average", combo
@@ -63,7 +64,7 @@ def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
     assert combo["text"].startswith("0.50 × network + 0.50 × Auto")
     assert f"forecast: {combo['text']} (rule average;" in proc.stdout
     assert "the network alone on the test part: rmse" in proc.stdout
-    assert best["search"]["combine"] is True
+    assert best["search"]["combine"] == "average"
 
     # predictions.csv: the combined forecast, then the members alone
     table = rows_of(study / "predictions.csv")
@@ -128,9 +129,9 @@ def test_export_predict_and_train_use_the_combination(tmp_path: Path) -> None:
 def test_a_pooled_combination_is_one_artifact_for_export_predict_and_train(
     tmp_path: Path,
 ) -> None:
-    """``combine: pooled``: ½ network + ½ the mean of the three statistical models, in
-    best.yaml, predictions.csv, predict and train alike."""
-    study, _ = _exported(tmp_path, {"trials": 1, "combine": "pooled"})
+    """The default of a study made by 0.5.1 on, ``pooled``: ½ network + ½ the mean of the
+    three statistical models, in best.yaml, predictions.csv, predict and train alike."""
+    study, _ = _exported(tmp_path, {"trials": 1})  # a 0.5.1 study's default
     best = yaml.safe_load((study / "best.yaml").read_text())
     combo = best["result"]["combination"]
     assert combo["rule"] == "pooled"
@@ -192,3 +193,9 @@ def test_a_study_of_an_earlier_version_exports_without_a_combination(tmp_path: P
     assert "combination" not in best["result"] and "forecast:" not in proc.stdout
     assert "auto_ets" in best["result"]["baselines"]  # the baselines were on
     assert json.loads((study / "best.state.json").read_text())["format"] == 1
+    # made by 0.5.0: combined with that version's default, average, not 0.5.1's pooled
+    (study / "study.json").write_text(json.dumps({**meta, "seqtune": "0.5.0"}))
+    proc = cli_here("export", str(study))
+    assert proc.returncode == 0, proc.stderr
+    combo = yaml.safe_load((study / "best.yaml").read_text())["result"]["combination"]
+    assert combo["rule"] == "average" and len(combo["members"]) == 2

@@ -232,10 +232,14 @@ def test_the_spec_key_is_read_and_does_not_change_the_fingerprint() -> None:
 
 def test_old_studies_combine_only_when_their_spec_asks() -> None:
     assert wanted(None, "0.4.0") is None and wanted(None, "0") is None
-    assert wanted(None, "0.5.0") == "average" and wanted(None, "1.0.0") == "average"
+    # each version's default: 0.5.0's average, pooled from 0.5.1 (an old study exports as
+    # its version did)
+    assert wanted(None, "0.5.0") == "average" and wanted(True, "0.5.0") == "average"
+    assert wanted(None, "0.5.1") == "pooled" and wanted(None, "1.0.0") == "pooled"
     assert wanted(True, "0.1.0") == "average" and wanted("inverse", "0.1.0") == "inverse"
     assert wanted("auto", "0.1.0") == "auto" and wanted(False, "9.9.9") is None
-    assert wanted(None, None) == "average"  # a fixed spec without a study: train combines
+    assert wanted("average", "0.5.1") == "average"  # named: that rule
+    assert wanted(None, None) == "pooled"  # a fixed spec without a study: train combines
 
 
 def test_train_combines_as_the_export_recorded() -> None:
@@ -249,7 +253,7 @@ def test_train_combines_as_the_export_recorded() -> None:
 
     raw = tiny_spec(space={"look_back": 3, "units": 4, "learning_rate": 0.01, "batch_size": 16})
     spec = Spec.from_dict(raw, Path("."), Path("spec.yaml"))
-    assert _train_rule(spec) == "average"  # a fixed spec of its own: the default
+    assert _train_rule(spec) == "pooled"  # a fixed spec of its own: the default
     assert _train_rule(replace(spec, result={"trial": 0})) is None  # an older export
     assert _train_rule(replace(spec, result={"combination": {"note": "off"}})) is None
     assert _train_rule(replace(spec, result={"combination": {"rule": "inverse"}})) == "inverse"

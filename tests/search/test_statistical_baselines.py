@@ -297,7 +297,7 @@ def test_export_writes_them_with_their_test_scores(
     assert sorted(searched) == ["_fit_arima", "_fit_ets", "_fit_theta"]
     fitted = {key.split()[0] for key in statistical._FITS}
     assert len(statistical._FITS) == len(NAMES) * (1 + FOLDS["folds"]) and fitted == NAMES
-    assert "forecast: 0.50 × network + 0.50 × " in out.stdout
+    assert "forecast: 0.50 × network + 0.17 × " in out.stdout  # pooled: a sixth each
     assert "auto arima " in next(x for x in out.stdout.splitlines() if x.startswith("baselines"))
     best = yaml.safe_load((results / "tiny" / "best.yaml").read_text())["result"]
     for name in NAMES:

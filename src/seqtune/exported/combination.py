@@ -35,6 +35,11 @@ from seqtune.models import statistical
 
 #: The first seqtune version whose studies combine at export by default.
 SINCE = (0, 5, 0)
+#: The first version whose studies combine with :data:`seqtune.models.combination.DEFAULT`
+#: (``pooled``); a study made before combines with :data:`BEFORE_POOLED`, as its version did.
+POOLED_SINCE = (0, 5, 1)
+#: The default rule of studies made by 0.5.0 (and of ``combine: true`` on older ones).
+BEFORE_POOLED = "average"
 #: How the members are named where people read them.
 NAMES = {
     "network": "network",
@@ -45,17 +50,18 @@ NAMES = {
 
 
 def wanted(setting: bool | str | None, version: str | None) -> str | None:
-    """The rule to combine with: :data:`seqtune.models.combination.DEFAULT` (``average``),
+    """The rule to combine with: the default of the version that made the study
+    (:data:`seqtune.models.combination.DEFAULT`, ``pooled``, from 0.5.1; ``average`` before),
     the one the spec names, ``auto`` (the rule the left-out folds choose), or None (no
     combination). ``setting`` is the spec's ``search.combine`` (None: not given);
     ``version`` the seqtune that launched the study (None: a fixed spec, e.g. ``train``).
 
     Examples
     --------
-    >>> wanted(None, "0.4.0"), wanted(None, "0.5.0"), wanted(True, "0.3.0"), wanted(False, None)
-    (None, 'average', 'average', None)
-    >>> wanted("auto", "0.5.0")
-    'auto'
+    >>> wanted(None, "0.4.0"), wanted(None, "0.5.0"), wanted(None, "0.5.1"), wanted(True, "0.3.0")
+    (None, 'average', 'pooled', 'average')
+    >>> wanted("auto", "0.5.0"), wanted(False, None), wanted(None, None)
+    ('auto', None, 'pooled')
     """
     from seqtune.search.versions import parse_version
 
@@ -63,11 +69,12 @@ def wanted(setting: bool | str | None, version: str | None) -> str | None:
         return None
     if isinstance(setting, str):
         return setting
-    if setting is None and version is not None:
-        made = parse_version(version)
-        if made is None or made < SINCE:
-            return None
-    return rules.DEFAULT
+    if version is None:
+        return rules.DEFAULT
+    made = parse_version(version)
+    if setting is None and (made is None or made < SINCE):
+        return None
+    return rules.DEFAULT if made is not None and made >= POOLED_SINCE else BEFORE_POOLED
 
 
 @dataclass

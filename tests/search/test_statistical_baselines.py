@@ -182,10 +182,11 @@ def test_the_fits_status_made_are_rebuilt_not_searched_again_by_a_new_process(
         assert again.models == first.models
         for name in NAMES:
             assert again.scores[name]["val"] == pytest.approx(first.scores[name]["val"], 1e-9)
-            # the fit's own seconds (what it costs a user) plus this filtering's
-            assert again.scores[name]["seconds"] == pytest.approx(
-                first.scores[name]["seconds"], abs=0.1
-            )
+            # the fits' own seconds, as kept (what they cost a user), plus this filtering's:
+            # not the near-zero of a rebuild (how long the filtering takes is the machine's)
+            searched = sum(f["seconds"] for k, f in kept.items() if k.split()[0] == name)
+            assert searched > 0
+            assert again.scores[name]["seconds"] >= round(searched, 3) - 0.0015
         # a damaged file, or another version's: searched again, never an error
         monkeypatch.setattr(statistical, "_FITS", {})
         monkeypatch.setattr(study_baselines, "_STAT_CACHE", {})

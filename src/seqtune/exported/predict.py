@@ -51,10 +51,7 @@ def model_windows(runner: Any, values: dict[str, Any]) -> Windows:
     give the same test figure (``result.test``)."""
     if not runner.refits:
         return runner.windows(values)
-    from seqtune.kinds import kind_of
-    from seqtune.models.params import resolve
-
-    resolved = resolve(kind_of(runner.spec, values), values)
+    resolved = runner.resolved(values)
     return runner.table.refit_windows(
         int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
     )

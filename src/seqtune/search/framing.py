@@ -55,10 +55,15 @@ class Framing:
             out[self.spec.objective.name] = self._user_fn
         return out
 
+    def resolved(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A trial's ``values`` completed with the defaults of the kind it builds
+        (:func:`seqtune.kinds.kind_of`, :func:`seqtune.models.params.resolve`)."""
+        return resolve(kind_of(self.spec, values), values)
+
     def member_windows(self, values: dict[str, Any]) -> list[Windows]:
         """The windows a trial of ``values`` trains its models on, one per rolling-origin
         fold (``folds: 1``: the holdout's train and val), with its framing and calendar."""
-        resolved = resolve(kind_of(self.spec, values), values)
+        resolved = self.resolved(values)
         look_back, transform = int(resolved["look_back"]), str(resolved["transform"])
         calendar = calendar_of(values)
         return [

@@ -31,7 +31,6 @@ from seqtune.models.engine import Member, Wide, padded_steps, seed_keras
 from seqtune.models.engine.assemble import seeded_wide
 from seqtune.models.ensemble import mean_model
 from seqtune.models.feed import window_of
-from seqtune.models.params import resolve
 from seqtune.models.training import Epoch, predictor, train_epochs
 from seqtune.objectives.epochs import BestEpoch, score
 from seqtune.search.framing import Framing
@@ -185,7 +184,7 @@ class Runner(Framing):
 
     def _batches(self, values: dict[str, Any], rows: int) -> int:
         """The most batches a trial of ``values`` on ``rows`` training rows may run."""
-        batch = max(1, min(int(resolve(kind_of(self.spec, values), values)["batch_size"]), rows))
+        batch = max(1, min(int(self.resolved(values)["batch_size"]), rows))
         return -(-rows // batch) * self.spec.search.max_epochs
 
     def pads(self, values: dict[str, Any], rows: int) -> bool:
@@ -241,7 +240,7 @@ class Runner(Framing):
         if self.trains_members:  # folds × repeats, side by side
             return self._run_members(values, seed, epochs, report)
         start = time.perf_counter()
-        resolved = resolve(kind_of(self.spec, values), values)
+        resolved = self.resolved(values)
         total = epochs if epochs is not None else self.spec.search.max_epochs
         with ExitStack() as held:
             wide: Wide | None = None
@@ -365,7 +364,7 @@ class Runner(Framing):
         stops being finite stops alone; a fold left with none fails the trial
         (:class:`Diverged`)."""
         start = time.perf_counter()
-        resolved = resolve(kind_of(self.spec, values), values)
+        resolved = self.resolved(values)
         folds = self.member_windows(values)
         seeds = member_seeds(seed, self.spec.search.repeats)
         r = len(seeds)
@@ -493,7 +492,7 @@ class Runner(Framing):
 
     def _refit(self, values: dict[str, Any], seed: int, epochs: int) -> Outcome:
         start = time.perf_counter()
-        resolved = resolve(kind_of(self.spec, values), values)
+        resolved = self.resolved(values)
         windows = self.table.refit_windows(
             int(resolved["look_back"]), str(resolved["transform"]), calendar_of(values)
         )

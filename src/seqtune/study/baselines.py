@@ -96,19 +96,13 @@ def validation_view(windows: Windows) -> Windows:
 def objective_metric(runner: Runner, values: dict[str, Any]) -> Callable[..., float]:
     """The study's objective as a function of (truth, predictions) for these values (a
     batch-wise objective needs the trial's batch size)."""
-    from seqtune.kinds import kind_of
-    from seqtune.models.params import resolve
-
-    resolved = resolve(kind_of(runner.spec, values), values)
+    resolved = runner.resolved(values)
     return runner.metrics(int(resolved["batch_size"]))[runner.spec.objective.name]
 
 
 def framing(runner: Runner, values: dict[str, Any]) -> tuple[int, str]:
     """The ``(look_back, transform)`` a trial of ``values`` reads its windows with."""
-    from seqtune.kinds import kind_of
-    from seqtune.models.params import resolve
-
-    resolved = resolve(kind_of(runner.spec, values), values)
+    resolved = runner.resolved(values)
     return int(resolved["look_back"]), str(resolved["transform"])
 
 

@@ -481,25 +481,20 @@ def _theta_predictor(state: dict[str, Any]) -> Callable[..., np.ndarray]:
         return values / season(idx) if multiplicative else values - season(idx)
 
     def predict(series: np.ndarray, rows: np.ndarray, horizon: int) -> np.ndarray:
+        from scipy.signal import lfilter
+
         stop = int(rows.max())
         x = adjust(series[:stop])
-        # SES with the known initial level x[0]: level[t] reads x[: t + 1]
-        level = np.empty(stop)
-        current = x[0]
-        for t in range(stop):
-            current = alpha * x[t] + (1 - alpha) * current
-            level[t] = current
-        h = np.arange(horizon, dtype=np.float64)
-        out = np.empty((rows.size, horizon))
-        for i, t in enumerate(rows):
-            t = int(t)
-            steps = h.copy()
-            if alpha > 0:
-                steps += 1 / alpha - (1 - alpha) ** t / alpha
-            fc = 0.5 * b0 * steps + level[t - 1]
-            target = t + np.arange(horizon)
-            out[i] = fc * season(target) if multiplicative else fc + season(target)
-        return out
+        # SES with the known initial level x[0]: level[t] = alpha x[t] + (1 - alpha)
+        # level[t - 1], level[-1] = x[0], so level[t] reads x[: t + 1] (one linear filter)
+        level = lfilter([alpha], [1.0, alpha - 1.0], x, zi=[(1 - alpha) * x[0]])[0]
+        t = np.asarray(rows, np.int64)[:, None]
+        steps = np.arange(horizon, dtype=np.float64) + np.zeros(t.shape)
+        if alpha > 0:
+            steps += 1 / alpha - (1 - alpha) ** t / alpha
+        fc = 0.5 * b0 * steps + level[t - 1]
+        target = t + np.arange(horizon)
+        return fc * season(target) if multiplicative else fc + season(target)
 
     return _quiet(predict)
 

@@ -358,10 +358,12 @@ def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: s
             return np.concatenate([history[: texts.index(first)], y])
         if combo.next_label is not None and first == str(combo.next_label):
             return np.concatenate([history, y])
-    else:
-        for start in range(history.size):
+    elif y.size:
+        # only the fitted rows equal to the first recent value can start the recent rows
+        close = {"rtol": 1e-9, "atol": 1e-12}
+        for start in np.flatnonzero(np.isclose(history, y[0], **close)):
             m = min(y.size, history.size - start)
-            if m > 0 and np.allclose(history[start : start + m], y[:m], rtol=1e-9, atol=1e-12):
+            if np.allclose(history[start : start + m], y[:m], **close):
                 return np.concatenate([history[:start], y])
     raise UserError(
         "the statistical member(s) of the combined forecaster read the series from the rows "

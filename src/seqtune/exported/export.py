@@ -202,14 +202,13 @@ def export(
     if rule is not None:
         combo, combo_note = build(runner, best.params, validation, windows, rule)
     scorer = runner
-    if combo is not None and combo.combines:
+    if combo is not None:
         combo.network_test = _clean(test)
+    if combo is not None and combo.combines:
         scorer = combined_runner(runner, combo, windows)
         test = scorer.evaluate(model, windows, "test")
         assert validation is not None
         validation = combined_validation(combo, validation, combo.folds)
-    elif combo is not None:
-        combo.network_test = _clean(test)
     result: dict[str, Any] = {
         "study": spec.study,
         "backend": spec.search.backend,

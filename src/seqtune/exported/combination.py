@@ -294,15 +294,21 @@ def combined_runner(runner: Any, combo: Combination, windows: Any) -> Any:
     parts (``evaluate``, predictions.csv and the intervals' summary read it)."""
     out = copy.copy(runner)
     network = runner.predict
-    y = np.asarray(windows.target_values, np.float64)
 
     def predict(model: Any, w: Any, part: str) -> np.ndarray:
-        pred = np.asarray(network(model, w, part), np.float64)
-        both = _beside(combo, pred, y, w.target_rows(part), int(w.horizon))
-        return rules.combine(both, *_weights(combo))
+        return combined_forecast(combo, network(model, w, part), w, part)
 
     out.predict = predict
     return out
+
+
+def combined_forecast(combo: Combination, network: Any, windows: Any, part: str) -> np.ndarray:
+    """The combined forecast of ``windows``' ``part`` from the network's forecasts of it
+    (``network``) and each statistical member's."""
+    y = np.asarray(windows.target_values, np.float64)
+    pred = np.asarray(network, np.float64)
+    both = _beside(combo, pred, y, windows.target_rows(part), int(windows.horizon))
+    return rules.combine(both, *_weights(combo))
 
 
 def member_columns(runner: Any, combo: Combination, model: Any, windows: Any) -> Any:

@@ -133,21 +133,14 @@ def _combined(
 ) -> tuple[np.ndarray, str | None]:
     """The export's forecast on the test part: the network's ``y_pred`` combined with the
     statistical members its state keeps (and the combination's text), else unchanged."""
-    from seqtune.exported.combination import Combination, combined_runner
+    from seqtune.exported.combination import Combination, combined_forecast
     from seqtune.exported.predict import load_state
 
     state = load_state(best_yaml, exported)
     if state is None or state.combination is None:
         return y_pred, None
     combo = Combination.from_state(state.combination)
-
-    class _Network:  # the network's forecasts already made, as a runner gives them
-        @staticmethod
-        def predict(model: Any, w: Any, part: str) -> np.ndarray:
-            return y_pred
-
-    combined = combined_runner(_Network(), combo, windows).predict(None, windows, "test")
-    return combined, combo.describe()
+    return combined_forecast(combo, y_pred, windows, "test"), combo.describe()
 
 
 def _bands(

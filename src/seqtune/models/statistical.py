@@ -102,6 +102,19 @@ ARIMA_MAX_ORDER = 5
 ARIMA_MAX_FITS = 30
 
 
+def bounds() -> tuple[int, int, int, int]:
+    """What bounds every search besides its time limit (:data:`ETS_MAX_PERIOD`,
+    :data:`ARIMA_MAX_PERIOD`, :data:`ARIMA_MAX_ORDER`, :data:`ARIMA_MAX_FITS`): part of the
+    key of a fit, and of the scores kept from fits.
+
+    Examples
+    --------
+    >>> bounds()
+    (48, 24, 5, 30)
+    """
+    return (ETS_MAX_PERIOD, ARIMA_MAX_PERIOD, ARIMA_MAX_ORDER, ARIMA_MAX_FITS)
+
+
 def time_limit() -> float:
     """Seconds each model's search may take: ``SEQTUNE_BASELINE_SECONDS`` when set (``0``:
     the statistical baselines are off), else :data:`TIME_LIMIT`; UserError naming the
@@ -225,9 +238,8 @@ def fit(name: str, y_train: np.ndarray, period: int | None, seconds: float | Non
     limit = time_limit() if seconds is None else seconds
     # export fits the same models on the same rows for its baselines and its combination:
     # the second asks this process's memory (a fit is deterministic unless cut)
-    bounds = (ETS_MAX_PERIOD, ARIMA_MAX_PERIOD, ARIMA_MAX_ORDER, ARIMA_MAX_FITS)
     digest = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()
-    key = f"{name} {digest} {m} {float(limit)!r} {','.join(map(str, bounds))}"
+    key = f"{name} {digest} {m} {float(limit)!r} {','.join(map(str, bounds()))}"
     for keys in _RECORDING:
         keys.add(key)
     if key in _FITS:

@@ -332,12 +332,7 @@ def cached_statistical(
                 spec.objective.to_spec(),
                 rows,
                 statistical.time_limit(),
-                [
-                    statistical.ETS_MAX_PERIOD,
-                    statistical.ARIMA_MAX_PERIOD,
-                    statistical.ARIMA_MAX_ORDER,
-                    statistical.ARIMA_MAX_FITS,
-                ],
+                statistical.bounds(),
             ],
             sort_keys=True,
             default=str,

@@ -111,13 +111,7 @@ def status_key(spec: Spec, meta: dict[str, Any], best: dict[str, Any]) -> str:
     from seqtune import __version__
     from seqtune.models import statistical
 
-    limits = [
-        statistical.time_limit(),
-        statistical.ETS_MAX_PERIOD,
-        statistical.ARIMA_MAX_PERIOD,
-        statistical.ARIMA_MAX_ORDER,
-        statistical.ARIMA_MAX_FITS,
-    ]
+    limits = [statistical.time_limit(), *statistical.bounds()]
     what = [
         __version__,
         meta.get("data_sha256"),

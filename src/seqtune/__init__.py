@@ -9,7 +9,7 @@ imported on first use, so ``import seqtune`` stays instant.
 
 from typing import Any
 
-__version__ = "0.5.1"
+__version__ = "0.5.2"
 
 __all__ = [
     "Forecaster",

@@ -199,3 +199,28 @@ def test_a_study_of_an_earlier_version_exports_without_a_combination(tmp_path: P
     assert proc.returncode == 0, proc.stderr
     combo = yaml.safe_load((study / "best.yaml").read_text())["result"]["combination"]
     assert combo["rule"] == "average" and len(combo["members"]) == 2
+
+
+def test_members_of_a_long_series_are_fitted_on_its_last_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past :data:`statistical.FIT_MAX_ROWS` rows the members are fitted on the last ones
+    (here 60 of the 120 before the test part): best.state.json keeps those rows and where
+    they start, and predict from the whole file reads them from the first fitted row on,
+    giving predictions.csv's forecast (in process: the cap is lowered for this test)."""
+    monkeypatch.setattr(statistical, "FIT_MAX_ROWS", 60)
+    spec = tiny_spec(
+        data={"split": {"val": 12, "test": 24, "folds": 3}},
+        search={"backend": "tpe", "max_epochs": 2, "trials": 1, "combine": "pooled"},
+    )
+    path = write_spec(tmp_path / "tiny.yaml", spec)
+    seqtune.launch(path, results=tmp_path / "results")
+    study = seqtune.load_study(tmp_path / "results" / "tiny")
+    best_yaml = study.export()
+    state = json.loads((best_yaml.parent / "best.state.json").read_text())["combination"]
+    assert state["start"] == 60 and len(state["history"]) == len(state["labels"]) == 60
+    test_rows = [r for r in rows_of(best_yaml.parent / "predictions.csv") if r["part"] == "test"]
+    origin = int(test_rows[4]["origin"])
+    frame = pd.read_csv(AIRLINE).iloc[: origin + 1]  # from row 0: before the fitted rows
+    got = seqtune.load(best_yaml).predict(frame)
+    assert got["prediction"].iloc[0] == pytest.approx(float(test_rows[4]["prediction"]), 1e-5)

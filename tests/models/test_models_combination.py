@@ -203,6 +203,40 @@ def test_recent_rows_are_placed_by_their_time_labels() -> None:
         member_series(combo, y[55:60], ["2001-01-01"] * 5, "recent.csv")
 
 
+def test_members_fitted_on_the_last_rows_read_recent_rows_from_there() -> None:
+    from seqtune.models.combination import Choice
+
+    y = _seasonal()
+    start = 20  # fitted on rows 20..47 of the study's data (a long series' last rows)
+    fitted = statistical.fit("auto_ets", y[start:48], 6, seconds=30)
+    for time in (False, True):
+        labels: list[object] = (
+            [f"2000-{1 + i // 28:02d}-{1 + i % 28:02d}" for i in range(60)]
+            if time
+            else list(range(60))
+        )
+        choice = Choice("average", ("network", "auto_ets"), (0.5, 0.5), {})
+        made = Combination(
+            choice,
+            {"auto_ets": fitted},
+            y[start:48].copy(),
+            labels[start:48],
+            labels[48],
+            start=start,
+        )
+        combo = Combination.from_state(json.loads(json.dumps(made.to_state())))
+        assert combo.start == start
+        recent = [str(v) for v in labels] if time else list(range(60))
+        # the whole series, from its first row: read from the first fitted row on
+        np.testing.assert_array_equal(member_series(combo, y[:60], recent, "f"), y[start:60])
+        # at export the members filter the study's series from the row they start at
+        rows = np.array([50, 51])
+        ours = combo.members_forecasts(y, rows, 1, combo.start)["auto_ets"]
+        np.testing.assert_allclose(ours, fitted.forecasts(y[start:], rows - start, 1))
+    with pytest.raises(ValueError, match="start"):
+        Combination.from_state({**made.to_state(), "start": -1})
+
+
 def test_the_combined_forecast_is_the_weighted_sum_of_its_members() -> None:
     combo, y = _combination(time=False)
     network = np.array([[100.0]])

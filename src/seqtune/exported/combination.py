@@ -91,6 +91,9 @@ class Combination:
     network_test: dict[str, Any] = field(default_factory=dict)
     #: each statistical member's fold validation forecasts (not saved)
     folds: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the row of the study's data ``history`` starts at (the members are fitted on the last
+    #: rows of a long series, :data:`seqtune.models.statistical.FIT_MAX_ROWS`)
+    start: int = 0
 
     @property
     def combines(self) -> bool:
@@ -104,9 +107,13 @@ class Combination:
     def _models(self) -> dict[str, str]:
         return {n: f.describe for n, f in self.fitted.items()}
 
-    def members_forecasts(self, y: np.ndarray, rows: np.ndarray, horizon: int) -> dict[str, Any]:
-        """Each statistical member's forecasts of ``rows`` of the series ``y``."""
-        return {n: f.forecasts(y, rows, horizon) for n, f in self.fitted.items()}
+    def members_forecasts(
+        self, y: np.ndarray, rows: np.ndarray, horizon: int, start: int = 0
+    ) -> dict[str, Any]:
+        """Each statistical member's forecasts of ``rows`` of the series ``y``, filtered from
+        row ``start`` (the row of ``y`` the members' ``history`` starts at)."""
+        rows = np.asarray(rows) - start
+        return {n: f.forecasts(y[start:], rows, horizon) for n, f in self.fitted.items()}
 
     def to_result(self) -> dict[str, Any]:
         """``result.combination`` of best.yaml."""
@@ -137,6 +144,7 @@ class Combination:
             "history": [float(v) for v in self.history],
             "labels": [_plain(v) for v in self.labels],
             "next_label": _plain(self.next_label),
+            "start": int(self.start),
         }
 
     @classmethod
@@ -155,7 +163,10 @@ class Combination:
         if history.ndim != 1 or len(labels) != history.size:
             raise ValueError("combination: history and labels do not match")
         choice = rules.Choice(str(raw.get("rule", "")), tuple(members), tuple(weights), {})
-        return cls(choice, fitted, history, labels, raw.get("next_label"))
+        start = int(raw.get("start", 0))  # written since 0.5.2: 0 before (every row)
+        if start < 0:
+            raise ValueError("combination: start must be a row number")
+        return cls(choice, fitted, history, labels, raw.get("next_label"), start=start)
 
 
 def describe(members: Any, weights: Any, models: dict[str, str]) -> str:
@@ -269,12 +280,13 @@ def _build(
     choice = rules.choose(members, actual, groups, score, direction, rule)
     y = np.asarray(windows.target_values, np.float64)
     stop = fit_stop(windows, "test")
+    first = statistical.fit_start(stop)  # a long series: its last rows (bounded cost)
     fitted: dict[str, statistical.Fitted] = {}
     for name in choice.members:
         if name == rules.NETWORK:
             continue
         try:
-            fitted[name] = statistical.fit(name, y[:stop], windows.period)
+            fitted[name] = statistical.fit(name, y[first:stop], windows.period)
         except FIT_ERRORS as exc:
             # e.g. a search cut at its time limit on a busy machine after a failed first fit
             label = NAMES.get(name, name)
@@ -282,10 +294,11 @@ def _build(
                 f"no combination: {label} could not be fitted on the rows before the test "
                 f"part ({type(exc).__name__}: {exc})"
             )
-    labels = runner.table.labels_of(np.arange(stop))
+    labels = runner.table.labels_of(np.arange(first, stop))
     after = runner.table.labels_of([stop])[0] if stop < runner.table.n_rows else None
     folds = {n: f for n, f in members.items() if n in fitted}
-    combo = Combination(choice, fitted, y[:stop].copy(), labels, after, folds=folds)
+    history = y[first:stop].copy()
+    combo = Combination(choice, fitted, history, labels, after, folds=folds, start=first)
     return combo, None
 
 
@@ -307,7 +320,8 @@ def combined_forecast(combo: Combination, network: Any, windows: Any, part: str)
     (``network``) and each statistical member's."""
     y = np.asarray(windows.target_values, np.float64)
     pred = np.asarray(network, np.float64)
-    both = _beside(combo, pred, y, windows.target_rows(part), int(windows.horizon))
+    rows = windows.target_rows(part)
+    both = _beside(combo, pred, y, rows, int(windows.horizon), combo.start)
     return rules.combine(both, *_weights(combo))
 
 
@@ -319,17 +333,23 @@ def member_columns(runner: Any, combo: Combination, model: Any, windows: Any) ->
     def columns(part: str) -> dict[str, np.ndarray]:
         pred = np.asarray(runner.predict(model, windows, part), np.float64)
         pred = pred.reshape(len(pred), -1)
-        return _beside(combo, pred, y, windows.target_rows(part), int(windows.horizon))
+        return _beside(combo, pred, y, windows.target_rows(part), int(windows.horizon), combo.start)
 
     return columns
 
 
 def _beside(
-    combo: Combination, network: np.ndarray, y: np.ndarray, rows: np.ndarray, horizon: int
+    combo: Combination,
+    network: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    horizon: int,
+    start: int = 0,
 ) -> dict[str, np.ndarray]:
     """``{member: forecasts}``: the network's ``network`` and each statistical member's
-    forecasts of ``rows`` of the series ``y``, in the network's shape."""
-    found = combo.members_forecasts(y, rows, horizon)
+    forecasts of ``rows`` of the series ``y`` (filtered from its row ``start``), in the
+    network's shape."""
+    found = combo.members_forecasts(y, rows, horizon, start)
     return {
         rules.NETWORK: network,
         **{n: np.asarray(f).reshape(network.shape) for n, f in found.items()},
@@ -353,7 +373,9 @@ def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: s
     """The series the statistical members filter at predict time: the rows they were
     fitted on, then the recent rows ``y`` (labelled ``labels``) from where they begin —
     by time label (a recent row that is a fitted row, or the row after them), else by
-    value (the recent rows' first values are fitted rows'). UserError naming ``where``
+    value (the recent rows' first values are fitted rows'); recent rows that begin before
+    the fitted rows (the members of a long series are fitted on its last rows) are read
+    from the first fitted row on. UserError naming ``where``
     when the recent rows cannot be placed."""
     history = combo.history
     texts = [str(v) for v in combo.labels]
@@ -364,6 +386,11 @@ def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: s
             return np.concatenate([history[: texts.index(first)], y])
         if combo.next_label is not None and first == str(combo.next_label):
             return np.concatenate([history, y])
+        # recent rows from before the fitted ones (the members of a long series were
+        # fitted on its last rows): read from the first fitted row on
+        recent = [str(v) for v in labels]
+        if texts and texts[0] in recent:
+            return y[recent.index(texts[0]) :]
     elif y.size:
         # only the fitted rows equal to the first recent value can start the recent rows
         close = {"rtol": 1e-9, "atol": 1e-12}
@@ -371,6 +398,11 @@ def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: s
             m = min(y.size, history.size - start)
             if np.allclose(history[start : start + m], y[:m], **close):
                 return np.concatenate([history[:start], y])
+        # or the recent rows begin before the fitted rows: the first that starts them
+        for start in np.flatnonzero(np.isclose(y, history[0], **close)) if history.size else ():
+            m = min(history.size, y.size - start)
+            if np.allclose(y[start : start + m], history[:m], **close):
+                return y[start:]
     raise UserError(
         "the statistical member(s) of the combined forecaster read the series from the rows "
         "they were fitted on: give recent rows that start within the model's data or right "

@@ -222,17 +222,22 @@ def fit_and_filter(
     name: str, windows: Windows, part: str, fit_before: str
 ) -> tuple[Any, np.ndarray, float]:
     """The statistical model ``name`` fitted on the rows of ``windows`` before the first
-    target of ``fit_before`` (:func:`fit_stop`) and filtered through the targets of
-    ``part``: ``(fitted, forecasts, seconds)``, the seconds being the fit's own (also when
-    this process remembered the fit: what the baseline costs a user) plus the filtering.
+    target of ``fit_before`` (:func:`fit_stop`; the last
+    :data:`~seqtune.models.statistical.FIT_MAX_ROWS` of them) and filtered from the first of
+    those rows through the targets of ``part``: ``(fitted, forecasts, seconds)``, the
+    seconds being the fit's own (also when this process remembered the fit: what the
+    baseline costs a user) plus the filtering.
     Raises one of :data:`FIT_ERRORS` where the model cannot be fitted or filtered."""
     from seqtune.models import statistical
 
     assert windows.target_values is not None
     y = windows.target_values
-    fitted = statistical.fit(name, y[: fit_stop(windows, fit_before)], windows.period)
+    stop = fit_stop(windows, fit_before)
+    first = statistical.fit_start(stop)  # a long series: its last rows (bounded cost)
+    fitted = statistical.fit(name, y[first:stop], windows.period)
     start = time.perf_counter()
-    pred = fitted.forecasts(y, windows.target_rows(part), windows.horizon)
+    rows = windows.target_rows(part)
+    pred = fitted.forecasts(y[first:], rows - first, windows.horizon)
     return fitted, pred, fitted.seconds + time.perf_counter() - start
 
 

@@ -101,3 +101,85 @@ def airline_runner(spec_path: Path = TUTORIAL_SPEC) -> tuple[Any, Any, dict[str,
     spec = Spec.from_file(spec_path)
     _, runner = prepare(spec)
     return spec, runner, fixed_values(spec)
+
+
+def exported_studies(paths: Sequence[Path]) -> list[Path]:
+    """Exported study folders (best.yaml and predictions.csv): each path itself, or the
+    studies of a ``panel.py`` output folder."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / "predictions.csv").exists():
+            found.append(path)
+        else:
+            found.extend(sorted(path.glob("runs/*-h*/results/*")))
+    return [p for p in found if (p / "predictions.csv").exists() and (p / "best.yaml").exists()]
+
+
+def study_label(path: Path, taken: Any) -> str:
+    """A study's name in a table: its series' run folder in a panel output, else its own;
+    a name already in ``taken`` gets primes (the same series from two panel runs)."""
+    name = path.parent.parent.name if "runs" in path.parts else path.name
+    while name in taken:
+        name += "'"
+    return name
+
+
+def ratio_lines(scores: dict[str, dict[str, float]], width: int = 12) -> list[str]:
+    """``{study: {column: value}}`` as text lines: a row per study, then the median,
+    geometric mean and worst (largest) value of each column."""
+    import math
+
+    columns = list(next(iter(scores.values())))
+    lines = ["study".ljust(16) + "".join(c.rjust(width) for c in columns)]
+    for name, row in scores.items():
+        lines.append(name[:15].ljust(16) + "".join(f"{row[c]:{width}.4g}" for c in columns))
+    aggregates = (
+        ("median", statistics.median),
+        ("geomean", lambda v: math.exp(sum(math.log(x) for x in v) / len(v))),
+        ("worst", max),
+    )
+    for label, agg in aggregates:
+        cells = [agg([row[c] for row in scores.values()]) for c in columns]
+        lines.append(label.ljust(16) + "".join(f"{cell:{width}.4g}" for cell in cells))
+    return lines
+
+
+def ratio_main(doc: str, measure: Any, width: int = 12, progress: bool = False) -> None:
+    """The command line of a script scoring exported studies: ``paths`` (study folders or
+    panel.py outputs) and ``--absolute``; ``measure(path)`` gives ``(ratios, scores)``;
+    prints :func:`ratio_lines` (and each study's line as it comes with ``progress``)."""
+    import argparse
+
+    from seqtune.quiet import quiet_libraries
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="study folders or panel.py outputs")
+    parser.add_argument("--absolute", action="store_true", help="the scores, not the ratios")
+    args = parser.parse_args()
+    quiet_libraries(own_warnings=False)
+    table: dict[str, dict[str, float]] = {}
+    for path in exported_studies(args.paths):
+        name = study_label(path, table)
+        ratios, scores = measure(path)
+        table[name] = scores if args.absolute else ratios
+        if progress:
+            print(name, " ".join(f"{k} {v:.4g}" for k, v in table[name].items()), flush=True)
+    if not table:
+        raise SystemExit("no exported study with predictions.csv under the paths given")
+    print("\n".join(ratio_lines(table, width)))
+
+
+def rmse(actual: Any, forecast: Any) -> float:
+    import numpy as np
+
+    return float(np.sqrt(np.mean((np.asarray(actual) - np.asarray(forecast)) ** 2)))
+
+
+def mae(actual: Any, forecast: Any) -> float:
+    import numpy as np
+
+    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))))
+
+
+#: a study's objective over every step of every test origin (as result.test has it)
+ERRORS = {"rmse": rmse, "mae": mae}

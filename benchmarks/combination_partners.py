@@ -32,44 +32,20 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from _common import ERRORS, ratio_main
 
 from seqtune.data.table import load_table
 from seqtune.models import statistical
-from seqtune.quiet import quiet_libraries
 from seqtune.spec import Spec
 
 #: the best of these on the test part is the ratio's denominator (as in panel.py)
 REFERENCE = ("auto_ets", "auto_arima", "auto_theta", "seasonal_naive", "persistence")
-
-
-def _rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
-
-
-def _mae(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.mean(np.abs(actual - forecast)))
-
-
-#: the study's objective, over every step of every test origin (as result.test has it)
-_ERRORS = {"rmse": _rmse, "mae": _mae}
-
-
-def studies(paths: list[Path]) -> list[Path]:
-    """Exported study folders: each path itself, or the studies of a panel.py output."""
-    found: list[Path] = []
-    for path in paths:
-        if (path / "predictions.csv").exists():
-            found.append(path)
-        else:
-            found.extend(sorted(path.glob("runs/*-h*/results/*")))
-    return [p for p in found if (p / "predictions.csv").exists() and (p / "best.yaml").exists()]
 
 
 def measure(study: Path) -> tuple[dict[str, float], dict[str, float]]:
@@ -97,7 +73,7 @@ def measure(study: Path) -> tuple[dict[str, float], dict[str, float]]:
         ]
     )
     result = yaml.safe_load((study / "best.yaml").read_text())["result"]
-    error = _ERRORS[result["objective"]["name"].removeprefix("val_")]
+    error = ERRORS[result["objective"]["name"].removeprefix("val_")]
     baselines = {
         name: float(parts["test"])
         for name, parts in (result.get("baselines") or {}).items()
@@ -117,32 +93,7 @@ def measure(study: Path) -> tuple[dict[str, float], dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="study folders or panel.py outputs")
-    parser.add_argument("--absolute", action="store_true", help="the scores, not the ratios")
-    args = parser.parse_args()
-    quiet_libraries(own_warnings=False)
-    table: dict[str, dict[str, float]] = {}
-    for path in studies(args.paths):
-        name = path.parent.parent.name if "runs" in path.parts else path.name
-        while name in table:  # the same series from two panel runs
-            name += "'"
-        ratios, scores = measure(path)
-        table[name] = scores if args.absolute else ratios
-    if not table:
-        raise SystemExit("no exported study with predictions.csv under the paths given")
-    rules = list(next(iter(table.values())))
-    print("study".ljust(16) + "".join(rule.rjust(12) for rule in rules))
-    for name, row in table.items():
-        print(name[:15].ljust(16) + "".join(f"{row[rule]:12.4g}" for rule in rules))
-    aggregates = (
-        ("median", np.median),
-        ("geomean", lambda v: math.exp(np.mean(np.log(v)))),
-        ("worst", max),
-    )
-    for label, agg in aggregates:
-        cells = [agg([row[rule] for row in table.values()]) for rule in rules]
-        print(label.ljust(16) + "".join(f"{cell:12.4g}" for cell in cells))
+    ratio_main(__doc__, measure)
 
 
 if __name__ == "__main__":

@@ -29,17 +29,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
+from _common import ERRORS, ratio_main
 
 from seqtune.exported.export import refit_epochs
 from seqtune.models import statistical
-from seqtune.quiet import quiet_libraries
 from seqtune.search.records import TrialRecord
 from seqtune.study.baselines import fit_stop
 from seqtune.study.lifecycle import Study
@@ -48,17 +46,6 @@ from seqtune.study.lifecycle import Study
 REFERENCE = ("auto_ets", "auto_arima", "auto_theta", "seasonal_naive", "persistence")
 #: how many of the best trials are averaged, fixed before any was measured
 KS = (3, 5)
-
-
-def studies(paths: list[Path]) -> list[Path]:
-    """Exported study folders: each path itself, or the studies of a panel.py output."""
-    found: list[Path] = []
-    for path in paths:
-        if (path / "best.yaml").exists():
-            found.append(path)
-        else:
-            found.extend(sorted(path.glob("runs/*-h*/results/*")))
-    return [p for p in found if (p / "best.yaml").exists() and (p / "predictions.csv").exists()]
 
 
 def ranked(records: list[TrialRecord], direction: str) -> list[TrialRecord]:
@@ -76,7 +63,7 @@ def measure(folder: Path) -> tuple[dict[str, float], dict[str, float]]:
     trials = ranked(study.backend.records(), spec.objective.direction)
     result = yaml.safe_load((folder / "best.yaml").read_text())["result"]
     key = spec.objective.name.removeprefix("val_")
-    error = {"rmse": _rmse, "mae": _mae}[key]
+    error = ERRORS[key]
     forecasts: list[np.ndarray] = []
     actual: np.ndarray | None = None
     windows = None
@@ -123,43 +110,8 @@ def measure(folder: Path) -> tuple[dict[str, float], dict[str, float]]:
     return {name: value / best for name, value in scores.items()}, scores
 
 
-def _rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
-
-
-def _mae(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.mean(np.abs(actual - forecast)))
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="study folders or panel.py outputs")
-    parser.add_argument("--absolute", action="store_true", help="the scores, not the ratios")
-    args = parser.parse_args()
-    quiet_libraries(own_warnings=False)
-    table: dict[str, dict[str, float]] = {}
-    for path in studies(args.paths):
-        name = path.parent.parent.name if "runs" in path.parts else path.name
-        while name in table:  # the same series from two panel runs
-            name += "'"
-        ratios, scores = measure(path)
-        table[name] = scores if args.absolute else ratios
-        print(name, " ".join(f"{k} {v:.4g}" for k, v in table[name].items()), flush=True)
-    if not table:
-        raise SystemExit("no exported study under the paths given")
-    ways = list(next(iter(table.values())))
-    print("study".ljust(16) + "".join(way.rjust(10) for way in ways))
-    for name, row in table.items():
-        print(name[:15].ljust(16) + "".join(f"{row[way]:10.4g}" for way in ways))
-    aggregates = (
-        ("median", np.median),
-        ("geomean", lambda v: math.exp(np.mean(np.log(v)))),
-        ("worst", max),
-    )
-    for label, agg in aggregates:
-        print(
-            label.ljust(16) + "".join(f"{agg([r[w] for r in table.values()]):10.4g}" for w in ways)
-        )
+    ratio_main(__doc__, measure, width=10, progress=True)
 
 
 if __name__ == "__main__":

@@ -313,8 +313,8 @@ def _add_init(sub: Any) -> None:
     _json_option(init, "one JSON object on stdout: the file written and every decision")
 
 
-#: the spec fields whose mistakes ``init`` names by the flag the user typed
-INIT_FLAGS = {"data.target": "--target", "data.time": "--time"}
+#: the spec fields whose mistakes ``init`` names by the flag (or argument) the user typed
+INIT_FLAGS = {"data.target": "--target", "data.time": "--time", "data.csv": "CSV"}
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -334,7 +334,7 @@ def _init(args: argparse.Namespace) -> int:
             spec_dir=out.absolute().parent,
         )
     except UserError as err:
-        # the user typed --target/--time, not a spec's data.target/data.time
+        # the user typed CSV/--target/--time, not a spec's data.csv/data.target/data.time
         flag = INIT_FLAGS.get(err.field or "")
         if flag is None:
             raise

@@ -104,7 +104,8 @@ def test_bad_input_is_one_line_and_writes_nothing(
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     done = cli_here("init", str(tmp_path / "nope.csv"), "--target", "y", cwd=tmp_path)
-    assert done.returncode == 2 and "file not found" in done.stderr
+    assert done.returncode == 2 and "seqtune init: CSV: file not found" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
 
 
 @pytest.mark.slow

@@ -391,24 +391,36 @@ def member_series(combo: Combination, y: np.ndarray, labels: list[Any], where: s
         recent = [str(v) for v in labels]
         if texts and texts[0] in recent:
             return y[recent.index(texts[0]) :]
-    elif y.size:
-        # only the fitted rows equal to the first recent value can start the recent rows
-        close = {"rtol": 1e-9, "atol": 1e-12}
-        for start in np.flatnonzero(np.isclose(history, y[0], **close)):
-            m = min(y.size, history.size - start)
-            if np.allclose(history[start : start + m], y[:m], **close):
-                return np.concatenate([history[:start], y])
-        # or the recent rows begin before the fitted rows: the first that starts them
-        for start in np.flatnonzero(np.isclose(y, history[0], **close)) if history.size else ():
-            m = min(history.size, y.size - start)
-            if np.allclose(y[start : start + m], history[:m], **close):
-                return y[start:]
+    elif y.size and history.size:
+        at = _runs_on_as(history, y)  # the recent rows begin at a fitted row
+        if at is not None:
+            return np.concatenate([history[:at], y])
+        at = _runs_on_as(y, history)  # or before the fitted rows: read from the first
+        if at is not None:
+            return y[at:]
     raise UserError(
         "the statistical member(s) of the combined forecaster read the series from the rows "
         "they were fitted on: give recent rows that start within the model's data or right "
         f"after its {len(history)} rows",
         where,
     )
+
+
+def _runs_on_as(series: np.ndarray, head: np.ndarray) -> int | None:
+    """The first row of ``series`` from which it runs on as ``head`` does (equal values
+    over their overlap), or None; only the rows equal to ``head``'s first value are tried.
+
+    Examples
+    --------
+    >>> _runs_on_as(np.array([5.0, 1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.0]))
+    2
+    """
+    close = {"rtol": 1e-9, "atol": 1e-12}
+    for start in np.flatnonzero(np.isclose(series, head[0], **close)):
+        m = min(head.size, series.size - start)
+        if np.allclose(series[start : start + m], head[:m], **close):
+            return int(start)
+    return None
 
 
 def forecast_path(

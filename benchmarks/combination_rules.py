@@ -67,6 +67,7 @@ def measure(folder: Path) -> list[tuple[str, str, float, str]]:
     actual, members, _ = found
     y = np.asarray(windows.target_values, np.float64)
     stop = fit_stop(windows, "test")
+    first = statistical.fit_start(stop)  # the rows export fits the members on
     for rule in ("auto", *RULES):
         if rule == "auto":
             choice = combo.choice
@@ -76,11 +77,11 @@ def measure(folder: Path) -> list[tuple[str, str, float, str]]:
             kept = [float(v) for n, v in zip(members, w, strict=True) if n in names]
             choice = Choice(rule, tuple(names), tuple(kept), {})
         fitted = {
-            n: statistical.fit(n, y[:stop], windows.period)
+            n: statistical.fit(n, y[first:stop], windows.period)
             for n in choice.members
             if n != "network"
         }
-        one = Combination(choice, fitted, y[:stop], [], None)
+        one = Combination(choice, fitted, y[first:stop], [], None, start=first)
         scorer = combined_runner(runner, one, windows) if one.combines else runner
         value = float(scorer.evaluate(model, windows, "test")[key])
         rows.append((spec.study, rule, value, one.describe()))

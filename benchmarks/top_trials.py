@@ -39,7 +39,7 @@ from _common import ERRORS, ratio_main
 from seqtune.exported.export import refit_epochs
 from seqtune.models import statistical
 from seqtune.search.records import TrialRecord
-from seqtune.study.baselines import fit_stop
+from seqtune.study.baselines import fit_and_filter
 from seqtune.study.lifecycle import Study
 
 #: the best of these on the test part is the ratio's denominator (as in panel.py)
@@ -84,14 +84,9 @@ def measure(folder: Path) -> tuple[dict[str, float], dict[str, float]]:
         same = np.allclose(exported["network"].to_numpy(), np.ravel(forecasts[0]), rtol=1e-4)
         if not same:
             print(f"  note: {folder.name}: the best trial's refit differs from the export's")
-    y = np.asarray(windows.target_values, np.float64)
-    stop = fit_stop(windows, "test")
-    rows = windows.target_rows("test")
-    horizon = int(windows.horizon)
+    # each fitted on the rows before the test part and filtered through it, as export does
     stats = [
-        np.asarray(
-            statistical.fit(name, y[:stop], windows.period).forecasts(y, rows, horizon)
-        ).reshape(actual.shape)
+        np.asarray(fit_and_filter(name, windows, "test", "test")[1]).reshape(actual.shape)
         for name in statistical.STATISTICAL
     ]
     partner = np.mean(stats, axis=0)
